@@ -1,0 +1,54 @@
+"""Exceptions shared by every part of litraj-data.
+
+Each error carries a short machine-readable ``reason`` (used in failures tables and
+``--json`` output) and a message a person can act on.
+"""
+from __future__ import annotations
+
+
+class LitrajError(Exception):
+    """Base class of all litraj-data errors."""
+
+    reason: str = "error"
+
+    def __init__(self, message: str, *, reason: str | None = None) -> None:
+        super().__init__(message)
+        if reason is not None:
+            self.reason = reason
+
+
+class UnknownDatasetError(LitrajError, KeyError):
+    """A dataset or task name that the registry does not know."""
+
+    reason = "unknown_dataset"
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return self.args[0]
+
+
+class DataFormatError(LitrajError, ValueError):
+    """Input in the wrong layout: missing files or columns, bad counts, truncated archives."""
+
+    reason = "bad_format"
+
+
+class IntegrityError(LitrajError):
+    """A shard whose checksum or size does not match its manifest."""
+
+    reason = "integrity"
+
+
+class OfflineError(LitrajError, ConnectionError):
+    """Data that must be downloaded while the network (or the Hub) is unavailable."""
+
+    reason = "offline"
+
+
+class StructureError(LitrajError, ValueError):
+    """A structure that a calculator cannot handle (per-structure, never fatal for a build).
+
+    ``reason`` is one of a small vocabulary, e.g. ``no_mobile_ion``, ``disordered``,
+    ``oxidation_states``, ``missing_parameters``, ``overlapping_atoms``, ``read_error``.
+    """
+
+    reason = "structure"
