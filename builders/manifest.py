@@ -65,7 +65,10 @@ class Manifest:
 
     @property
     def splits(self) -> list[str]:
-        return list(self.data["splits"])
+        """Split names, train/val/test first (JSON keys are stored sorted)."""
+        names = list(self.data["splits"])
+        order = {"train": 0, "val": 1, "test": 2}
+        return sorted(names, key=lambda s: (order.get(s, 3), s))
 
     def files(self, split: str | None = None) -> list[dict[str, Any]]:
         """File records (name, sha256, num_rows, num_bytes) of one split or of all splits."""

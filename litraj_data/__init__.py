@@ -1,2 +1,19 @@
-"""litraj-data: the LiTraj Li-ion migration datasets, versioned, verified and fast."""
+"""litraj-data: the LiTraj Li-ion migration datasets, versioned, verified and fast.
+
+>>> from litraj_data import load_litraj, list_datasets
+>>> ds = load_litraj("BVEL13k", split="test", source="sample")
+"""
 __version__ = "0.1.0"
+
+from .registry import citation_bibtex, info, list_datasets  # noqa: E402
+
+
+def load_litraj(*args, **kwargs):  # noqa: D103 - documented on the real function
+    from .loaders.load import load_litraj as _load
+
+    return _load(*args, **kwargs)
+
+
+load_litraj.__doc__ = "See :func:`litraj_data.loaders.load.load_litraj`."
+
+__all__ = ["__version__", "citation_bibtex", "info", "list_datasets", "load_litraj"]

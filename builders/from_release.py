@@ -1,0 +1,374 @@
+"""Import the authors' official release (zip, unpacked folder or URL) into shards.
+
+The official layouts (``../shared/litraj/FORMAT.md``, and the ``release:`` block of each
+card) are of two kinds:
+
+``split_files``
+    one extxyz per split (``BVEL13k_train.xyz`` ...), optionally an index CSV keyed by
+    ``material_id`` or ``edge_id`` with extra columns (``chemsys`` ...).
+``index_trajectories``
+    (nebDFT2k) an index CSV with a split column, two trajectory files per hop
+    (``{edge_id}_init.xyz``, ``{edge_id}_relaxed.xyz``) and one file of centroid supercells.
+
+Splits are kept exactly as released. Frames are streamed one at a time, so even the
+3.8 GB MPLiTrj never sits in memory; a resumed build skips already written frames by
+counting lines, without parsing them.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import io
+import json
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+import pandas as pd
+from ase.io.extxyz import read_xyz
+
+from litraj_data.download import fetch, is_remote, url_to_path
+from litraj_data.errors import DataFormatError
+from litraj_data.registry import DatasetConfig, get_config
+from litraj_data.loaders.atoms_codec import atoms_to_card_row, calc_results, coerce, dumps, STRUCTURE_ARRAYS
+
+from .manifest import sha256_file
+from .shards import write_dataset
+
+
+# --------------------------------------------------------------------------- archives
+
+
+class ReleaseArchive:
+    """Files of one official release, whether zipped or unpacked, found by base name."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._zip: zipfile.ZipFile | None = None
+        if self.path.is_dir():
+            self._files = {p.name: p for p in sorted(self.path.rglob("*")) if p.is_file()}
+        elif self.path.is_file():
+            try:
+                self._zip = zipfile.ZipFile(self.path)
+            except zipfile.BadZipFile as exc:
+                raise DataFormatError(f"{self.path} is not a readable zip archive ({exc}); it may be truncated: "
+                                      "download it again", reason="bad_archive") from exc
+            self._files = {Path(i.filename).name: i.filename for i in self._zip.infolist() if not i.is_dir()}
+        else:
+            raise FileNotFoundError(f"release source not found: {self.path}")
+
+    def has(self, name: str) -> bool:
+        return name in self._files
+
+    def names(self) -> list[str]:
+        return sorted(self._files)
+
+    def require(self, name: str, what: str) -> None:
+        if name not in self._files:
+            raise DataFormatError(f"{self.path} has no {name} ({what}); is this the right archive?",
+                                  reason="missing_file")
+
+    def open_text(self, name: str) -> io.TextIOBase:
+        self.require(name, "file")
+        if self._zip is not None:
+            return io.TextIOWrapper(self._zip.open(self._files[name]), encoding="utf-8", newline="")
+        return open(self._files[name], encoding="utf-8", newline="")
+
+    def checksums(self) -> dict[str, str]:
+        """sha256 of the archive (zip) or of every file (folder), for the manifest."""
+        if self._zip is not None:
+            return {self.path.name: "sha256:" + sha256_file(self.path)}
+        h = hashlib.sha256()
+        for name in sorted(self._files):
+            h.update(f"{name}\0{sha256_file(self._files[name])}\n".encode())
+        return {self.path.name + "/": "sha256-tree:" + h.hexdigest()}
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()
+
+
+# --------------------------------------------------------------------------- extxyz streaming
+
+
+def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz") -> Iterator[Any]:
+    """Yield ASE Atoms from an extxyz text stream one frame at a time.
+
+    Parameters
+    ----------
+    stream : text stream
+        Read sequentially (works on zip members: no seeking).
+    skip : int
+        Frames to pass over first, by counting lines only.
+    label : str
+        Name used in error messages.
+
+    Raises
+    ------
+    DataFormatError
+        On a bad frame header or a frame cut short (a truncated file).
+    """
+    index = 0
+    while True:
+        try:
+            header = stream.readline()
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise DataFormatError(f"{label}: cannot read frame {index} ({exc}); the archive is corrupted or "
+                                  "truncated", reason="truncated") from exc
+        if not header:
+            return
+        if not header.strip():
+            continue
+        try:
+            natoms = int(header.split()[0])
+        except ValueError as exc:
+            raise DataFormatError(f"{label}: frame {index} starts with {header.strip()[:40]!r}, "
+                                  "expected the atom count", reason="bad_frame") from exc
+        try:
+            lines = [stream.readline() for _ in range(natoms + 1)]
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise DataFormatError(f"{label}: frame {index} unreadable ({exc}); the archive is corrupted or "
+                                  "truncated", reason="truncated") from exc
+        if any(line == "" for line in lines) or (not lines[-1].endswith("\n") and len(lines[-1].split()) < 4):
+            raise DataFormatError(f"{label}: frame {index} is cut short ({natoms} atoms announced); the file "
+                                  "is truncated", reason="truncated")
+        if index >= skip:
+            text = header + "".join(lines)
+            try:
+                yield next(read_xyz(io.StringIO(text), 0))
+            except Exception as exc:  # ASE raises assorted errors on malformed frames
+                raise DataFormatError(f"{label}: frame {index} is malformed ({exc})", reason="bad_frame") from exc
+        index += 1
+
+
+def count_frames(stream: io.TextIOBase) -> int:
+    """Number of frames of an extxyz stream (line counting only)."""
+    n = 0
+    while header := stream.readline():
+        if not header.strip():
+            continue
+        natoms = int(header.split()[0])
+        for _ in range(natoms + 1):
+            stream.readline()
+        n += 1
+    return n
+
+
+# --------------------------------------------------------------------------- rows
+
+
+def _read_index(archive: ReleaseArchive, config: DatasetConfig) -> pd.DataFrame | None:
+    name = config.release.get("index")
+    if not name:
+        return None
+    if not archive.has(name):
+        if config.release.get("layout") == "index_trajectories":
+            archive.require(name, "index of hops and splits")
+        return None
+    with archive.open_text(name) as fh:
+        frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    frame.columns = [c.strip() for c in frame.columns]
+    if frame.columns[0].startswith("Unnamed") or frame.columns[0] == "":
+        frame = frame.drop(columns=frame.columns[0])
+    key = config.release.get("index_key")
+    if key and key not in frame.columns:
+        raise DataFormatError(f"{name} has no {key!r} column (columns: {', '.join(frame.columns)})",
+                              reason="missing_column")
+    return frame
+
+
+def _split_rows(archive: ReleaseArchive, config: DatasetConfig, split: str,
+                index: Mapping[str, Mapping[str, Any]] | None) -> Any:
+    fname = config.release["split_file"].format(split=split)
+
+    def rows(skip: int) -> Iterator[dict[str, Any]]:
+        key = config.release.get("index_key")
+        with archive.open_text(fname) as fh:
+            for i, atoms in enumerate(iter_extxyz(fh, skip=skip, label=fname), start=skip):
+                idx_row = None
+                if index is not None and key:
+                    idx_row = index.get(str(atoms.info.get(key)))
+                yield atoms_to_card_row(atoms, config, index_row=idx_row, row_id=f"{split}-{i}")
+
+    return rows
+
+
+def _band_block(frames: list[Any], label: str) -> dict[str, Any]:
+    if not frames:
+        raise DataFormatError(f"{label} holds no images", reason="bad_band")
+    numbers = frames[0].numbers
+    for k, f in enumerate(frames):
+        if len(f) != len(numbers) or not np.array_equal(f.numbers, numbers):
+            raise DataFormatError(f"{label}: image {k} has other atoms than image 0", reason="bad_band")
+    results = [calc_results(f) for f in frames]
+    energies = [r.get("energy") for r in results]
+    forces = [r.get("forces") for r in results]
+    extras = []
+    for f, r in zip(frames, results):
+        extras.append({
+            "info": dict(f.info),
+            "arrays": {k: v for k, v in f.arrays.items() if k not in STRUCTURE_ARRAYS},
+            "calc": {k: v for k, v in r.items() if k not in ("energy", "forces")},
+            "cell": None if np.allclose(f.cell[:], frames[0].cell[:]) else np.asarray(f.cell[:]),
+        })
+    return {
+        "numbers": numbers, "pbc": frames[0].pbc, "cell": np.asarray(frames[0].cell[:]),
+        "positions": [f.positions for f in frames],
+        "energies": None if any(e is None for e in energies) else [float(e) for e in energies],
+        "forces": None if any(x is None for x in forces) else [np.asarray(x) for x in forces],
+        "extras": extras,
+    }
+
+
+def _trajectory_rows(archive: ReleaseArchive, config: DatasetConfig, edges: list[dict[str, Any]],
+                     centroids: Mapping[str, Any]) -> Any:
+    rel = config.release
+
+    def rows(skip: int) -> Iterator[dict[str, Any]]:
+        for idx_row in edges[skip:]:
+            edge = idx_row["edge_id"]
+            atoms = centroids.get(edge)
+            if atoms is None:
+                raise DataFormatError(f"{rel['centroids']} has no centroid for {edge}", reason="missing_centroid")
+            row = atoms_to_card_row(atoms, config, index_row=idx_row)
+            bands = {}
+            for part, pattern in (("init", rel["init_file"]), ("relaxed", rel["relaxed_file"])):
+                fname = pattern.format(edge_id=edge)
+                archive.require(fname, f"{part} trajectory of {edge}")
+                with archive.open_text(fname) as fh:
+                    bands[part] = _band_block(list(iter_extxyz(fh, label=fname)), fname)
+            init, relaxed = bands["init"], bands["relaxed"]
+            if not np.array_equal(init["numbers"], relaxed["numbers"]):
+                raise DataFormatError(f"{edge}: init and relaxed bands hold different atoms", reason="bad_band")
+            row.update(
+                band_numbers=init["numbers"], band_pbc=init["pbc"],
+                init_cell=init["cell"], init_positions=init["positions"], init_energies=init["energies"],
+                relaxed_cell=relaxed["cell"], relaxed_positions=relaxed["positions"],
+                relaxed_energies=relaxed["energies"], relaxed_forces=relaxed["forces"],
+                band_extras=dumps({"init": init["extras"], "relaxed": relaxed["extras"]}),
+            )
+            yield row
+
+    return rows
+
+
+def plan_release(archive: ReleaseArchive, config: DatasetConfig) -> tuple[dict[str, Any], list[str]]:
+    """Row sources per split for ``config`` read from ``archive``, and notes for the manifest."""
+    layout = config.release["layout"]
+    notes: list[str] = []
+    index = _read_index(archive, config)
+    if layout == "split_files":
+        lookup = None
+        if index is not None:
+            key = config.release["index_key"]
+            lookup = {r[key]: r for r in index.to_dict("records")}
+        sources = {}
+        for split in config.splits:
+            fname = config.release["split_file"].format(split=split)
+            archive.require(fname, f"{split} split")
+            sources[split] = _split_rows(archive, config, split, lookup)
+        return sources, notes
+    if layout == "index_trajectories":
+        assert index is not None
+        split_col = config.release.get("split_column", "_split")
+        if split_col not in index.columns:
+            raise DataFormatError(f"{config.release['index']} has no {split_col!r} column", reason="missing_column")
+        archive.require(config.release["centroids"], "centroid supercells")
+        with archive.open_text(config.release["centroids"]) as fh:
+            centroids = {str(a.info.get("edge_id")): a for a in iter_extxyz(fh, label=config.release["centroids"])}
+        unknown = sorted(set(index[split_col]) - set(config.splits))
+        if unknown:
+            raise DataFormatError(f"{config.release['index']}: unknown split values {unknown}", reason="bad_split")
+        sources = {}
+        for split in config.splits:
+            edges = [r for r in index.to_dict("records") if r[split_col] == split]
+            sources[split] = _trajectory_rows(archive, config, edges, centroids)
+        return sources, notes
+    raise ValueError(f"unknown release layout {layout!r} in the card of {config.name}")
+
+
+def resolve_release_source(config: DatasetConfig, source: str | Path | None, download_dir: Path) -> Path:
+    """A local zip or folder for ``source``: a path, a file:// or https:// URL, or the official URL."""
+    src = str(source) if source is not None else config.release["url"]
+    local = url_to_path(src)
+    if local is not None:
+        if not local.exists():
+            raise FileNotFoundError(f"release source not found: {src}")
+        return local
+    if is_remote(src):
+        dest = download_dir / Path(src).name
+        if not dest.exists():
+            fetch(src, dest, what=f"the official {config.name} release", progress=True)
+        return dest
+    path = Path(src)
+    if path.is_dir() and not any(path.rglob(config.release.get("index") or "*.xyz")) and (path / config.release["folder"]).is_dir():
+        path = path / config.release["folder"]
+    if not path.exists():
+        raise FileNotFoundError(f"release source not found: {path}")
+    return path
+
+
+def import_release(name: str, source: str | Path | None, out: str | Path, *, version: str | None = None,
+                   overwrite: bool = False, progress: bool | None = None,
+                   max_shard_bytes: int | None = None) -> Path:
+    """Turn an official release archive into a built, verified dataset version.
+
+    Parameters
+    ----------
+    name : str
+        Dataset name (BVEL13k, nebBVSE122k, nebDFT2k, MPLiTrj, MPLiTrj_subsample).
+    source : path or URL, optional
+        The release zip, its unpacked folder, a ``file://``/``https://`` URL; the official
+        URL when None.
+    out : path
+        Root output folder; the version lands in ``out/NAME/VERSION``.
+    version, overwrite, progress, max_shard_bytes
+        Passed to :func:`litraj_data.builders.shards.write_dataset`.
+
+    Returns
+    -------
+    Path
+        The version folder. Split counts are checked against the card: a smaller archive
+        imports with a warning recorded in the manifest, a larger one is an error.
+    """
+    config = get_config(name)
+    out = Path(out)
+    path = resolve_release_source(config, source, out / ".downloads")
+    archive = ReleaseArchive(path)
+    try:
+        sources, notes = plan_release(archive, config)
+        kwargs: dict[str, Any] = {}
+        if max_shard_bytes:
+            kwargs["max_shard_bytes"] = max_shard_bytes
+        return write_dataset(config.name, sources, out, version=version, sources=archive.checksums(),
+                             notes=notes + [f"imported from the official release layout ({path.name})"],
+                             check_counts=True, overwrite=overwrite, progress=progress, **kwargs)
+    finally:
+        archive.close()
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("name", help="dataset: BVEL13k, nebBVSE122k, nebDFT2k, MPLiTrj, MPLiTrj_subsample")
+    parser.add_argument("--source", help="release zip, unpacked folder, or file:// / https:// URL "
+                        "(default: the official download URL)")
+    parser.add_argument("--out", required=True, help="output root; the version lands in OUT/NAME/VERSION")
+    parser.add_argument("--version", help="version to write (default: the card's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing built version")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def run(args: argparse.Namespace) -> int:
+    folder = import_release(args.name, args.source, args.out, version=args.version, overwrite=args.overwrite)
+    man = json.loads((folder / "manifest.json").read_text())
+    counts = {s: r["num_rows"] for s, r in man["splits"].items()}
+    if args.json:
+        print(json.dumps({"records": [{"file": str(args.source or "official"), "dataset": man["dataset"],
+                                       "version": man["version"], "path": str(folder), "splits": counts,
+                                       "notes": man["notes"]}]}))
+    else:
+        print(f"built {man['dataset']} {man['version']} in {folder}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+    return 0

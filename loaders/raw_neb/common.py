@@ -1,0 +1,130 @@
+"""Checks and conversions shared by the two layout readers."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+
+from litraj_data.errors import DataFormatError
+
+from .model import Band, Config
+
+IMAGE_DIR_RE = re.compile(r"^\d{2,3}$")
+
+
+def image_dirs(run: Path) -> list[Path]:
+    """Image folders ``00``..``NN`` of a run, checked to be contiguous from 00.
+
+    Raises
+    ------
+    DataFormatError
+        ``missing_image`` when there are none, fewer than 3, or a number is skipped.
+    """
+    dirs = sorted((p for p in run.iterdir() if p.is_dir() and IMAGE_DIR_RE.match(p.name)), key=lambda p: int(p.name))
+    if not dirs:
+        raise DataFormatError(f"{run}: no image folders 00..NN", reason="missing_image")
+    numbers = [int(p.name) for p in dirs]
+    missing = sorted(set(range(numbers[-1] + 1)) - set(numbers))
+    if missing:
+        raise DataFormatError(f"{run}: image folder(s) {', '.join(f'{i:02d}' for i in missing)} missing",
+                              reason="missing_image")
+    if len(dirs) < 3:
+        raise DataFormatError(f"{run}: {len(dirs)} image folders, a band needs at least 3", reason="missing_image")
+    return dirs
+
+
+def energy_of(atoms: Atoms) -> float | None:
+    """Potential energy stored with a frame, or None when the frame has none."""
+    calc = atoms.calc
+    if calc is None or "energy" not in getattr(calc, "results", {}):
+        return None
+    return float(calc.results["energy"])
+
+
+def forces_of(atoms: Atoms) -> np.ndarray | None:
+    """Raw (unconstrained) forces stored with a frame, or None."""
+    calc = atoms.calc
+    if calc is None or "forces" not in getattr(calc, "results", {}):
+        return None
+    return np.asarray(calc.results["forces"], dtype=float)
+
+
+def stress_of(atoms: Atoms) -> np.ndarray | None:
+    """Stress in Voigt order (eV/Å³), or None."""
+    calc = atoms.calc
+    if calc is None or "stress" not in getattr(calc, "results", {}):
+        return None
+    s = np.asarray(calc.results["stress"], dtype=float)
+    if s.shape == (3, 3):
+        s = s[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+    return s
+
+
+def check_same_system(frames: list[Atoms], ref: Atoms, where: str) -> None:
+    """Raise ``atom_count_mismatch`` / ``species_mismatch`` unless every frame matches ``ref``."""
+    for i, a in enumerate(frames):
+        if len(a) != len(ref):
+            raise DataFormatError(f"{where}: frame {i} has {len(a)} atoms, expected {len(ref)}",
+                                  reason="atom_count_mismatch")
+        if not np.array_equal(a.numbers, ref.numbers):
+            raise DataFormatError(f"{where}: frame {i} lists other species than the first image",
+                                  reason="species_mismatch")
+
+
+def check_energy(value: float | None, where: str) -> float:
+    """A finite energy or a ``missing_energy`` / ``nan_energy`` error."""
+    if value is None:
+        raise DataFormatError(f"{where}: no energy", reason="missing_energy")
+    if not np.isfinite(value):
+        raise DataFormatError(f"{where}: energy is {value}", reason="nan_energy")
+    return float(value)
+
+
+def to_config(atoms: Atoms, kind: str, step: int, image: int, where: str) -> Config:
+    """A checked :class:`Config` from a frame with single-point results."""
+    energy = check_energy(energy_of(atoms), where)
+    forces = forces_of(atoms)
+    if forces is None:
+        raise DataFormatError(f"{where}: no forces", reason="missing_forces")
+    if not np.all(np.isfinite(forces)):
+        raise DataFormatError(f"{where}: non-finite forces", reason="nan_forces")
+    stress = stress_of(atoms)
+    extra: dict[str, Any] = {}
+    free = atoms.calc.results.get("free_energy") if atoms.calc is not None else None
+    if free is not None and float(free) != energy:
+        extra["free_energy"] = float(free)
+    return Config(numbers=atoms.numbers.copy(), positions=atoms.positions.copy(), cell=atoms.cell.array.copy(),
+                  pbc=atoms.pbc.copy(), energy=energy, forces=forces, stress=stress, kind=kind, step=step,
+                  image=image, extra=extra)
+
+
+def band_from_frames(frames: list[Atoms], where: str, *, need_energies: bool) -> Band:
+    """Stack frames (same cell and species) into a :class:`Band`.
+
+    Parameters
+    ----------
+    need_energies : bool
+        Raise ``missing_energy`` / ``nan_energy`` if any image lacks a finite energy;
+        otherwise a band with a missing energy gets ``energies=None``.
+    """
+    ref = frames[0]
+    check_same_system(frames, ref, where)
+    energies = [energy_of(a) for a in frames]
+    if need_energies:
+        energies = [check_energy(e, f"{where} image {i}") for i, e in enumerate(energies)]
+    elif any(e is not None and not np.isfinite(e) for e in energies):
+        raise DataFormatError(f"{where}: non-finite image energy", reason="nan_energy")
+    forces = [forces_of(a) for a in frames]
+    extras = [{k: v for k, v in a.info.items() if isinstance(v, (int, float, str, bool))} for a in frames]
+    return Band(
+        numbers=ref.numbers.copy(),
+        pbc=ref.pbc.copy(),
+        cell=ref.cell.array.copy(),
+        positions=np.stack([a.positions for a in frames]),
+        energies=None if any(e is None for e in energies) else np.array(energies, dtype=float),
+        forces=None if any(f is None for f in forces) else np.stack(forces),
+        extras=extras,
+    )
