@@ -132,8 +132,7 @@ def _from_hub(spec: str, config: DatasetConfig, version: str | None, cache: Path
     try:
         local = Path(snapshot_download(repo_id=repo, repo_type="dataset", revision=revision,
                                        allow_patterns=[pattern, f"{prefix}manifest.json", f"{prefix}*.arrow",
-                                                       f"{prefix}*.parquet", f"{prefix}README.md"],
-                                       cache_dir=str(cache / "hub")))
+                                                       f"{prefix}*.parquet", f"{prefix}README.md"]))
     except LocalEntryNotFoundError as exc:
         raise OfflineError(f"{spec}: not in the local Hugging Face cache and the Hub is unreachable or "
                            f"HF_HUB_OFFLINE is set ({exc})", reason="offline") from exc

@@ -1,0 +1,270 @@
+"""The ``litraj`` command.
+
+Grammar shared by every subcommand: commands that read a dataset take ``--source`` with
+the meaning of ``load_litraj(source=)``; commands that report take ``--json`` and then
+print exactly one JSON document on stdout (``{"records": [...]}``, a record per input
+naming its ``file``). Subcommands of other parts of the package plug in through
+``COMMANDS`` (modules with ``register(subparsers)``) and ``litraj build NAME`` through
+``BUILDERS`` (modules with ``add_arguments(parser)`` and ``run(args)``).
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+from . import __version__
+from .errors import LitrajError
+
+# Modules that add top-level commands (each defines register(subparsers)).
+COMMANDS: tuple[str, ...] = (
+    "litraj_data.demo",
+    "litraj_data.leaderboard.bvse.cli",
+    "litraj_data.leaderboard.hops.cli",
+    "litraj_data.leaderboard.scoring.cli",
+    "litraj_data.leaderboard.baselines.cli",
+    "litraj_data.leaderboard.umlip.cli",
+    "litraj_data.builders.leakage",
+)
+
+# `litraj build NAME`: NAME -> (module with add_arguments/run, one-line help).
+BUILDERS: dict[str, tuple[str, str]] = {
+    "from-release": ("litraj_data.builders.from_release", "import an official release zip/folder/URL into shards"),
+    "BVEL13k": ("litraj_data.builders.bvel13k", "BVSE percolation barriers from crystal structures"),
+    "nebBVSE122k": ("litraj_data.builders.nebbvse122k", "BVSE-NEB hop barriers and centroid supercells from structures"),
+    "nebDFT2k": ("litraj_data.builders.raw_neb", "DFT-NEB hops from raw VASP / ASE NEB runs (--raw DIR)"),
+    "MPLiTrj": ("litraj_data.builders.raw_neb", "energies/forces/stresses from raw NEB runs (--raw DIR)"),
+    "sample": ("litraj_data.builders.sample", "rebuild the embedded sample shipped in the package"),
+}
+
+
+def _optional_module(name: str) -> Any | None:
+    """Import a plug-in module; None when that module (not one of its dependencies) is absent."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as exc:
+        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
+            return None
+        raise
+
+
+def _emit(args: argparse.Namespace, records: list[dict[str, Any]], text: Callable[[], str]) -> None:
+    if getattr(args, "json", False):
+        print(json.dumps({"records": records}, default=str))
+    else:
+        print(text())
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .registry import get_config, list_datasets
+
+    recs = []
+    for name in list_datasets():
+        c = get_config(name)
+        recs.append({"file": name, "name": name, "version": c.version, "splits": c.splits,
+                     "rows": sum(c.splits.values()), "targets": list(c.task_targets)})
+
+    def text() -> str:
+        lines = [f"{'dataset':<18} {'version':<8} {'rows':>9}  targets"]
+        lines += [f"{r['name']:<18} {r['version']:<8} {r['rows']:>9}  {', '.join(r['targets'])}" for r in recs]
+        return "\n".join(lines)
+
+    _emit(args, recs, text)
+    return 0
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from .registry import get_config
+
+    c = get_config(args.name)
+    rec = c.as_dict() | {"file": c.name}
+
+    def text() -> str:
+        lines = [f"{c.name} {c.version} — {c.license}", "", c.description, "",
+                 "splits: " + ", ".join(f"{k} {v}" for k, v in c.splits.items()),
+                 f"official release: {c.release.get('url')}", f"row id: {c.row_id}; targets: {', '.join(c.task_targets)}",
+                 "", "columns:"]
+        lines += [f"  {col.name:<18} {col.kind:<15} {col.unit or '':<7} {col.description}" for col in c.columns]
+        lines += ["", "cite: litraj cite"]
+        return "\n".join(lines)
+
+    _emit(args, [rec], text)
+    return 0
+
+
+def _cmd_cite(args: argparse.Namespace) -> int:
+    from .registry import citation_bibtex
+
+    if args.format == "cff":
+        from importlib import resources
+
+        text = resources.files("litraj_data").joinpath("registry/citation.cff").read_text(encoding="utf-8")
+    else:
+        text = citation_bibtex()
+    if args.json:
+        print(json.dumps({"records": [{"file": "citation", "format": args.format, "text": text}]}))
+    else:
+        print(text.rstrip())
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from .loaders.export import export_dataset
+
+    records = export_dataset(args.name, args.out, fmt=args.format, split=args.split, source=args.source,
+                             version=args.version, cache_dir=args.cache_dir)
+    _emit(args, records, lambda: "\n".join(f"wrote {r['file']} ({r['rows']} rows)" for r in records))
+    return 0
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .builders.manifest import read_manifest
+    from .loaders.load import manifest_of
+    from .loaders.verify import verify_manifest
+
+    records: list[dict[str, Any]] = []
+    for target in args.targets:
+        path = Path(target)
+        if path.is_dir() and (path / "manifest.json").is_file():
+            man = read_manifest(path)
+        else:
+            man = manifest_of(target, version=args.version, source=args.source, cache_dir=args.cache_dir)
+        records += verify_manifest(man)
+    bad = [r for r in records if not r["ok"]]
+
+    def text() -> str:
+        lines = [f"{'ok ' if r['ok'] else 'BAD'} {r['file']}" + ("" if r["ok"] else f"  {r['problem']}") for r in records]
+        lines.append(f"{len(records) - len(bad)}/{len(records)} files match their manifest")
+        return "\n".join(lines)
+
+    _emit(args, records, text)
+    return 1 if bad else 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .loaders import cache
+
+    root = cache.cache_root(args.cache_dir)
+    if args.action == "path":
+        _emit(args, [{"file": str(root)}], lambda: str(root))
+    elif args.action == "list":
+        recs = [r | {"file": r["folder"]} for r in cache.cached_versions(root)]
+        _emit(args, recs, lambda: "\n".join(f"{r['dataset']:<18} {r['version']:<20} {r['num_bytes'] / 1e6:9.1f} MB  "
+                                            f"{r['folder']}" for r in recs) or f"(empty cache: {root})")
+    else:
+        removed = cache.clear(root, args.name, args.version)
+        _emit(args, [{"file": f, "removed": True} for f in removed],
+              lambda: "\n".join(f"removed {f}" for f in removed) or "nothing to remove")
+    return 0
+
+
+def _cmd_build(args: argparse.Namespace) -> int:
+    return args.builder_run(args)
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def add_source_argument(parser: argparse.ArgumentParser) -> None:
+    """``--source``/``--version``/``--cache-dir`` with the meaning of ``load_litraj``."""
+    parser.add_argument("--source", help="where the data come from, as load_litraj(source=): 'sample', a built folder, "
+                        "a release zip/folder, a file:// or https:// mirror, hf://OWNER/REPO[@REV]; default: the cache, "
+                        "else the official release")
+    parser.add_argument("--version", help="dataset version (default: the card's)")
+    parser.add_argument("--cache-dir", help="cache folder (default: $LITRAJ_CACHE or ~/.cache/litraj)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="litraj", description="LiTraj Li-ion migration datasets: load, build, verify, export, benchmark, cite.",
+        epilog="Every reporting command takes --json; every command that reads a dataset takes --source. "
+               "Cite the data with `litraj cite`.")
+    parser.add_argument("-V", "--version", action="version", version=f"litraj-data {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("list", help="list the registered datasets")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_list)
+
+    p = sub.add_parser("info", help="show a dataset's card: description, splits, columns, source")
+    p.add_argument("name")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_info)
+
+    p = sub.add_parser("cite", help="print how to cite LiTraj")
+    p.add_argument("--format", choices=("bibtex", "cff"), default="bibtex")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_cite)
+
+    p = sub.add_parser("export", help="write a dataset (or one split) as extxyz, Parquet or Arrow")
+    p.add_argument("name")
+    p.add_argument("--format", choices=("extxyz", "parquet", "arrow"), default="extxyz")
+    p.add_argument("--split", help="one split (default: all)")
+    p.add_argument("--out", required=True, help="output folder")
+    add_source_argument(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser("verify", help="re-hash every file of built versions against their manifests")
+    p.add_argument("targets", nargs="+", metavar="NAME|FOLDER", help="dataset names (resolved like load_litraj) or built folders")
+    add_source_argument(p)
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser("cache", help="show, list or clear the local cache")
+    p.add_argument("action", choices=("path", "list", "clear"))
+    p.add_argument("name", nargs="?", help="dataset to clear (default: everything)")
+    p.add_argument("--version", help="version to clear")
+    p.add_argument("--cache-dir", help="cache folder (default: $LITRAJ_CACHE or ~/.cache/litraj)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+    p.set_defaults(func=_cmd_cache)
+
+    p = sub.add_parser("build", help="build a dataset version: from the official release, structures or raw NEB runs")
+    bsub = p.add_subparsers(dest="builder", metavar="NAME")
+    for bname, (module_name, help_text) in BUILDERS.items():
+        module = _optional_module(module_name)
+        if module is None or not hasattr(module, "add_arguments"):
+            continue
+        bp = bsub.add_parser(bname, help=help_text, description=help_text)
+        import inspect
+
+        # a module building several datasets takes the dataset name as a second argument
+        if len(inspect.signature(module.add_arguments).parameters) > 1:
+            module.add_arguments(bp, bname)
+        else:
+            module.add_arguments(bp)
+        bp.set_defaults(func=_cmd_build, builder_run=module.run, dataset=bname)
+
+    for module_name in COMMANDS:
+        module = _optional_module(module_name)
+        if module is not None and hasattr(module, "register"):
+            module.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0 if args.command is None else 2
+    try:
+        return int(args.func(args) or 0)
+    except LitrajError as exc:
+        if getattr(args, "json", False):
+            print(json.dumps({"records": [], "error": {"reason": exc.reason, "message": str(exc)}}))
+        print(f"litraj: error ({exc.reason}): {exc}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, FileExistsError) as exc:
+        print(f"litraj: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

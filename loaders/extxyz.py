@@ -1,0 +1,162 @@
+"""Export a loaded split to extxyz that ASE reads back to identical Atoms.
+
+ASE's own writer rounds per-atom columns to 8 decimals; this writer prints every float
+with 17 significant digits (exact round trip of float64) and otherwise follows the
+extended XYZ conventions ASE reads: ``Lattice``, ``Properties``, ``pbc``, calculator
+results (``energy``, ``stress`` on the comment line; ``forces`` as a per-atom column)
+and ``atoms.info`` keys.
+"""
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+from typing import Any, Iterable, TextIO
+
+import numpy as np
+from ase.io.extxyz import key_val_dict_to_str
+
+from litraj_data.registry import DatasetConfig
+
+from .atoms_codec import loads
+
+_FLOAT = "%.17g"
+
+
+def _fmt_float(x: float) -> str:
+    return _FLOAT % x
+
+
+def _prop_type(arr: np.ndarray) -> str:
+    if arr.dtype.kind == "b":
+        return "L"
+    if arr.dtype.kind in "iu":
+        return "I"
+    if arr.dtype.kind == "f":
+        return "R"
+    return "S"
+
+
+def _cell_str(cell: np.ndarray) -> str:
+    return " ".join(_fmt_float(x) for x in np.asarray(cell, dtype=float).reshape(-1))
+
+
+def write_frame(fh: TextIO, atoms: Any) -> None:
+    """Write one frame (ASE ``Atoms``) at full float precision."""
+    from ase.data import chemical_symbols
+
+    n = len(atoms)
+    symbols = [chemical_symbols[z] for z in atoms.numbers]
+    columns: list[tuple[str, np.ndarray]] = [("pos", np.asarray(atoms.positions, dtype=float))]
+    results = dict(atoms.calc.results) if atoms.calc is not None else {}
+    per_atom = {k: v for k, v in atoms.arrays.items() if k not in ("numbers", "positions")}
+    for key, value in per_atom.items():
+        columns.append((key, np.asarray(value)))
+    comment: dict[str, Any] = {}
+    for key, value in results.items():
+        value = np.asarray(value) if not np.isscalar(value) else value
+        if isinstance(value, np.ndarray) and value.ndim >= 1 and value.shape[0] == n and key in ("forces",):
+            columns.append((key, value))
+        elif key == "stress" and np.asarray(value).shape == (6,):
+            from ase.stress import voigt_6_to_full_3x3_stress
+
+            comment[key] = voigt_6_to_full_3x3_stress(np.asarray(value, dtype=float)).reshape(-1)
+        else:
+            comment[key] = value
+    props = ["species:S:1"]
+    for key, arr in columns:
+        width = 1 if arr.ndim == 1 else int(np.prod(arr.shape[1:]))
+        props.append(f"{key}:{_prop_type(arr)}:{width}")
+    head = [f'Lattice="{_cell_str(atoms.cell[:])}"', "Properties=" + ":".join(props)]
+    info = dict(comment)
+    info.update(atoms.info)
+    extra = key_val_dict_to_str({k: _exact(v) for k, v in info.items()}) if info else ""
+    pbc = " ".join("T" if p else "F" for p in atoms.pbc)
+    line = " ".join(head + ([extra] if extra else []) + [f'pbc="{pbc}"'])
+    out = io.StringIO()
+    out.write(f"{n}\n{line}\n")
+    flat_cols = [arr.reshape(n, -1) for _, arr in columns]
+    kinds = [_prop_type(arr) for _, arr in columns]
+    for i in range(n):
+        parts = [symbols[i]]
+        for arr, kind in zip(flat_cols, kinds):
+            for x in arr[i]:
+                if kind == "R":
+                    parts.append(_fmt_float(x))
+                elif kind == "L":
+                    parts.append("T" if x else "F")
+                else:
+                    parts.append(str(x))
+        out.write(" ".join(parts) + "\n")
+    fh.write(out.getvalue())
+
+
+class _Exact(float):
+    """A float whose str() is exact (ASE formats info values with str())."""
+
+    def __str__(self) -> str:
+        return repr(float(self))
+
+    __repr__ = __str__
+
+
+def _exact(value: Any) -> Any:
+    if isinstance(value, (float, np.floating)) and not isinstance(value, bool):
+        return _Exact(value)
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size > 1:
+        return _ExactArray(" ".join(_fmt_float(x) for x in value.reshape(-1)))
+    return value
+
+
+class _ExactArray(str):
+    """Pre-formatted float vector; ASE quotes it and reads it back as a float array."""
+
+
+def write_extxyz(path: str | Path, frames: Iterable[Any]) -> int:
+    """Write frames to ``path`` atomically; returns the number of frames."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    n = 0
+    with open(tmp, "w", encoding="utf-8") as fh:
+        for atoms in frames:
+            write_frame(fh, atoms)
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def export_rows_atoms(ds: Any, config: DatasetConfig) -> Iterable[Any]:
+    """Atoms of a split as the official release had them: only ``info.*`` columns in ``info``."""
+    from .convert import iter_atoms
+
+    info_columns = [c.name for c in config.columns if c.source.startswith("info.")]
+    return iter_atoms(ds, info_columns=info_columns)
+
+
+def band_frames(row: dict[str, Any], part: str) -> list[Any]:
+    """Images of the ``init`` or ``relaxed`` band of a nebDFT2k row as ASE Atoms."""
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    positions = row[f"{part}_positions"]
+    energies = row.get(f"{part}_energies")
+    forces = row.get(f"{part}_forces")
+    extras = loads(row.get("band_extras")).get(part) or [{}] * len(positions)
+    frames = []
+    for k, pos in enumerate(positions):
+        ext = extras[k] if k < len(extras) else {}
+        cell = ext.get("cell") if ext.get("cell") is not None else row[f"{part}_cell"]
+        atoms = Atoms(numbers=row["band_numbers"], positions=np.asarray(pos, dtype=float), cell=np.asarray(cell),
+                      pbc=row["band_pbc"])
+        atoms.info.update(ext.get("info", {}))
+        for key, value in ext.get("arrays", {}).items():
+            atoms.arrays[key] = np.asarray(value)
+        results = dict(ext.get("calc", {}))
+        if energies is not None:
+            results["energy"] = energies[k]
+        if forces is not None:
+            results["forces"] = np.asarray(forces[k], dtype=float)
+        if results:
+            atoms.calc = SinglePointCalculator(atoms, **results)
+        frames.append(atoms)
+    return frames
