@@ -26,9 +26,10 @@ def _list_values(arr: pa.Array) -> tuple[np.ndarray, np.ndarray]:
     if isinstance(arr, pa.ChunkedArray):
         arr = pa.concat_arrays(arr.chunks) if arr.num_chunks != 1 else arr.chunk(0)
     offsets = arr.offsets.to_numpy()
-    values = arr.values
+    offsets = offsets - offsets[0]  # a sliced batch does not start at offset 0
+    values = arr.flatten()  # flatten() honours the slice; .values would not
     while isinstance(values, (pa.FixedSizeListArray, pa.ListArray)):
-        values = values.flatten() if isinstance(values, pa.FixedSizeListArray) else values.values
+        values = values.flatten()
     return offsets, values.to_numpy(zero_copy_only=False)
 
 
