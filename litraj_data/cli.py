@@ -35,8 +35,8 @@ BUILDERS: dict[str, tuple[str, str]] = {
     "from-release": ("litraj_data.builders.from_release", "import an official release zip/folder/URL into shards"),
     "BVEL13k": ("litraj_data.builders.bvel13k", "BVSE percolation barriers from crystal structures"),
     "nebBVSE122k": ("litraj_data.builders.nebbvse122k", "BVSE-NEB hop barriers and centroid supercells from structures"),
-    "nebDFT2k": ("litraj_data.builders.raw_neb", "DFT-NEB hops from raw VASP / ASE NEB runs (--raw DIR)"),
-    "MPLiTrj": ("litraj_data.builders.raw_neb", "energies/forces/stresses from raw NEB runs (--raw DIR)"),
+    "nebDFT2k": ("litraj_data.builders.nebdft2k_raw", "DFT-NEB hops from raw VASP / ASE NEB runs (--raw DIR)"),
+    "MPLiTrj": ("litraj_data.builders.mplitrj_raw", "energies/forces/stresses from raw NEB runs (--raw DIR)"),
     "sample": ("litraj_data.builders.sample", "rebuild the embedded sample shipped in the package"),
 }
 

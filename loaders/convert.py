@@ -119,13 +119,57 @@ def _info_columns(config: Any) -> list[str]:
             and c.name not in SKIP_INFO]
 
 
+def _slow_atoms(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> Any:
+    from ase import Atoms
+
+    return Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
+
+
+def _fast_atoms(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray) -> Any:
+    """``Atoms`` from already validated arrays, skipping ``Atoms.__init__``'s checks.
+
+    ``Atoms.__init__`` costs ~50 µs of argument normalisation, more than the rest of a
+    row's conversion. Rows from a shard are validated at build time, so the attributes
+    are set directly; :func:`_pick_constructor` checks once that the result equals what
+    ``Atoms.__init__`` makes and otherwise falls back to it (a future ASE).
+    """
+    from ase import Atoms
+    from ase.cell import Cell
+
+    atoms = Atoms.__new__(Atoms)
+    atoms._cellobj = Cell(np.array(cell, dtype=float))
+    atoms._pbc = np.array(pbc, dtype=bool)
+    atoms.arrays = {"numbers": np.array(numbers, dtype=int), "positions": np.array(positions, dtype=float)}
+    atoms._celldisp = np.zeros(3)
+    atoms._constraints = []
+    atoms.info = {}
+    atoms._calc = None
+    return atoms
+
+
+def _pick_constructor() -> Any:
+    probe = (np.array([3, 0, 8]), np.arange(9.0).reshape(3, 3) / 7, np.diag([3.0, 4.0, 5.0]) + 0.1,
+             np.array([True, True, False]))
+    slow, fast = _slow_atoms(*probe), _fast_atoms(*probe)
+    same = (slow.__dict__.keys() == fast.__dict__.keys() and slow == fast and slow.get_chemical_symbols()
+            == fast.get_chemical_symbols() and all(np.asarray(slow.__dict__[k]).dtype == np.asarray(fast.__dict__[k]).dtype
+                                                   for k in ("_pbc", "_celldisp"))
+            and all(slow.arrays[k].dtype == fast.arrays[k].dtype for k in slow.arrays))
+    return _fast_atoms if same else _slow_atoms
+
+
+_CONSTRUCTOR: Any = None
+
+
 def _atoms_from_arrays(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, pbc: np.ndarray,
                        info: dict[str, Any], arrays_extra: str | None, calc: dict[str, Any] | None,
                        calc_extra: str | None) -> Any:
-    from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
 
-    atoms = Atoms(numbers=numbers, positions=positions, cell=cell, pbc=pbc)
+    global _CONSTRUCTOR
+    if _CONSTRUCTOR is None:
+        _CONSTRUCTOR = _pick_constructor()
+    atoms = _CONSTRUCTOR(numbers, positions, cell, pbc)
     atoms.info.update(info)
     for key, value in loads(arrays_extra).items():
         atoms.arrays[key] = np.asarray(value)

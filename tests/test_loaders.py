@@ -190,3 +190,18 @@ def test_conversions_keep_the_dummy_atom_and_targets(release_archives, tmp_path)
     batch = next(iter_numpy_batches(ds, batch_size=4))
     assert batch["positions"].shape == (int(batch["n_atoms"].sum()), 3)
     assert np.array_equal(batch["positions"][: batch["n_atoms"][0]], np.asarray(ds[0]["positions"]))
+
+
+def test_fast_atoms_constructor_equals_ase_constructor():
+    from litraj_data.loaders.convert import _fast_atoms, _slow_atoms
+
+    rng = np.random.default_rng(3)
+    numbers = np.array([3, 8, 0, 26])
+    positions = rng.normal(size=(4, 3))
+    cell = rng.normal(size=(3, 3)) + 5 * np.eye(3)
+    pbc = np.array([True, False, True])
+    fast, slow = _fast_atoms(numbers, positions, cell, pbc), _slow_atoms(numbers, positions, cell, pbc)
+    assert fast == slow and fast.get_chemical_symbols() == ["Li", "O", "X", "Fe"]
+    assert np.isclose(fast.get_volume(), slow.get_volume())
+    fast.positions[0] += 1.0  # owns its arrays: the shard buffer is never written
+    assert not np.array_equal(fast.positions, positions) and np.array_equal(slow.positions, positions)

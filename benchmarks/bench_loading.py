@@ -1,0 +1,153 @@
+"""Data-layer benchmark: litraj-data vs the authors' ``litraj.data.load_data`` on the same content.
+
+Writes a nebBVSE122k-shaped release (official layout, ``--rows`` rows in the train split,
+supercells of ``--atoms``-ish atoms plus the dummy X), imports it once into shards, then
+measures in fresh subprocesses (so peak RSS is per task):
+
+1. open: ``load_litraj(..., split="train")`` (memory-mapped) vs ``load_data`` (parses extxyz)
+2. to ASE Atoms: open + iterate every row as Atoms, both ways
+3. to numpy / torch batches (positions, numbers, cell, em): ours streamed from Arrow;
+   litraj: load_data, then stacking arrays from the Atoms
+4. peak RSS while streaming the whole split (ours) vs holding it (litraj)
+
+Usage::
+
+    python benchmarks/bench_loading.py --rows 100000 --work benchmarks/_work/loading
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+TASKS = ("ours_open", "ours_atoms", "ours_numpy", "ours_torch", "litraj_open", "litraj_atoms", "litraj_numpy")
+
+
+def prepare(work: Path, rows: int, repeat: tuple[int, int, int]) -> tuple[Path, Path]:
+    from litraj_data.builders.from_release import import_release
+    from litraj_data.testing import write_release
+
+    release = work / "release"
+    folder = release / "nebBVSE122k"
+    if not (folder / "nebBVSE122k_train.xyz").exists():
+        t = time.perf_counter()
+        write_release("nebBVSE122k", release, {"train": rows, "val": 10, "test": 10}, seed=0, make_zip=False,
+                      atoms_repeat=repeat)
+        print(f"wrote release in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    built = work / "built" / "nebBVSE122k" / "1.0.0"
+    if not (built / "manifest.json").exists():
+        t = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            import_release("nebBVSE122k", folder, work / "built", progress=False, max_shard_bytes=64 << 20)
+        print(f"imported into shards in {time.perf_counter() - t:.1f} s", file=sys.stderr)
+    return release, built
+
+
+def peak_rss_mb() -> float:
+    """High-water RSS of this process (VmHWM; ru_maxrss would carry the parent's over exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_task(task: str, release: Path, built: Path, cache: Path) -> dict:
+    import numpy as np
+
+    # imports are paid once per interpreter by both sides: keep them out of the timings
+    if task.startswith("ours"):
+        from litraj_data import load_litraj
+        from litraj_data.loaders.convert import iter_atoms, iter_numpy_batches, iter_torch_batches
+        if task == "ours_torch":
+            import torch  # noqa: F401
+    else:
+        from litraj.data import load_data
+    t0 = time.perf_counter()
+    n = 0
+    if task.startswith("ours"):
+        ds = load_litraj("nebBVSE122k", split="train", source=built, cache_dir=cache)
+        t_open = time.perf_counter() - t0
+        if task == "ours_atoms":
+            for atoms in iter_atoms(ds):
+                n += len(atoms)
+        elif task == "ours_numpy":
+            for b in iter_numpy_batches(ds, 4096, columns=["numbers", "positions", "cell", "em"]):
+                n += len(b["numbers"])
+        elif task == "ours_torch":
+            for b in iter_torch_batches(ds, 4096, columns=["numbers", "positions", "cell", "em"]):
+                n += len(b["numbers"])
+        else:
+            n = ds.num_rows
+    else:
+        train, val, test, index = load_data("nebBVSE122k", str(release))
+        t_open = time.perf_counter() - t0
+        if task == "litraj_atoms":
+            for atoms in train:
+                n += len(atoms)
+        elif task == "litraj_numpy":
+            batch = 4096
+            for i in range(0, len(train), batch):
+                chunk = train[i:i + batch]
+                numbers = np.concatenate([a.numbers for a in chunk])
+                positions = np.concatenate([a.positions for a in chunk])
+                cell = np.stack([a.cell[:] for a in chunk])
+                em = np.array([a.info["em"] for a in chunk])
+                n += len(numbers) + 0 * len(positions) + 0 * len(cell) + 0 * len(em)
+        else:
+            n = len(train)
+    total = time.perf_counter() - t0
+    rss_mb = peak_rss_mb()
+    return {"task": task, "open_s": t_open, "total_s": total, "count": n, "peak_rss_mb": rss_mb}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--repeat", default="2,2,1", help="supercell of the 8-atom prototypes (atoms per row)")
+    parser.add_argument("--work", default="benchmarks/_work/loading")
+    parser.add_argument("--task", help=argparse.SUPPRESS)
+    parser.add_argument("--repeats", type=int, default=1)
+    args = parser.parse_args()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    repeat = tuple(int(x) for x in args.repeat.split(","))
+    if args.task:
+        release, built = work / "release", work / "built" / "nebBVSE122k" / "1.0.0"
+        print(json.dumps(run_task(args.task, release, built, work / "cache")))
+        return
+    release, built = prepare(work, args.rows, repeat)
+    shard_bytes = sum(p.stat().st_size for p in built.glob("*.arrow"))
+    results = {}
+    for task in TASKS:
+        best = None
+        for _ in range(args.repeats):
+            out = subprocess.run([sys.executable, __file__, "--task", task, "--work", str(work)], check=True,
+                                 capture_output=True, text=True).stdout
+            rec = json.loads(out.strip().splitlines()[-1])
+            best = rec if best is None or rec["total_s"] < best["total_s"] else best
+        results[task] = best
+        print(json.dumps(best), file=sys.stderr)
+    r = results
+    summary = {
+        "rows": args.rows,
+        "atoms_per_row": r["ours_atoms"]["count"] / args.rows,
+        "shard_bytes": shard_bytes,
+        "open_s": {"ours": r["ours_open"]["total_s"], "litraj": r["litraj_open"]["total_s"]},
+        "atoms_speedup": r["litraj_atoms"]["total_s"] / r["ours_atoms"]["total_s"],
+        "numpy_speedup": r["litraj_numpy"]["total_s"] / r["ours_numpy"]["total_s"],
+        "torch_speedup": r["litraj_numpy"]["total_s"] / r["ours_torch"]["total_s"],
+        "peak_rss_mb": {k: v["peak_rss_mb"] for k, v in r.items()},
+        "seconds": {k: v["total_s"] for k, v in r.items()},
+    }
+    print(json.dumps(summary, indent=2))
+
+
+if __name__ == "__main__":
+    main()
