@@ -311,7 +311,7 @@ def resolve_release_source(config: DatasetConfig, source: str | Path | None, dow
 
 def import_release(name: str, source: str | Path | None, out: str | Path, *, version: str | None = None,
                    overwrite: bool = False, progress: bool | None = None,
-                   max_shard_bytes: int | None = None) -> Path:
+                   max_shard_bytes: int | None = None, check_counts: bool = True) -> Path:
     """Turn an official release archive into a built, verified dataset version.
 
     Parameters
@@ -325,6 +325,8 @@ def import_release(name: str, source: str | Path | None, out: str | Path, *, ver
         Root output folder; the version lands in ``out/NAME/VERSION``.
     version, overwrite, progress, max_shard_bytes
         Passed to :func:`litraj_data.builders.shards.write_dataset`.
+    check_counts : bool
+        Compare split sizes with the card (turn off only for synthetic benchmark data).
 
     Returns
     -------
@@ -343,7 +345,7 @@ def import_release(name: str, source: str | Path | None, out: str | Path, *, ver
             kwargs["max_shard_bytes"] = max_shard_bytes
         return write_dataset(config.name, sources, out, version=version, sources=archive.checksums(),
                              notes=notes + [f"imported from the official release layout ({path.name})"],
-                             check_counts=True, overwrite=overwrite, progress=progress, **kwargs)
+                             check_counts=check_counts, overwrite=overwrite, progress=progress, **kwargs)
     finally:
         archive.close()
 
