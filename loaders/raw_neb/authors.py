@@ -166,9 +166,13 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
                 yield to_config(atoms, name, step, 0 if name == "source" else n_images - 1, f"{p} frame {step}")
         for p in steps:
             step = int(STEP_RE.match(p.name).group(1))
+            n = 0
             for image, atoms in enumerate(iter_frames(p)):
                 check_same_system([atoms], ref, str(p))
+                n += 1
                 yield to_config(atoms, "band", step, image, f"{p} image {image}")
+            if n != n_images:  # a step file written only in part
+                raise DataFormatError(f"{p}: {n} images, the band has {n_images}", reason="image_count_mismatch")
 
     return HopRun(hop_id=hop_id_from_folder(folder), path=folder, layout="authors", initial=initial, final=final,
                   convergence=conv, finished=finished, n_band_steps=len(steps), config_files=files,

@@ -150,7 +150,9 @@ def iter_frames(path: Path, fmt: str | None = None) -> Iterator[Atoms]:
     except (EOFError, gzip.BadGzipFile) as exc:
         raise DataFormatError(f"{path}: file ends early ({exc})", reason="truncated") from exc
     except Exception as exc:  # ASE raises many kinds on cut-off files: name them all 'truncated'/'read_error'
-        reason = "truncated" if fmt in ("traj", "extxyz") and n > 0 or "ncomplete" in str(exc) else "read_error"
+        # a ULM file with the right magic that ASE cannot decode was cut off while being written
+        cut = fmt == "traj" or (fmt == "extxyz" and n > 0) or "ncomplete" in str(exc)
+        reason = "truncated" if cut else "read_error"
         raise DataFormatError(f"{path}: ASE cannot read frame {n} ({type(exc).__name__}: {exc})",
                               reason=reason) from exc
     if n == 0:

@@ -1,0 +1,116 @@
+"""Raw NEB ingestion: configurations/s of litraj_data's readers vs plain ``ase.io.read``,
+and peak RSS of a streaming MPLiTrj build as the number of hops grows.
+
+Every measurement runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own.
+
+    python benchmarks/bench_raw_neb.py [--copies 40] [--repeat 3]
+
+Inputs: the real VASP NEB of ../shared/fixtures/vasp_neb (skipped when absent) and
+authors'-layout runs generated with tests/fixtures_raw/make_raw_runs.py (BVSE calculator),
+replicated under new hop ids to scale the build.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SPINEL = HERE.parents[1] / "shared" / "fixtures" / "vasp_neb" / "AlCo2S4_Al_spinel"
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def worker(mode: str, target: str, repeat: int) -> dict:
+    import ase.io
+
+    from litraj_data.loaders.raw_neb import find_runs, read_hop
+
+    root = Path(target)
+    t0 = time.perf_counter()
+    n = 0
+    for _ in range(repeat):
+        if mode == "ours":
+            for _, path in find_runs(root)[0]:
+                n += sum(1 for _ in read_hop(path).iter_configs())
+        elif mode == "ase":  # the same files, plain ase.io.read, no checks
+            for _, path in find_runs(root)[0]:
+                for f in sorted(path.rglob("*")):
+                    if f.name in ("OUTCAR", "OUTCAR.gz"):
+                        n += len(ase.io.read(f, index=":", format="vasp-out"))
+                    elif f.name in ("source.xyz", "target.xyz") or f.suffix == ".traj":
+                        n += len(ase.io.read(f, index=":", format="traj"))
+        elif mode == "build":
+            from litraj_data.builders.raw_neb import build_from_raw
+
+            out = Path(tempfile.mkdtemp())
+            res = build_from_raw("MPLiTrj", root, out, progress=False, dedup=False)  # copies are identical: keep them all
+            n += sum(res["rows"].values())
+            shutil.rmtree(out)
+    dt = time.perf_counter() - t0
+    return {"mode": mode, "configs": n, "seconds": dt, "configs_per_s": n / dt, "peak_rss_mb": _peak_mb()}
+
+
+def run_worker(mode: str, target: Path, repeat: int) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", mode, str(target), "--repeat", str(repeat)],
+                         check=True, capture_output=True, text=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def replicate(src: Path, dst: Path, copies: int) -> Path:
+    """``copies`` copies of every run under ``src`` with new hop ids (material kept)."""
+    dst.mkdir(parents=True, exist_ok=True)
+    runs = sorted(p for p in src.iterdir() if p.name.endswith(".neb"))
+    for k in range(copies):
+        for r in runs:
+            mid, s, t, *off = r.name[:-4].split("_")
+            shutil.copytree(r, dst / f"{mid}_{int(s) + 100 * (k + 1)}_{t}_{'_'.join(off)}.neb")
+    return dst
+
+
+def main() -> int:
+    p = argparse.ArgumentParser()
+    p.add_argument("--worker", nargs=2)
+    p.add_argument("--repeat", type=int, default=3)
+    p.add_argument("--copies", type=int, default=40)
+    args = p.parse_args()
+    if args.worker:
+        print(json.dumps(worker(args.worker[0], args.worker[1], args.repeat)))
+        return 0
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    from fixtures_raw.make_raw_runs import cached_raw_runs
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench_raw_neb_"))
+    results = {}
+    if SPINEL.is_dir():
+        vasp = tmp / "vasp"
+        vasp.mkdir()
+        shutil.copytree(SPINEL, vasp / SPINEL.name)
+        results["vasp"] = {m: run_worker(m, vasp, args.repeat) for m in ("ase", "ours")}
+    t = time.perf_counter()
+    gen = cached_raw_runs(tmp)
+    results["generate_s"] = time.perf_counter() - t
+    small = replicate(gen, tmp / "small", max(1, args.copies // 4))
+    big = replicate(gen, tmp / "big", args.copies)
+    results["authors"] = {m: run_worker(m, small, args.repeat) for m in ("ase", "ours")}
+    results["build_small"] = run_worker("build", small, 1) | {"hops": len(list(small.iterdir()))}
+    results["build_big"] = run_worker("build", big, 1) | {"hops": len(list(big.iterdir()))}
+    for key in ("vasp", "authors"):
+        if key in results:
+            r = results[key]
+            r["ratio_ours_over_ase"] = r["ours"]["configs_per_s"] / r["ase"]["configs_per_s"]
+    print(json.dumps(results, indent=1))
+    shutil.rmtree(tmp)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
