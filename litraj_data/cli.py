@@ -22,6 +22,7 @@ from .errors import LitrajError
 # Modules that add top-level commands (each defines register(subparsers)).
 COMMANDS: tuple[str, ...] = (
     "litraj_data.demo",
+    "litraj_data.builders.sample_structures",
     "litraj_data.leaderboard.bvse.cli",
     "litraj_data.leaderboard.hops.cli",
     "litraj_data.leaderboard.scoring.cli",
