@@ -44,12 +44,39 @@ def _fixed(arr: pa.Array, shape: tuple[int, ...]) -> np.ndarray:
 
 def iter_record_batches(ds: Any, batch_size: int = 1024, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
     """Arrow record batches of a ``datasets.Dataset`` (honouring selections / shuffles)."""
-    if getattr(ds, "_indices", None) is not None:
-        ds = ds.flatten_indices()
     table = ds.data.table if hasattr(ds.data, "table") else ds.data
     if columns is not None:
         table = table.select(list(columns))
-    yield from table.to_batches(max_chunksize=batch_size)
+    indices = getattr(ds, "_indices", None)
+    if indices is None:
+        yield from table.to_batches(max_chunksize=batch_size)
+        return
+    # a select()/shuffle() view: gather one batch of rows at a time (flatten_indices would
+    # rewrite the whole split to disk first)
+    batches = table.to_batches()
+    starts = np.cumsum([0] + [b.num_rows for b in batches])
+    idx = indices.column(0).to_numpy().astype(np.int64)
+    for start in range(0, len(idx), batch_size):
+        yield _gather(batches, starts, idx[start:start + batch_size])
+
+
+def _gather(batches: list[pa.RecordBatch], starts: np.ndarray, rows: np.ndarray) -> pa.RecordBatch:
+    """Rows ``rows`` (global indices, any order) of a list of record batches, as one batch.
+
+    Takes from each source batch only what it needs: ``Table.take`` on a many-chunk
+    table would first concatenate every chunk, i.e. load the whole split.
+    """
+    which = np.searchsorted(starts, rows, side="right") - 1
+    order = np.argsort(which, kind="stable")
+    parts = []
+    for b in np.unique(which):
+        local = rows[which == b] - starts[b]
+        parts.append(batches[b].take(pa.array(local)))
+    gathered = pa.Table.from_batches(parts).combine_chunks().to_batches()
+    merged = gathered[0] if len(gathered) == 1 else pa.Table.from_batches(gathered).combine_chunks().to_batches()[0]
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(len(order))
+    return merged.take(pa.array(inverse))
 
 
 def batch_arrays(batch: pa.RecordBatch) -> dict[str, Any]:

@@ -205,3 +205,15 @@ def test_fast_atoms_constructor_equals_ase_constructor():
     assert np.isclose(fast.get_volume(), slow.get_volume())
     fast.positions[0] += 1.0  # owns its arrays: the shard buffer is never written
     assert not np.array_equal(fast.positions, positions) and np.array_equal(slow.positions, positions)
+
+
+def test_selected_and_shuffled_views_convert_in_their_order(release_archives, tmp_path):
+    from litraj_data.loaders.convert import iter_atoms, iter_numpy_batches
+
+    built = quiet_import("nebBVSE122k", release_archives["nebBVSE122k"], tmp_path / "b", progress=False)
+    ds = load_litraj("nebBVSE122k", split="train", source=built)
+    view = ds.shuffle(seed=1).select([4, 0, 2])
+    assert [a.info["edge_id"] for a in iter_atoms(view, batch_size=2)] == view["edge_id"]
+    batch = next(iter_numpy_batches(view, batch_size=3))
+    assert list(batch["edge_id"]) == view["edge_id"]
+    assert np.array_equal(batch["positions"][: batch["n_atoms"][0]], np.asarray(view[0]["positions"]))
