@@ -17,6 +17,7 @@ a local path
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from importlib import resources
@@ -37,6 +38,25 @@ SAMPLE_DATASETS_HINT = "the embedded sample holds BVEL13k and nebBVSE122k"
 def sample_root() -> Path:
     """Folder of the embedded sample shipped in the package."""
     return Path(str(resources.files("litraj_data").joinpath("sample")))
+
+
+def _sample_in_cache(manifest: Manifest, cache: Path) -> Manifest:
+    """The embedded sample, copied (once, verified) into the cache.
+
+    ``datasets`` writes the cache files of ``map``/``filter`` next to the shards it opened;
+    the package folder may be read-only and must stay pristine, the cache may not.
+    """
+    digest = hashlib.sha256("|".join(f["sha256"] for f in manifest.files()).encode()).hexdigest()[:12]
+    target = cache / manifest.dataset / f"{manifest.version}+sample-{digest}"
+    if not (target / "manifest.json").is_file():
+        ensure_verified(manifest, cache)
+        staging = target.with_name(f".{target.name}.partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(manifest.root, staging)
+        staging.replace(target)
+    man = read_manifest(target)
+    ensure_verified(man, cache)
+    return man
 
 
 def _pick_version(root: Path, config: DatasetConfig, version: str | None) -> Path | None:
@@ -189,9 +209,7 @@ def resolve(config: DatasetConfig, source: str | Path | None, version: str | Non
         if found is None:
             raise DataFormatError(f"no embedded sample of {config.name} ({SAMPLE_DATASETS_HINT})",
                                   reason="no_sample")
-        man = read_manifest(found)
-        ensure_verified(man, cache)
-        return man
+        return _sample_in_cache(read_manifest(found), cache)
     if src.startswith("hf://"):
         return _as_arrow(_from_hub(src, config, version, cache), cache)
     if is_remote(src) or src.startswith("file://"):
