@@ -1,0 +1,220 @@
+"""Score a validated submission: per-subset metrics, bootstrap intervals, screening.
+
+The result is one JSON-ready *record* (see :func:`score_submission`) that the renderers and
+``litraj leaderboard render`` read back; it keeps the per-item values so that a leaderboard
+can re-aggregate several submissions on common items (the paper's rule for failed hops).
+"""
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from ... import __version__ as _package_version
+from .bootstrap import bootstrap_ci
+from .metrics import pa_mae, regression_metrics, screening_metrics
+from .reference import CITATION, DOI
+from .submission import Issue, Submission, SubmissionInvalid, check_submission
+from .tasks import SUBSET_RULES, Task, Truth
+
+__all__ = ["score_submission", "summarise", "DROP_RULE"]
+
+DROP_RULE = ("hops where the optimisation failed are dropped before scoring (paper, Methods: "
+             "trajectories where any compared model failed are excluded)")
+
+
+def summarise(task: Task, items: pd.DataFrame, *, n_boot: int = 1000, seed: int = 0,
+              threshold: float | None = None) -> dict[str, dict[str, Any]]:
+    """Metrics of every subset of ``task`` from per-item values.
+
+    Parameters
+    ----------
+    task
+        The task (its ``subsets`` and screening threshold).
+    items
+        One row per scored item: ``y``, ``yhat``, optional ``has_specific_TM`` and ``pa_mae``.
+    n_boot, seed
+        Bootstrap resamples and seed (``n_boot=0`` skips the intervals).
+    threshold
+        Screening threshold in the task's unit (default: the task's own).
+
+    Returns
+    -------
+    dict
+        ``{subset: {"n", "mae", "rmse", "r2", "rp", "slope", ["pa_mae"], "ci95", "screening"}}``;
+        empty subsets are left out.
+    """
+    threshold = task.screening_threshold if threshold is None else threshold
+    out: dict[str, dict[str, Any]] = {}
+    for name in task.subsets:
+        mask = SUBSET_RULES[name](items)
+        sel = items[mask]
+        if sel.empty:
+            continue
+        y = sel["y"].to_numpy(float)
+        yhat = sel["yhat"].to_numpy(float)
+        res: dict[str, Any] = regression_metrics(y, yhat)
+        if "pa_mae" in sel.columns:
+            res["pa_mae"] = float(sel["pa_mae"].mean())
+        if n_boot:
+            res["ci95"] = bootstrap_ci(y, yhat, n_boot=n_boot, seed=seed)
+            res["bootstrap"] = {"n_boot": int(n_boot), "seed": int(seed)}
+        if threshold is not None:
+            res["screening"] = screening_metrics(y, yhat, threshold)
+        out[name] = res
+    return out
+
+
+def _scalar_items(sub: Submission, truth: Truth) -> pd.DataFrame:
+    task = truth.task
+    t = truth.table[np.isfinite(truth.table[task.target].astype(float))]
+    merged = t.merge(sub.predictions, on=task.id_column, how="inner", validate="one_to_one")
+    items = pd.DataFrame({"id": merged[task.id_column], "y": merged[task.target].astype(float),
+                          "yhat": merged["prediction"].astype(float)})
+    if "has_specific_TM" in merged.columns:
+        items["has_specific_TM"] = merged["has_specific_TM"].astype("boolean")
+    return items
+
+
+def _band_items(sub: Submission, truth: Truth, drop: set[str]) -> pd.DataFrame:
+    task = truth.task
+    rows = []
+    for r in truth.table.itertuples(index=False):
+        eid = getattr(r, task.id_column)
+        if eid in drop or eid not in sub.bands:
+            continue
+        band = sub.bands[eid]
+        ref = np.stack([np.stack(img) for img in r.relaxed_positions]).astype(float)
+        pbc = getattr(r, "band_pbc", None)
+        pbc = (True, True, True) if pbc is None else tuple(bool(b) for b in pbc)
+        cell = np.stack(r.relaxed_cell).astype(float)
+        row = {"id": eid, "y": float(getattr(r, task.target)),
+               "yhat": float(band.energies.max() - band.energies.min()),
+               "pa_mae": pa_mae(ref, band.positions, cell, pbc)}
+        if "has_specific_TM" in truth.table.columns:
+            row["has_specific_TM"] = bool(r.has_specific_TM)
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["id", "y", "yhat", "pa_mae"]
+                        + (["has_specific_TM"] if "has_specific_TM" in truth.table.columns else []))
+
+
+def _voigt(stress: Any) -> np.ndarray:
+    s = np.asarray(np.stack(stress) if np.ndim(stress[0]) else stress, dtype=float).ravel()
+    if s.size == 9:  # full tensor -> ASE Voigt order xx yy zz yz xz xy
+        m = s.reshape(3, 3)
+        s = np.array([m[0, 0], m[1, 1], m[2, 2], m[1, 2], m[0, 2], m[0, 1]])
+    return s
+
+
+def _efs_summary(sub: Submission, truth: Truth) -> tuple[pd.DataFrame, dict[str, Any]]:
+    task = truth.task
+    merged = truth.table.merge(sub.predictions, on=task.id_column, suffixes=("_true", "_pred"))
+    ids, e_true, e_pred, f_err, s_err = [], [], [], [], []
+    for r in merged.itertuples(index=False):
+        n = len(r.numbers)
+        ids.append(getattr(r, task.id_column))
+        e_true.append(r.energy_true / n)
+        e_pred.append(r.energy_pred / n)
+        f_err.append((np.stack(r.forces_pred).astype(float) - np.stack(r.forces_true).astype(float)).ravel())
+        st, sp = getattr(r, "stress_true", None), getattr(r, "stress_pred", None)
+        if st is not None and sp is not None and not np.isnan(np.asarray(st, float)).any():
+            s_err.append(_voigt(sp) - _voigt(st))
+    items = pd.DataFrame({"id": ids, "y": e_true, "yhat": e_pred})
+    f = np.concatenate(f_err) if f_err else np.array([])
+    extra = {"forces_mae": float(np.abs(f).mean()) if f.size else None,
+             "forces_rmse": float(np.sqrt((f ** 2).mean())) if f.size else None}
+    if s_err:
+        s = np.concatenate(s_err)
+        extra.update(stress_mae=float(np.abs(s).mean()), stress_rmse=float(np.sqrt((s ** 2).mean())),
+                     n_stress=len(s_err))
+    else:
+        extra.update(stress_mae=None, stress_rmse=None, n_stress=0)
+    return items, extra
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        return float(value) if np.isfinite(value) else None
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    return value
+
+
+def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] | None = None, *,
+                     n_boot: int = 1000, seed: int = 0, threshold: float | None = None,
+                     exclude_ids: Iterable[str] = ()) -> dict[str, Any]:
+    """Validate and score one submission.
+
+    Parameters
+    ----------
+    sub
+        Parsed predictions (:func:`~.submission.read_submission`).
+    truth
+        Truth of the same task.
+    metadata
+        Parsed metadata YAML (stored in the record; validated when given).
+    n_boot, seed
+        Bootstrap resamples and seed of the 95 % intervals.
+    threshold
+        Screening threshold ("fast" conductor: barrier below it); default from the task.
+    exclude_ids
+        Extra ids to drop (for ``bands`` tasks: hops failed by other compared models).
+
+    Returns
+    -------
+    dict
+        The record: ``file``, ``task``, ``dataset``, ``dataset_version``, ``split``, ``unit``,
+        ``model`` (metadata), ``subsets`` (metrics per subset), ``items`` (per-item values),
+        ``dropped`` (bands tasks), ``citation``, ``scored_at``, ``litraj_data_version``.
+
+    Raises
+    ------
+    SubmissionInvalid
+        When validation finds any problem (nothing is scored).
+    """
+    check_submission(sub, truth, metadata)
+    task = truth.task
+    record: dict[str, Any] = {
+        "file": sub.path, "task": task.id, "dataset": task.dataset,
+        "dataset_version": truth.version or task.version, "split": task.split, "kind": task.kind,
+        "unit": task.unit, "model": dict(metadata or {}),
+        "scored_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "litraj_data_version": _package_version, "citation": CITATION, "doi": DOI, "notes": [],
+    }
+    if task.kind == "scalar":
+        items = _scalar_items(sub, truth)
+        values = truth.table[task.target].astype(float)
+        skipped = int((~np.isfinite(values)).sum())
+        if skipped:
+            record["notes"].append(f"{skipped} truth rows without a finite {task.target} (null, or inf: no "
+                                   "percolation below the BVSE energy cutoff) are not scored")
+    elif task.kind == "bands":
+        failed = set(sub.failed_ids) & set(truth.table[task.id_column])
+        extra = set(exclude_ids) - failed
+        items = _band_items(sub, truth, failed | extra)
+        record["dropped"] = {"rule": DROP_RULE, "failed_by_this_model": sorted(failed),
+                             "failed_by_other_models": sorted(extra & set(truth.table[task.id_column]))}
+        record["notes"].append(f"{DROP_RULE}; dropped {len(failed)} failed by this model"
+                               + (f" and {len(record['dropped']['failed_by_other_models'])} failed by "
+                                  "other compared models" if extra else ""))
+    else:
+        items, efs_extra = _efs_summary(sub, truth)
+    if items.empty:
+        raise SubmissionInvalid([Issue("nothing_to_score", "no item of the submission can be scored")])
+    record["subsets"] = summarise(task, items, n_boot=n_boot, seed=seed, threshold=threshold)
+    if task.kind == "efs":
+        record["subsets"]["all"].update(efs_extra)
+        record["notes"].append("mae/rmse/r2/rp/slope are of the energy per atom (eV/atom); forces "
+                               "(eV/A) and stress (eV/A^3) errors are per component")
+    record["items"] = {c: items[c].tolist() for c in items.columns}
+    return _jsonable(record)

@@ -1,0 +1,536 @@
+"""Read and validate leaderboard submissions.
+
+A submission is a predictions file plus a metadata YAML:
+
+* ``scalar`` tasks: CSV or Parquet with the task's id column (``material_id`` or
+  ``edge_id``) and a ``prediction`` column (or a column named after the target, e.g.
+  ``E_1D`` or ``em_dft``).
+* ``bands`` tasks (``nebDFT2k/umlip_neb``): a folder with one extxyz per hop
+  (``{edge_id}.xyz``, ``{edge_id}_relaxed.xyz`` or any name with ``edge_id`` in the frames'
+  info), one extxyz with every band (frames carry ``edge_id``), or one Parquet of images
+  (``edge_id, image, positions, energy`` and optionally ``numbers``, ``converged``).
+  A hop whose optimisation failed is declared, not left out: ``converged=False`` in its
+  frames / rows, or its id in ``failed.txt`` next to the files.
+* ``efs`` tasks: Parquet keyed by ``config_id`` with ``energy`` (total, eV), ``forces``
+  (atoms x 3, eV/A) and ``stress`` (Voigt 6, eV/A^3, ASE order).
+
+Validation collects every problem (missing, extra, duplicate ids, wrong split, NaN/inf,
+meV instead of eV, bands with wrong atom counts or order, wrong dataset version, metadata)
+and :func:`check_submission` raises :class:`SubmissionInvalid` listing them all.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from ...errors import LitrajError
+from .tasks import Task, Truth
+
+__all__ = ["Issue", "SubmissionInvalid", "Band", "Submission", "read_submission", "read_metadata",
+           "validate", "check_submission", "METADATA_FIELDS"]
+
+METADATA_FIELDS = ("model", "model_version", "authors", "url", "training_data",
+                   "fine_tuned_on_litraj", "hyperparameters", "date")
+FIRST_FEW = 5
+
+
+@dataclass
+class Issue:
+    """One problem with a submission: a machine-readable reason and an actionable message."""
+
+    reason: str
+    message: str
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reason": self.reason, "message": self.message, **self.details}
+
+
+class SubmissionInvalid(LitrajError, ValueError):
+    """A submission that cannot be scored; ``issues`` lists every problem found."""
+
+    reason = "invalid_submission"
+
+    def __init__(self, issues: list[Issue]) -> None:
+        self.issues = list(issues)
+        lines = [f"submission rejected ({len(self.issues)} problem(s)):"]
+        lines += [f"  - [{i.reason}] {i.message}" for i in self.issues]
+        super().__init__("\n".join(lines), reason=self.issues[0].reason if self.issues else None)
+
+
+@dataclass
+class Band:
+    """One optimised band: positions (images, atoms, 3), energies (images,), atomic numbers."""
+
+    positions: np.ndarray
+    energies: np.ndarray
+    numbers: np.ndarray | None = None
+    converged: bool | None = None
+
+
+@dataclass
+class Submission:
+    """A parsed predictions file of one task (not yet validated)."""
+
+    task: Task
+    path: str
+    predictions: pd.DataFrame | None = None  # scalar: [id, prediction]; efs: [config_id, energy, forces, stress]
+    bands: dict[str, Band] | None = None
+    failed_ids: set[str] = field(default_factory=set)
+    duplicate_ids: list[str] = field(default_factory=list)
+    dataset_version: str | None = None
+
+    @property
+    def ids(self) -> list[str]:
+        if self.bands is not None:
+            return list(self.bands) + sorted(self.failed_ids - set(self.bands))
+        return list(self.predictions[self.task.id_column])
+
+
+def _first(values: Any, k: int = FIRST_FEW) -> list[str]:
+    return [str(v) for v in list(values)[:k]]
+
+
+def _reject(reason: str, message: str, **details: Any) -> SubmissionInvalid:
+    return SubmissionInvalid([Issue(reason, message, details)])
+
+
+# --------------------------------------------------------------------------- reading
+
+def _read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            return pd.read_csv(path, comment="#"), None
+        if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            table = pq.read_table(path)
+            meta = table.schema.metadata or {}
+            version = meta.get(b"litraj_dataset_version")
+            return table.to_pandas(), version.decode() if version else None
+    except Exception as exc:  # a corrupt file: say which and why
+        raise _reject("unreadable", f"cannot read {path}: {exc}") from exc
+    raise _reject("unreadable", f"{path}: predictions must be .csv or .parquet, got {suffix or 'no suffix'!r}")
+
+
+def _prediction_column(df: pd.DataFrame, task: Task, path: Path) -> str:
+    for name in ("prediction", task.short_target, task.target):
+        if name in df.columns:
+            return name
+    raise _reject("missing_column", f"{path}: no prediction column; name it 'prediction' (or "
+                  f"{task.target!r}); columns found: {list(df.columns)}")
+
+
+def _read_scalar(path: Path, task: Task) -> Submission:
+    df, version = _read_table(path)
+    if task.id_column not in df.columns:
+        raise _reject("missing_column", f"{path}: no id column {task.id_column!r} for task {task.id}; "
+                      f"columns found: {list(df.columns)}")
+    col = _prediction_column(df, task, path)
+    out = pd.DataFrame({task.id_column: df[task.id_column].astype(str),
+                        "prediction": pd.to_numeric(df[col], errors="coerce")})
+    bad_text = df[col].notna() & out["prediction"].isna()
+    if bad_text.any():
+        raise _reject("non_numeric", f"{path}: {int(bad_text.sum())} predictions are not numbers, e.g. "
+                      f"{_first(df.loc[bad_text, col])}")
+    dup = out[task.id_column][out[task.id_column].duplicated()].unique().tolist()
+    return Submission(task=task, path=str(path), predictions=out, duplicate_ids=dup, dataset_version=version)
+
+
+def _energy_of(atoms: Any) -> float:
+    try:
+        return float(atoms.get_potential_energy())
+    except Exception:
+        for key in ("energy", "free_energy"):
+            if key in atoms.info:
+                return float(atoms.info[key])
+    raise ValueError("frame has no energy (no calculator result and no info['energy'])")
+
+
+def _band_from_frames(frames: list[Any]) -> Band:
+    converged = [f.info.get("converged") for f in frames if "converged" in f.info]
+    counts = {len(f) for f in frames}
+    if len(counts) != 1:
+        raise ValueError(f"images differ in atom count: {sorted(counts)}")
+    return Band(positions=np.stack([f.get_positions() for f in frames]),
+                energies=np.array([_energy_of(f) for f in frames], dtype=float),
+                numbers=np.asarray(frames[0].numbers),
+                converged=None if not converged else bool(all(bool(c) for c in converged)))
+
+
+def _edge_id_from_name(name: str) -> str:
+    stem = name
+    for suffix in (".extxyz", ".xyz"):
+        if stem.endswith(suffix):
+            stem = stem[: -len(suffix)]
+    for tail in ("_relaxed", "_final", "_band", "_optimised", "_optimized"):
+        if stem.endswith(tail):
+            stem = stem[: -len(tail)]
+    return stem
+
+
+def _read_failed_list(folder: Path) -> set[str]:
+    f = folder / "failed.txt"
+    if not f.exists():
+        return set()
+    return {line.strip() for line in f.read_text().splitlines() if line.strip() and not line.startswith("#")}
+
+
+def _read_bands_extxyz(paths: list[Path]) -> tuple[dict[str, Band], list[str]]:
+    from ase.io import read
+
+    bands: dict[str, Band] = {}
+    dups: list[str] = []
+    for p in paths:
+        try:
+            frames = read(p, ":")
+        except Exception as exc:
+            raise _reject("unreadable", f"cannot read band file {p}: {exc}") from exc
+        groups: dict[str, list[Any]] = {}
+        for f in frames:
+            eid = str(f.info.get("edge_id", _edge_id_from_name(p.name)))
+            groups.setdefault(eid, []).append(f)
+        for eid, group in groups.items():
+            if eid in bands:
+                dups.append(eid)
+                continue
+            try:
+                bands[eid] = _band_from_frames(group)
+            except ValueError as exc:
+                raise _reject("bad_band", f"{p}: band {eid}: {exc}", edge_id=eid) from exc
+    return bands, dups
+
+
+def _read_bands_parquet(path: Path) -> tuple[dict[str, Band], list[str], str | None]:
+    df, version = _read_table(path)
+    need = ["edge_id", "image", "positions", "energy"]
+    absent = [c for c in need if c not in df.columns]
+    if absent:
+        raise _reject("missing_column", f"{path}: band Parquet lacks columns {absent} "
+                      f"(needs {need}, optional numbers, converged)")
+    bands: dict[str, Band] = {}
+    dups: list[str] = []
+    for eid, group in df.groupby(df["edge_id"].astype(str), sort=False):
+        group = group.sort_values("image")
+        if group["image"].duplicated().any():
+            dups.append(eid)
+        try:
+            pos = np.stack([np.stack(p).astype(float) if isinstance(p, (list, np.ndarray)) else p
+                            for p in group["positions"]])
+        except ValueError as exc:
+            raise _reject("bad_band", f"{path}: band {eid}: images differ in atom count ({exc})",
+                          edge_id=eid) from exc
+        numbers = np.asarray(group["numbers"].iloc[0]) if "numbers" in group else None
+        conv = None
+        if "converged" in group and group["converged"].notna().any():
+            conv = bool(group["converged"].dropna().astype(bool).all())
+        bands[eid] = Band(positions=pos, energies=group["energy"].to_numpy(float), numbers=numbers,
+                          converged=conv)
+    return bands, dups, version
+
+
+def _read_bands(path: Path, task: Task) -> Submission:
+    failed: set[str] = set()
+    version = None
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (".xyz", ".extxyz"))
+        parquet = sorted(p for p in path.iterdir() if p.suffix.lower() in (".parquet", ".pq"))
+        if files:
+            bands, dups = _read_bands_extxyz(files)
+        elif len(parquet) == 1:
+            bands, dups, version = _read_bands_parquet(parquet[0])
+        else:
+            raise _reject("unreadable", f"{path}: no band files (*.xyz / *.extxyz, or one *.parquet)")
+        failed = _read_failed_list(path)
+    elif path.suffix.lower() in (".parquet", ".pq"):
+        bands, dups, version = _read_bands_parquet(path)
+        failed = _read_failed_list(path.parent)
+    elif path.suffix.lower() in (".xyz", ".extxyz"):
+        bands, dups = _read_bands_extxyz([path])
+        failed = _read_failed_list(path.parent)
+    else:
+        raise _reject("unreadable", f"{path}: bands must be a folder of extxyz, an extxyz or a Parquet")
+    failed |= {eid for eid, b in bands.items() if b.converged is False}
+    return Submission(task=task, path=str(path), bands=bands, failed_ids=failed, duplicate_ids=dups,
+                      dataset_version=version)
+
+
+def _read_efs(path: Path, task: Task) -> Submission:
+    df, version = _read_table(path)
+    need = [task.id_column, "energy", "forces"]
+    absent = [c for c in need if c not in df.columns]
+    if absent:
+        raise _reject("missing_column", f"{path}: lacks columns {absent} (needs {need}, optional stress)")
+    df = df.copy()
+    df[task.id_column] = df[task.id_column].astype(str)
+    dup = df[task.id_column][df[task.id_column].duplicated()].unique().tolist()
+    keep = [task.id_column, "energy", "forces"] + (["stress"] if "stress" in df.columns else [])
+    return Submission(task=task, path=str(path), predictions=df[keep], duplicate_ids=dup,
+                      dataset_version=version)
+
+
+def read_submission(path: str | os.PathLike, task: Task) -> Submission:
+    """Parse a predictions file (or band folder) of ``task``.
+
+    Raises
+    ------
+    SubmissionInvalid
+        When the file cannot be read or lacks the columns the task needs.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise _reject("unreadable", f"{p}: no such file or folder")
+    if task.kind == "scalar":
+        return _read_scalar(p, task)
+    if task.kind == "bands":
+        return _read_bands(p, task)
+    return _read_efs(p, task)
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """Read a submission's metadata YAML (model, authors, training data, ...).
+
+    Raises
+    ------
+    SubmissionInvalid
+        When the file is not a YAML mapping.
+    """
+    p = Path(path)
+    try:
+        meta = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise _reject("metadata", f"cannot read metadata {p}: {exc}") from exc
+    if not isinstance(meta, dict):
+        raise _reject("metadata", f"metadata {p} must be a YAML mapping of {', '.join(METADATA_FIELDS)}")
+    if "model" not in meta and "name" in meta:
+        meta["model"] = meta.pop("name")
+    for key, value in list(meta.items()):  # YAML dates -> ISO text, so records stay JSON
+        if isinstance(value, (_dt.date, _dt.datetime)):
+            meta[key] = value.isoformat()
+    return meta
+
+
+# --------------------------------------------------------------------------- validation
+
+def _check_metadata(meta: Mapping[str, Any], task: Task) -> list[Issue]:
+    issues = []
+    absent = [k for k in METADATA_FIELDS if k not in meta]
+    if absent:
+        issues.append(Issue("metadata", f"metadata lacks {absent}; every submission states "
+                            f"{', '.join(METADATA_FIELDS)} (null where not applicable)", {"missing": absent}))
+    ft = meta.get("fine_tuned_on_litraj")
+    if "fine_tuned_on_litraj" in meta and not isinstance(ft, bool):
+        issues.append(Issue("metadata", f"fine_tuned_on_litraj must be true or false, got {ft!r}"))
+    if task.requires_not_finetuned and ft is True:
+        issues.append(Issue("not_allowed", f"{task.id} scores all splits and is only for models never "
+                            "trained on LiTraj; submit fine-tuned models to the test-split task "
+                            f"{task.id.replace('_all', '')}"))
+    return issues
+
+
+def _check_version(sub: Submission, truth: Truth, meta: Mapping[str, Any] | None) -> list[Issue]:
+    issues = []
+    want = truth.task.version
+    claimed = {"predictions file": sub.dataset_version,
+               "metadata": None if meta is None else meta.get("dataset_version")}
+    for where, v in claimed.items():
+        if v is not None and str(v) != want:
+            issues.append(Issue("wrong_version", f"the {where} says dataset version {v}, but task "
+                                f"{truth.task.id} is bound to {truth.task.dataset} {want}; predict on "
+                                f"version {want}", {"found": str(v), "expected": want}))
+    if truth.version is not None and truth.version != want:
+        issues.append(Issue("wrong_version", f"the truth was loaded from {truth.task.dataset} "
+                            f"{truth.version}, but task {truth.task.id} is bound to version {want}; "
+                            f"load version {want}", {"found": truth.version, "expected": want}))
+    return issues
+
+
+def _check_ids(sub: Submission, truth: Truth) -> list[Issue]:
+    task = truth.task
+    issues: list[Issue] = []
+    if sub.duplicate_ids:
+        issues.append(Issue("duplicate_ids", f"{len(sub.duplicate_ids)} ids appear more than once, e.g. "
+                            f"{_first(sub.duplicate_ids)}", {"count": len(sub.duplicate_ids),
+                                                              "first": _first(sub.duplicate_ids)}))
+    submitted = set(sub.ids)
+    expected_df = truth.table
+    if task.kind == "scalar":  # rows without a finite target (null; inf = no percolation) are not scored
+        expected_df = expected_df[np.isfinite(expected_df[task.target].astype(float))]
+    expected = set(expected_df[task.id_column])
+    all_truth = set(truth.table[task.id_column])
+    outside = submitted - all_truth
+    for split_name, ids in truth.other_split_ids.items():
+        wrong = sorted(outside & ids)
+        if wrong:
+            issues.append(Issue("wrong_split", f"{len(wrong)} ids belong to the {split_name} split, not "
+                                f"{task.split}, e.g. {_first(wrong)}; predict on the {task.split} split",
+                                {"split": split_name, "count": len(wrong), "first": _first(wrong)}))
+            outside -= ids
+    if outside:
+        extra = sorted(outside)
+        issues.append(Issue("extra_ids", f"{len(extra)} ids are not in {task.dataset} {task.version}, e.g. "
+                            f"{_first(extra)}", {"count": len(extra), "first": _first(extra)}))
+    ordered_expected = [i for i in expected_df[task.id_column] if i not in submitted]
+    if ordered_expected:
+        issues.append(Issue("missing_ids", f"{len(ordered_expected)} of {len(expected)} {task.id_column}s "
+                            f"of the {task.split} split have no prediction, e.g. {_first(ordered_expected)}"
+                            + ("; a hop whose optimisation failed must be declared (converged=False or "
+                               "failed.txt), not left out" if task.kind == "bands" else ""),
+                            {"count": len(ordered_expected), "first": _first(ordered_expected)}))
+    return issues
+
+
+def _check_units(values: np.ndarray, truth_values: np.ndarray, limit: float | None, what: str,
+                 unit: str) -> list[Issue]:
+    if limit is None or values.size == 0:
+        return []
+    med = float(np.median(np.abs(values)))
+    truth_med = float(np.median(np.abs(truth_values))) if truth_values.size else 0.0
+    if med > limit and truth_med <= limit:
+        return [Issue("looks_like_meV", f"median |{what}| is {med:.4g}, the truth's is {truth_med:.4g} "
+                      f"{unit}: the values look like m{unit} instead of {unit}; divide by 1000",
+                      {"median": med, "truth_median": truth_med})]
+    return []
+
+
+def _check_scalar(sub: Submission, truth: Truth) -> list[Issue]:
+    task = truth.task
+    pred = sub.predictions
+    vals = pred["prediction"].to_numpy(float)
+    bad = ~np.isfinite(vals)
+    issues = []
+    if bad.any():
+        ids = pred.loc[bad, task.id_column]
+        issues.append(Issue("non_finite", f"{int(bad.sum())} predictions are NaN or inf, e.g. {_first(ids)}",
+                            {"count": int(bad.sum()), "first": _first(ids)}))
+    truth_vals = truth.table[task.target].to_numpy(float)
+    truth_vals = truth_vals[np.isfinite(truth_vals)]
+    issues += _check_units(vals[~bad], truth_vals, task.unit_check, "prediction", task.unit)
+    return issues
+
+
+def _check_bands(sub: Submission, truth: Truth) -> list[Issue]:
+    task = truth.task
+    rows = truth.table.set_index(task.id_column)
+    counts: list[str] = []
+    order: list[str] = []
+    images: list[str] = []
+    finite: list[str] = []
+    barriers = []
+    for eid, band in sub.bands.items():
+        if eid not in rows.index or eid in sub.failed_ids:
+            continue
+        ref_numbers = np.asarray(rows.at[eid, "band_numbers"])
+        ref_images = len(rows.at[eid, "relaxed_positions"])
+        if band.positions.shape[1] != ref_numbers.size:
+            counts.append(f"{eid} ({band.positions.shape[1]} atoms, expected {ref_numbers.size})")
+            continue
+        if band.numbers is not None and not np.array_equal(np.asarray(band.numbers), ref_numbers):
+            order.append(eid)
+            continue
+        if band.positions.shape[0] != ref_images or band.energies.size != ref_images:
+            images.append(f"{eid} ({band.positions.shape[0]} images, expected {ref_images})")
+            continue
+        if not (np.isfinite(band.positions).all() and np.isfinite(band.energies).all()):
+            finite.append(eid)
+            continue
+        barriers.append(band.energies.max() - band.energies.min())
+    issues = []
+    if counts:
+        issues.append(Issue("band_atoms", f"{len(counts)} bands have the wrong number of atoms, e.g. "
+                            f"{counts[:FIRST_FEW]}; keep every atom of the reference band",
+                            {"count": len(counts), "first": counts[:FIRST_FEW]}))
+    if order:
+        issues.append(Issue("band_order", f"{len(order)} bands list the atoms in another order than the "
+                            f"reference band (band_numbers), e.g. {_first(order)}; keep the input order",
+                            {"count": len(order), "first": _first(order)}))
+    if images:
+        issues.append(Issue("band_images", f"{len(images)} bands have the wrong number of images, e.g. "
+                            f"{images[:FIRST_FEW]}; keep the end points and every intermediate image",
+                            {"count": len(images), "first": images[:FIRST_FEW]}))
+    if finite:
+        issues.append(Issue("non_finite", f"{len(finite)} bands have NaN/inf energies or positions, e.g. "
+                            f"{_first(finite)}; declare failed optimisations as converged=False instead",
+                            {"count": len(finite), "first": _first(finite)}))
+    truth_vals = truth.table[task.target].dropna().to_numpy(float)
+    issues += _check_units(np.asarray(barriers), truth_vals, task.unit_check, "barrier", task.unit)
+    return issues
+
+
+def _check_efs(sub: Submission, truth: Truth) -> list[Issue]:
+    task = truth.task
+    rows = truth.table.set_index(task.id_column)
+    pred = sub.predictions
+    shape_bad: list[str] = []
+    finite_bad: list[str] = []
+    per_atom = []
+    truth_per_atom = []
+    for rec in pred.itertuples(index=False):
+        cid = getattr(rec, task.id_column)
+        if cid not in rows.index:
+            continue
+        n = len(rows.at[cid, "numbers"])
+        try:
+            forces = np.asarray(np.stack(rec.forces) if len(rec.forces) else rec.forces, dtype=float)
+            stress = (None if "stress" not in pred.columns or rec.stress is None
+                      else np.asarray(np.stack(rec.stress) if np.ndim(rec.stress[0]) else rec.stress, float).ravel())
+        except (TypeError, ValueError, IndexError):  # None, empty, ragged or non-numeric
+            shape_bad.append(f"{cid} (forces/stress are not numeric arrays)")
+            continue
+        if forces.shape != (n, 3) or (stress is not None and stress.size not in (6, 9)):
+            shape_bad.append(f"{cid} (forces {forces.shape}, expected ({n}, 3))")
+            continue
+        if not (np.isfinite(rec.energy) and np.isfinite(forces).all()
+                and (stress is None or np.isfinite(stress).all())):
+            finite_bad.append(cid)
+            continue
+        per_atom.append(rec.energy / n)
+        truth_per_atom.append(rows.at[cid, "energy"] / n)
+    issues = []
+    if shape_bad:
+        issues.append(Issue("band_atoms", f"{len(shape_bad)} configurations have forces of the wrong shape, "
+                            f"e.g. {shape_bad[:FIRST_FEW]}", {"count": len(shape_bad)}))
+    if finite_bad:
+        issues.append(Issue("non_finite", f"{len(finite_bad)} configurations have NaN/inf values, e.g. "
+                            f"{_first(finite_bad)}", {"count": len(finite_bad), "first": _first(finite_bad)}))
+    issues += _check_units(np.asarray(per_atom), np.asarray(truth_per_atom), task.unit_check,
+                           "energy per atom", "eV")
+    return issues
+
+
+def validate(sub: Submission, truth: Truth, metadata: Mapping[str, Any] | None = None) -> list[Issue]:
+    """Every problem that stops ``sub`` from being scored against ``truth`` (empty list: valid).
+
+    Parameters
+    ----------
+    sub
+        Parsed predictions (:func:`read_submission`).
+    truth
+        Truth of the same task.
+    metadata
+        Parsed metadata YAML, checked when given.
+    """
+    if sub.task.id != truth.task.id:
+        return [Issue("wrong_task", f"predictions were read for {sub.task.id} but the truth is {truth.task.id}")]
+    issues = _check_version(sub, truth, metadata)
+    if metadata is not None:
+        issues += _check_metadata(metadata, truth.task)
+    issues += _check_ids(sub, truth)
+    kind = truth.task.kind
+    issues += (_check_scalar if kind == "scalar" else _check_bands if kind == "bands" else _check_efs)(sub, truth)
+    return issues
+
+
+def check_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] | None = None) -> None:
+    """Raise :class:`SubmissionInvalid` listing every problem; return ``None`` when valid."""
+    issues = validate(sub, truth, metadata)
+    if issues:
+        raise SubmissionInvalid(issues)
