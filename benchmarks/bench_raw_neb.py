@@ -1,7 +1,7 @@
 """Raw NEB ingestion: configurations/s of litraj_data's readers vs plain ``ase.io.read``,
 and peak RSS of a streaming MPLiTrj build as the number of hops grows.
 
-Every measurement runs in a fresh subprocess so its peak RSS (ru_maxrss) is its own.
+Every measurement runs in a fresh subprocess so its peak RSS (VmHWM) is its own.
 
     python benchmarks/bench_raw_neb.py [--copies 40] [--repeat 3]
 
@@ -26,7 +26,11 @@ SPINEL = HERE.parents[1] / "shared" / "fixtures" / "vasp_neb" / "AlCo2S4_Al_spin
 
 
 def _peak_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    # VmHWM, not ru_maxrss: ru_maxrss carries the parent's peak over fork/exec (benchmarks/memory.py)
+    sys.path.insert(0, str(HERE))
+    from memory import peak_rss_mb
+
+    return peak_rss_mb()
 
 
 def worker(mode: str, target: str, repeat: int) -> dict:

@@ -1,0 +1,77 @@
+"""Benchmark: per-hop BVSE-NEB and whole-structure pipeline, ours vs ions 0.5.1, one run.
+
+Same hops, same initial band, same settings (climbing image, improved tangent, k = 5, FIRE,
+fmax 0.1 eV/A, 100 steps) for both. Prints a table and a JSON summary; run from the repo root:
+
+    python benchmarks/bench_hops.py
+"""
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from hops_ions_reference import ions_graph, ions_neb  # noqa: E402
+from hops_structures import real_structures  # noqa: E402
+
+from litraj_data.leaderboard.hops.api import HopSystem, bvse_neb, hop_barriers  # noqa: E402
+
+N_HOPS_RELEASE = 122_421
+
+
+def _best(fn, repeat: int = 3) -> float:
+    ts = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        ts.append(time.perf_counter() - t)
+    return min(ts)
+
+
+def main() -> int:
+    per_hop, pipe = [], []
+    for name, s in real_structures().items():
+        system = HopSystem.from_structure(s, name)
+        t_ours_pipe = _best(lambda: hop_barriers(s, name), 2)
+        res = hop_barriers(s, name)
+        t0 = time.perf_counter()
+        ions_graph(system.atoms)
+        t_ions_graph = time.perf_counter() - t0
+        t_ions_neb_total = 0.0
+        for h in res.hops:
+            t_o = _best(lambda: bvse_neb(system, h))
+            t0 = time.perf_counter()
+            ions_neb(system, h)
+            t_i = time.perf_counter() - t0
+            t_ions_neb_total += t_i
+            per_hop.append((name, h.edge_id, t_o, t_i))
+            print(f"{h.edge_id:<28} ours {t_o * 1e3:8.1f} ms  ions {t_i * 1e3:8.1f} ms  x{t_i / t_o:6.1f}")
+        pipe.append((name, t_ours_pipe, t_ions_graph + t_ions_neb_total))
+        print(f"  {name}: pipeline ours {t_ours_pipe:.3f} s, ions {t_ions_graph + t_ions_neb_total:.3f} s "
+              f"(graph {t_ions_graph:.3f} s)")
+    ratios = np.array([i / o for _, _, o, i in per_hop])
+    ours_t = np.array([o for _, _, o, _ in per_hop])
+    ions_t = np.array([i for _, _, _, i in per_hop])
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    summary = {
+        "hops": len(per_hop),
+        "per_hop_median_ms": {"ours": float(np.median(ours_t) * 1e3), "ions": float(np.median(ions_t) * 1e3)},
+        "per_hop_speedup": {"median": float(np.median(ratios)), "min": float(ratios.min()),
+                            "max": float(ratios.max())},
+        "pipeline_s": {n: {"ours": round(o, 4), "ions": round(i, 4), "ratio": round(i / o, 1)} for n, o, i in pipe},
+        "projection_cpu_hours_122k": {"ours": float(np.mean(ours_t) * N_HOPS_RELEASE / 3600),
+                                      "ions": float(np.mean(ions_t) * N_HOPS_RELEASE / 3600)},
+        "peak_rss_mb_both_in_one_process": round(rss_mb, 1),
+    }
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,249 @@
+"""``litraj build nebBVSE122k``: BVSE-NEB barrier of every inequivalent Li hop -> shards.
+
+Per structure (in local processes, checkpointed and resumable through
+:func:`structure_jobs.run_structure_jobs`): the percolating Li hop graph, its
+symmetry-inequivalent hops and one BVSE-NEB per hop (paper protocol by default, see
+:mod:`litraj_data.leaderboard.hops`). One row per hop: ``edge_id``, ``material_id``,
+``chemsys``, ``em`` (max - min of the final profile), ``converged``, ``neb_steps`` and the
+centroid supercell (supercell with a dummy ``X`` at the hop midpoint, last atom).
+
+Failures go to ``failures.csv`` (``material_id, edge_id, reason, message``): whole structures
+(``no_mobile_ion``, ``no_percolating_hop``, ``overlapping_atoms``, ``oxidation_states``,
+``missing_parameters``, ``disordered``...) with an empty ``edge_id``, single hops
+(``overlapping_atoms``, ``nan_energy``) with theirs. A hop that hits the step limit is *kept*
+as a row with ``converged = False`` (the release has such hops too; ions stops at 100 steps
+without saying so) and is also listed in failures.csv with reason ``not_converged``.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import functools
+import io
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from litraj_data.errors import DataFormatError, LitrajError
+
+from .bvel13k import read_structure_inputs, structures_digest
+from .splits import assign_splits, read_split_table
+from .structure_jobs import failures_table, run_structure_jobs
+
+DATASET = "nebBVSE122k"
+DEFAULT_SETTINGS: dict[str, Any] = {"cutoff": 8.0, "bottleneck": 0.5, "protocol": "paper", "seed": None,
+                                    "keep_bands": False}
+
+
+def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, Any]:
+    """One structure -> its hops and barriers (module level: picklable for worker processes)."""
+    from litraj_data.leaderboard.hops.api import HopSystem, bvse_neb
+    from litraj_data.leaderboard.hops.graph import build_hop_graph
+
+    system = HopSystem.from_structure(structure, name)
+    graph = build_hop_graph(system.cell, system.frac, system.atoms.numbers, name,
+                            settings["cutoff"], settings["bottleneck"])
+    hops = []
+    for h in graph.hops:
+        rec: dict[str, Any] = {**h.as_dict(), "ok": True}
+        try:
+            r = bvse_neb(system, h, settings["protocol"], seed=settings["seed"])
+            rec.update(em=r.barrier, converged=r.converged, neb_steps=r.steps, fmax=r.fmax)
+            if settings["keep_bands"]:
+                rec.update(band_positions=r.positions.tolist(), band_energies=r.energies.tolist())
+        except LitrajError as exc:
+            rec.update(ok=False, reason=exc.reason, message=str(exc))
+        hops.append(rec)
+    return {"max_dim": graph.max_dim, "percolation_cutoff": graph.cutoff, "hops": hops}
+
+
+def _chemsys(structure: Any) -> str:
+    return "-".join(sorted({site.specie.symbol for site in structure}))
+
+
+def _elements(structure: Any) -> set[str]:
+    return {site.specie.symbol for site in structure}
+
+
+def _write_failures(rows: list[dict[str, str]], path: Path) -> Path:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=["material_id", "edge_id", "reason", "message"], lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(buf.getvalue())
+    os.replace(tmp, path)
+    return path
+
+
+def hop_failures(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Failure rows: whole structures (empty edge_id), failed hops, hops not converged."""
+    rows = [{**r, "edge_id": ""} for r in failures_table(records)]
+    for rec in records:
+        if not rec["ok"]:
+            continue
+        for h in rec["result"]["hops"]:
+            if not h["ok"]:
+                rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"],
+                             "reason": h["reason"], "message": h["message"]})
+            elif not h["converged"]:
+                rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"], "reason": "not_converged",
+                             "message": f"fmax {h['fmax']:.3f} eV/A after {h['neb_steps']} steps (row kept)"})
+    return rows
+
+
+def centroid_row(structure: Any, hop: dict[str, Any]) -> dict[str, Any]:
+    """Structure block of the centroid supercell of one hop record."""
+    import numpy as np
+
+    from litraj_data.leaderboard.hops.api import as_atoms
+    from litraj_data.leaderboard.hops.centroid import centroid_supercell
+    from litraj_data.leaderboard.hops.supercell import hop_geometry
+    from litraj_data.schema import atoms_to_row
+
+    atoms = as_atoms(structure)
+    frac = np.linalg.solve(atoms.cell.array.T, atoms.positions.T).T
+    geom = hop_geometry(atoms.cell.array, frac, hop["source"], hop["target"], hop["offset"])
+    return atoms_to_row(centroid_supercell(atoms, geom))
+
+
+def build_nebbvse122k(
+    structures: Sequence[tuple[str, Any]],
+    out: str | Path,
+    splits: str | Path | dict[str, str] | None = None,
+    workers: int = 1,
+    keep_bands: bool = False,
+    staging: str | Path | None = None,
+    seed: int = 0,
+    version: str | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    **settings: Any,
+) -> Path:
+    """Compute nebBVSE122k rows for ``structures`` and write them as a dataset version.
+
+    Parameters
+    ----------
+    structures : sequence of (material_id, Structure)
+    out : path
+        Root folder; the version lands in ``out/nebBVSE122k/<version>``.
+    splits : path or dict, optional
+        Split table by structure (``material_id`` -> split) or a CSV; default: the paper's
+        8:1:1 rule over the structures that gave hops.
+    workers : int
+        Local processes.
+    keep_bands : bool
+        Also store each final band (moving-ion positions and energies) in ``info_extra``.
+    staging : path, optional
+        Checkpoint folder (default ``out/.nebBVSE122k-jobs``).
+    seed : int
+        Seed of the 8:1:1 split.
+    **settings
+        ``cutoff`` (8 A), ``bottleneck`` (0.5 A), ``protocol`` (``paper``/``ions-legacy``),
+        ``seed`` is the split seed; the legacy displacement seed is ``neb_seed``.
+
+    Returns
+    -------
+    Path
+        The version folder (holding ``manifest.json``).
+    """
+    from litraj_data.builders.shards import write_dataset
+
+    neb_seed = settings.pop("neb_seed", None)
+    cfg = {**DEFAULT_SETTINGS, **settings, "keep_bands": bool(keep_bands), "seed": neb_seed}
+    out = Path(out)
+    staging = Path(staging) if staging is not None else out / f".{DATASET}-jobs"
+    records = run_structure_jobs(
+        functools.partial(_hops_job, cfg), structures, staging, workers=workers, progress=progress,
+        signature={"dataset": DATASET, **cfg},
+    )
+    ok = {r["material_id"]: r["result"] for r in records
+          if r["ok"] and any(h["ok"] for h in r["result"]["hops"])}
+    by_id = dict(structures)
+    if splits is None:
+        table = assign_splits({i: _elements(by_id[i]) for i in ok}, seed=seed)
+    else:
+        table = dict(splits) if isinstance(splits, dict) else read_split_table(splits)
+        missing = [i for i in ok if i not in table]
+        if missing:
+            raise DataFormatError(f"{len(missing)} structures have no split in the table, e.g. {missing[:5]}")
+
+    def rows(split: str):
+        for name, s in structures:  # input order, hops by length: deterministic shards
+            if name not in ok or table[name] != split:
+                continue
+            chemsys = _chemsys(s)
+            for h in ok[name]["hops"]:
+                if not h["ok"]:
+                    continue
+                extra = None
+                if keep_bands:
+                    extra = json.dumps({"band_positions": h["band_positions"], "band_energies": h["band_energies"]})
+                yield {"edge_id": h["edge_id"], "material_id": name, "chemsys": chemsys, "em": float(h["em"]),
+                       "converged": bool(h["converged"]), "neb_steps": int(h["neb_steps"]),
+                       **centroid_row(s, h), "info_extra": extra}
+
+    failures = _write_failures(hop_failures(records), staging / "failures.csv")
+    n_hops = sum(sum(h["ok"] for h in r["hops"]) for r in ok.values())
+    desc = ", ".join(f"{k}={v}" for k, v in cfg.items())
+    notes = [
+        "BVSE-NEB: " + desc + "; climbing image + improved tangent + FIRE, fmax 0.1 eV/A, 100 steps "
+        "(paper protocol); Morse D0/2, screened Coulomb, Li-Li repulsion, cutoff 10 A",
+        f"{n_hops} hops from {len(ok)} of {len(structures)} structures; failures in failures.csv",
+    ]
+    present = [s for s in ("train", "val", "test") if any(table.get(i) == s for i in ok)]
+    return write_dataset(
+        DATASET,
+        {s: functools.partial(_skip, rows, s) for s in present},
+        out,
+        version=version,
+        sources={"structures": structures_digest(structures),
+                 "calculator": "litraj_data.leaderboard.hops " + desc},
+        extra_files={"failures.csv": failures},
+        notes=notes,
+        overwrite=overwrite,
+        progress=progress,
+    )
+
+
+def _skip(rows, split: str, skip: int):
+    for i, row in enumerate(rows(split)):
+        if i >= skip:
+            yield row
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``litraj build nebBVSE122k``."""
+    parser.add_argument("--structures", nargs="+", required=True, help="structure files or folders")
+    parser.add_argument("--out", required=True, help="output root (writes OUT/nebBVSE122k/VERSION)")
+    parser.add_argument("--splits", default=None, help="split table CSV (material_id, split); default: 8:1:1 rule")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the 8:1:1 split (default 0)")
+    parser.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    parser.add_argument("--staging", default=None, help="checkpoint folder (default OUT/.nebBVSE122k-jobs)")
+    parser.add_argument("--version", default=None, help="dataset version (default: the card's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    parser.add_argument("--cutoff", type=float, default=8.0, help="longest hop searched, A (default 8)")
+    parser.add_argument("--bottleneck", type=float, default=0.5, help="min segment-atom distance, A (default 0.5)")
+    parser.add_argument("--protocol", choices=["paper", "ions-legacy"], default="paper", help="NEB protocol")
+    parser.add_argument("--neb-seed", type=int, default=None, help="seed of the ions-legacy displacement")
+    parser.add_argument("--keep-bands", action="store_true", help="store final bands in info_extra")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``litraj build nebBVSE122k``."""
+    structures = read_structure_inputs(args.structures)
+    manifest = build_nebbvse122k(
+        structures, args.out, splits=args.splits, workers=args.workers, keep_bands=args.keep_bands,
+        staging=args.staging, seed=args.seed, version=args.version, overwrite=args.overwrite,
+        cutoff=args.cutoff, bottleneck=args.bottleneck, protocol=args.protocol, neb_seed=args.neb_seed,
+    )
+    print(manifest)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    parser = argparse.ArgumentParser(prog="nebbvse122k")
+    add_arguments(parser)
+    sys.exit(run(parser.parse_args()))

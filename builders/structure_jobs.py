@@ -1,0 +1,143 @@
+"""Run a per-structure calculation over many structures: local processes, checkpointed, resumable.
+
+Every finished structure is appended as one JSON line to ``<staging>/results.jsonl`` (a
+result or a failure), so an interrupted run resumes where it stopped; results come back in
+the input order whatever the order of completion.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+from litraj_data.errors import LitrajError
+
+CHECKPOINT = "results.jsonl"
+
+
+def _json_safe(value: Any) -> Any:
+    """inf/nan -> None recursively (JSON has no infinities)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def _call(func: Callable[[str, Any], dict], name: str, structure: Any) -> dict[str, Any]:
+    """Run one job; per-structure errors become failure records instead of exceptions."""
+    try:
+        return {"material_id": name, "ok": True, "result": _json_safe(func(name, structure))}
+    except LitrajError as exc:
+        return {"material_id": name, "ok": False, "reason": exc.reason, "message": str(exc)}
+    except Exception as exc:  # a calculator bug on one structure must not stop a build
+        return {"material_id": name, "ok": False, "reason": "error", "message": f"{type(exc).__name__}: {exc}"}
+
+
+def load_checkpoint(staging: str | Path) -> dict[str, dict[str, Any]]:
+    """Records already in ``staging/results.jsonl`` (a torn last line is ignored)."""
+    path = Path(staging) / CHECKPOINT
+    done: dict[str, dict[str, Any]] = {}
+    if not path.is_file():
+        return done
+    with path.open() as f:
+        for line in f:
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # interrupted while writing this line: recompute it
+            done[rec["material_id"]] = rec
+    return done
+
+
+def run_structure_jobs(
+    func: Callable[[str, Any], dict],
+    structures: Sequence[tuple[str, Any]],
+    staging: str | Path,
+    workers: int = 1,
+    progress: bool = True,
+    signature: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Apply ``func(name, structure) -> dict`` to every structure, with checkpoints.
+
+    Parameters
+    ----------
+    func : callable
+        Picklable (module-level) function; raise ``LitrajError`` for per-structure failures.
+    structures : sequence of (material_id, Structure)
+        Ids must be unique.
+    staging : path
+        Folder for ``results.jsonl`` (and ``signature.json``); created if missing.
+    workers : int
+        Local processes (1: run in this process).
+    progress : bool
+        Print ``done/total`` lines on stderr.
+    signature : dict, optional
+        Settings the results depend on; a checkpoint written with other settings is discarded.
+
+    Returns
+    -------
+    list of dict
+        One record per input, in input order: ``{"material_id", "ok", "result"}`` or
+        ``{"material_id", "ok": False, "reason", "message"}``.
+    """
+    ids = [name for name, _ in structures]
+    if len(set(ids)) != len(ids):
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        raise ValueError(f"duplicate material ids: {dup[:5]}")
+    staging = Path(staging)
+    staging.mkdir(parents=True, exist_ok=True)
+    sig_path = staging / "signature.json"
+    sig_text = json.dumps(signature or {}, sort_keys=True)
+    if sig_path.is_file() and sig_path.read_text() != sig_text:
+        (staging / CHECKPOINT).unlink(missing_ok=True)  # other settings: start afresh
+    tmp = sig_path.with_suffix(".tmp")
+    tmp.write_text(sig_text)
+    os.replace(tmp, sig_path)
+
+    done = load_checkpoint(staging)
+    todo = [(n, s) for n, s in structures if n not in done]
+    total, t0 = len(structures), time.monotonic()
+    with (staging / CHECKPOINT).open("a") as ckpt:
+
+        def record(rec: dict[str, Any]) -> None:
+            ckpt.write(json.dumps(rec, allow_nan=False) + "\n")
+            ckpt.flush()
+            os.fsync(ckpt.fileno())
+            done[rec["material_id"]] = rec
+            if progress:
+                print(f"[{len(done)}/{total}] {rec['material_id']} "
+                      f"{'ok' if rec['ok'] else 'failed: ' + rec['reason']} "
+                      f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
+
+        if workers <= 1:
+            for name, s in todo:
+                record(_call(func, name, s))
+        else:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                pending = set()
+                it = iter(todo)
+                for name, s in it:  # keep at most 2 jobs per worker in flight (bounded memory)
+                    pending.add(pool.submit(_call, func, name, s))
+                    if len(pending) >= 2 * workers:
+                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in finished:
+                            record(fut.result())
+                for fut in wait(pending).done:
+                    record(fut.result())
+    return [done[i] for i in ids]
+
+
+def failures_table(records: Iterable[dict[str, Any]]) -> list[dict[str, str]]:
+    """``{material_id, reason, message}`` rows of the failed records."""
+    return [
+        {"material_id": r["material_id"], "reason": r["reason"], "message": r["message"]}
+        for r in records if not r["ok"]
+    ]

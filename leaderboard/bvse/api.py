@@ -1,0 +1,185 @@
+"""One call from a structure to its 1D/2D/3D BVSE percolation barriers (BVEL13k's targets)."""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from pymatgen.core import Structure
+
+from litraj_data.errors import StructureError
+
+from .landscape import Landscape, compute_landscape
+from .oxidation import FORBIDDEN_SPECIES, oxidation_states
+from .params import framework_parameters
+from .percolation import percolation_levels
+
+PAPER_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200}
+ENERGY_DECIMALS = 9  # eV; grid energies are compared at this precision in the percolation
+
+
+@dataclass
+class BVELResult:
+    """Percolation barriers of one structure.
+
+    Attributes
+    ----------
+    E_1D, E_2D, E_3D : float
+        Barriers (eV) relative to the landscape minimum; ``inf`` when the sub-level set
+        does not percolate in that many dimensions below ``max_barrier``.
+    dims : tuple of int
+        Dimensionality of the percolating network at each barrier (a level can open
+        several dimensions at once, e.g. ``(2, 2, 3)`` when E_1D == E_2D).
+    emin : float
+        Absolute landscape minimum (eV).
+    shape : tuple of int
+        Grid shape.
+    timings : dict
+        Seconds spent in ``oxidation``, ``landscape`` and ``percolation``.
+    pair_evaluations : int
+        Mobile-ion / framework-ion pair terms summed on the grid.
+    """
+
+    E_1D: float
+    E_2D: float
+    E_3D: float
+    dims: tuple[int, int, int]
+    emin: float
+    shape: tuple[int, int, int]
+    timings: dict[str, float] = field(default_factory=dict)
+    pair_evaluations: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly dict (inf written as None)."""
+        d = asdict(self)
+        for key in ("E_1D", "E_2D", "E_3D"):
+            d[key] = None if not np.isfinite(d[key]) else float(d[key])
+        d["dims"], d["shape"] = list(self.dims), list(self.shape)
+        return d
+
+
+def bvse_landscape(
+    structure: Structure,
+    resolution: float = 0.2,
+    cutoff: float = 10.0,
+    k: int | None = None,
+    mobile: str = "Li",
+    mobile_oxidation: int = 1,
+    f: float = 0.74,
+    radii: str = "ase",
+    shape: tuple[int, int, int] | None = None,
+    forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES,
+    timings: dict[str, float] | None = None,
+) -> Landscape:
+    """BVSE landscape of the mobile ion in the framework of ``structure``.
+
+    See :func:`bvse_barriers` for the parameters.
+    """
+    t0 = time.perf_counter()
+    elements, states = oxidation_states(structure, mobile=mobile, forbidden_species=forbidden_species)
+    framework = [i for i, el in enumerate(elements) if el != mobile]
+    if not framework:
+        raise StructureError(f"structure contains nothing but {mobile}", reason="no_framework")
+    params = framework_parameters(
+        [elements[i] for i in framework], [states[i] for i in framework],
+        mobile=(mobile, mobile_oxidation), f=f, radii=radii,
+    )
+    t1 = time.perf_counter()
+    land = compute_landscape(
+        structure.lattice.matrix, structure.frac_coords[framework], params,
+        resolution=resolution, cutoff=cutoff, k=k, shape=shape,
+        numbers=np.array(structure.atomic_numbers), positions=structure.cart_coords,
+    )
+    if timings is not None:
+        timings["oxidation"] = t1 - t0
+        timings["landscape"] = time.perf_counter() - t1
+    return land
+
+
+def bvse_barriers(
+    structure: Structure,
+    resolution: float = 0.2,
+    cutoff: float = 10.0,
+    k: int | None = None,
+    mobile: str = "Li",
+    mobile_oxidation: int = 1,
+    connectivity: int = 26,
+    max_barrier: float = 10.0,
+    f: float = 0.74,
+    radii: str = "ase",
+    shape: tuple[int, int, int] | None = None,
+    forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES,
+    cube: str | Path | None = None,
+    grd: str | Path | None = None,
+) -> BVELResult:
+    """1D/2D/3D percolation barriers of the BVSE landscape of a mobile ion.
+
+    Parameters
+    ----------
+    structure : Structure
+        Ordered structure containing the mobile ion. Oxidation states on it are used as
+        given, otherwise BVAnalyzer assigns them (O1- and P3- forbidden).
+    resolution : float
+        Grid spacing target (Å); ``ceil(|a_i| / resolution)`` points per axis.
+    cutoff : float
+        Interaction cutoff (Å).
+    k : int or None
+        None: every framework ion within the cutoff; 200 reproduces the paper's bvlain run.
+    mobile, mobile_oxidation : str, int
+        Mobile ion (Li+ for BVEL13k).
+    connectivity : {26, 6}
+        Grid neighbourhood of the percolation analysis (26 is bvlain's, see docs).
+    max_barrier : float
+        Barriers above this (eV, relative to the minimum) are reported as inf, like
+        bvlain's ``encut`` (10 eV).
+    f : float
+        Coulomb screening factor.
+    radii : {"ase", "softbv"}
+        Covalent radii of the screening length (bvlain's default, used for BVEL13k: "ase").
+    shape : tuple of int, optional
+        Explicit grid shape (overrides ``resolution``).
+    cube, grd : path, optional
+        Also write the landscape to these files.
+
+    Returns
+    -------
+    BVELResult
+
+    Raises
+    ------
+    StructureError
+        ``no_mobile_ion``, ``disordered``, ``oxidation_states`` or ``missing_parameters``.
+    """
+    timings: dict[str, float] = {}
+    land = bvse_landscape(
+        structure, resolution=resolution, cutoff=cutoff, k=k, mobile=mobile,
+        mobile_oxidation=mobile_oxidation, f=f, radii=radii, shape=shape,
+        forbidden_species=forbidden_species, timings=timings,
+    )
+    t0 = time.perf_counter()
+    emin = float(land.energies.min())
+    # symmetry-equivalent grid points differ by float round-off (summation order); rounding
+    # to 1e-9 eV makes such ties exact so that e.g. a cubic crystal opens 1D/2D/3D together
+    levels_grid = np.round(land.energies, ENERGY_DECIMALS)
+    emin = float(levels_grid.min())
+    perc = percolation_levels(levels_grid, connectivity=connectivity, max_level=emin + max_barrier)
+    timings["percolation"] = time.perf_counter() - t0
+    barriers = [b if b <= max_barrier else np.inf for b in perc.barriers]
+    # dimensionality reached at each barrier: the highest d whose level equals it
+    dims = tuple(max(d + 1 for d in range(3) if perc.levels[d] == perc.levels[i]) if np.isfinite(barriers[i]) else 0
+                 for i in range(3))
+    if cube is not None:
+        from .volumetric import write_cube
+
+        write_cube(land, cube)
+    if grd is not None:
+        from .volumetric import write_grd
+
+        write_grd(land, grd)
+    return BVELResult(
+        E_1D=float(barriers[0]), E_2D=float(barriers[1]), E_3D=float(barriers[2]),
+        dims=dims, emin=emin, shape=land.shape, timings=timings,
+        pair_evaluations=land.pair_evaluations,
+    )

@@ -1,0 +1,96 @@
+"""``litraj bvel FILE...``: 1D/2D/3D BVSE percolation barriers of crystal structures."""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from litraj_data.errors import LitrajError
+
+
+def add_bvse_options(parser: argparse.ArgumentParser, k_default: int | None = None) -> None:
+    """Options shared by ``litraj bvel`` and ``litraj build BVEL13k``."""
+    parser.add_argument("--resolution", type=float, default=0.2, help="grid spacing in Å (default 0.2)")
+    parser.add_argument("--cutoff", type=float, default=10.0, help="interaction cutoff in Å (default 10)")
+    parser.add_argument(
+        "--k", type=int, default=k_default,
+        help="only the k nearest framework ions (paper: 200); default: "
+        + ("all within the cutoff" if k_default is None else str(k_default)),
+    )
+    parser.add_argument("--connectivity", type=int, choices=(6, 26), default=26,
+                        help="grid neighbourhood for percolation (default 26, as bvlain)")
+    parser.add_argument("--max-barrier", type=float, default=10.0,
+                        help="barriers above this (eV) are reported as inf (default 10, bvlain's encut)")
+
+
+def bvse_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of :func:`bvse_barriers` from parsed options."""
+    return {
+        "resolution": args.resolution, "cutoff": args.cutoff, "k": args.k,
+        "connectivity": args.connectivity, "max_barrier": args.max_barrier,
+    }
+
+
+def _fmt(x: float | None) -> str:
+    return "inf" if x is None or not math.isfinite(x) else f"{x:.4f}"
+
+
+def _cmd_bvel(args: argparse.Namespace) -> int:
+    from litraj_data.structures import iter_structure_files, read_structures
+
+    from .api import bvse_barriers
+
+    records: list[dict[str, Any]] = []
+    failed = 0
+    for path in iter_structure_files(args.files):
+        try:
+            items = read_structures(path)
+        except LitrajError as exc:
+            records.append({"file": str(path), "name": None, "ok": False, "reason": exc.reason, "message": str(exc)})
+            failed += 1
+            continue
+        for name, structure in items:
+            rec: dict[str, Any] = {"file": str(path), "name": name}
+            try:
+                extra = {}
+                if args.grd_dir:
+                    Path(args.grd_dir).mkdir(parents=True, exist_ok=True)
+                    extra["grd"] = Path(args.grd_dir) / f"{name}.grd"
+                    extra["cube"] = Path(args.grd_dir) / f"{name}.cube"
+                res = bvse_barriers(structure, **bvse_kwargs(args), **extra)
+                rec.update({"ok": True, **res.as_dict()})
+            except LitrajError as exc:
+                rec.update({"ok": False, "reason": exc.reason, "message": str(exc)})
+                failed += 1
+            records.append(rec)
+    if args.json:
+        json.dump({"records": records}, sys.stdout, allow_nan=False)
+        sys.stdout.write("\n")
+    else:
+        print(f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}")
+        for r in records:
+            if r["ok"]:
+                print(f"{r['name']:30s} {_fmt(r['E_1D']):>8s} {_fmt(r['E_2D']):>8s} {_fmt(r['E_3D']):>8s}")
+            else:
+                print(f"{str(r['name'] or r['file']):30s} failed: {r['reason']} ({r['message']})")
+    if not records:
+        print("no structure files found", file=sys.stderr)
+        return 2
+    return 1 if failed == len(records) else 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``bvel`` to the ``litraj`` command."""
+    p = subparsers.add_parser(
+        "bvel", help="1D/2D/3D BVSE percolation barriers (eV) of Li in crystal structures",
+        description="BVSE landscape of Li+ (softBV, cutoff, grid) and its exact 1D/2D/3D "
+        "percolation barriers for CIF / POSCAR / extxyz / pymatgen JSON files or folders.",
+    )
+    p.add_argument("files", nargs="+", help="structure files or folders")
+    add_bvse_options(p)
+    p.add_argument("--grd-dir", default=None, help="also write NAME.grd and NAME.cube (VESTA) here")
+    p.add_argument("--json", action="store_true", help='print one JSON document {"records": [...]}')
+    p.set_defaults(func=_cmd_bvel)

@@ -1,0 +1,1 @@
+"""softBV parameter table (package data) and the script that regenerates it."""

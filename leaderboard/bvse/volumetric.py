@@ -1,0 +1,61 @@
+"""Write a BVSE landscape as Gaussian ``.cube`` or VESTA ``.grd`` volumetric files.
+
+Both files hold the periodic grid as is (no repeated face): point (i, j, k) at fractional
+(i/n0, j/n1, k/n2), which is what both formats mean by a periodic grid.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from .landscape import Landscape
+
+
+def _atomic_write(path: Path, writer) -> Path:
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            writer(f)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def write_cube(landscape: Landscape, path: str | Path) -> Path:
+    """Gaussian cube file (energies in eV, positions converted to Bohr by ASE)."""
+    from ase import Atoms
+    from ase.io.cube import write_cube as ase_write_cube
+
+    atoms = Atoms(numbers=landscape.numbers, positions=landscape.positions, cell=landscape.lattice, pbc=True)
+    return _atomic_write(Path(path), lambda f: ase_write_cube(f, atoms, data=landscape.energies))
+
+
+def write_grd(landscape: Landscape, path: str | Path, title: str = "BVSE landscape (eV), litraj-data") -> Path:
+    """VESTA general grid file: title, cell parameters, grid counts, then values with the
+    first (a) index running fastest, as VESTA reads them."""
+    from ase.geometry import cell_to_cellpar
+
+    cellpar = cell_to_cellpar(landscape.lattice)
+
+    def writer(f) -> None:
+        f.write(title.replace("\n", " ") + "\n")
+        f.write(" ".join(f"{x:.6f}" for x in cellpar) + "\n")
+        f.write(" ".join(str(n) for n in landscape.shape) + "\n")
+        np.savetxt(f, landscape.energies.ravel(order="F"), fmt="%.6f")
+
+    return _atomic_write(Path(path), writer)
+
+
+def read_grd(path: str | Path) -> np.ndarray:
+    """Read back a ``.grd`` file written by :func:`write_grd` (for tests and tools)."""
+    lines = Path(path).read_text().splitlines()
+    shape = tuple(int(x) for x in lines[2].split())
+    data = np.array([float(x) for x in lines[3:] if x.strip()])
+    return data.reshape(shape, order="F")
