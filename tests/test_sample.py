@@ -1,0 +1,78 @@
+"""The embedded sample: shipped intact, loadable offline, and filled by the reference calculators."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from litraj_data import load_litraj
+from litraj_data.builders.manifest import read_manifest
+from litraj_data.loaders.sources import sample_root
+from litraj_data.loaders.verify import verify_manifest
+
+
+@pytest.mark.parametrize("name", ["BVEL13k", "nebBVSE122k"])
+def test_sample_ships_verified_and_loads_offline(name, monkeypatch, isolated_cache):
+    monkeypatch.setenv("LITRAJ_OFFLINE", "1")
+    man = read_manifest(sample_root() / name / "1.0.0")
+    assert all(r["ok"] for r in verify_manifest(man))
+    dd = load_litraj(name, source="sample")
+    assert {s: dd[s].num_rows for s in dd} == {s: man.num_rows(s) for s in man.splits}
+    assert all(dd[s].num_rows > 0 for s in ("train", "val", "test"))
+    # opened from a verified copy in the cache: map()/filter() never write into the package
+    assert isolated_cache in __import__("pathlib").Path(dd["train"].cache_files[0]["filename"]).parents
+    ids = [r for s in dd for r in dd[s]["material_id"]]
+    by_split = {s: set(dd[s]["material_id"]) for s in dd}
+    assert not (by_split["train"] & by_split["test"]) and not (by_split["val"] & by_split["test"])
+    assert len(ids) >= 20 if name == "BVEL13k" else len(set(ids)) >= 15
+
+
+def test_sample_bvel_columns_are_the_reference_calculator_s():
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.bvse.api import bvse_barriers
+
+    ds = load_litraj("BVEL13k", split="train", source="sample")
+    assert all(r["E_1D"] is not None for r in ds)
+    for row in ds.select(range(3)):
+        res = bvse_barriers(get_sample_structure(row["material_id"]), resolution=0.2, cutoff=10.0, k=200)
+        for key in ("E_1D", "E_2D", "E_3D"):
+            assert getattr(res, key) == pytest.approx(row[key], abs=1e-6)
+        assert row["E_1D"] <= row["E_2D"] <= row["E_3D"]
+
+
+def test_sample_hop_rows_are_the_reference_calculator_s():
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.hops.api import hop_barriers
+
+    dd = load_litraj("nebBVSE122k", source="sample")
+    rows = {r["edge_id"]: r for s in dd for r in dd[s] if r["material_id"] == "sample-Li3N-191"}
+    res = hop_barriers(get_sample_structure("sample-Li3N-191"), material_id="sample-Li3N-191")
+    assert {h.edge_id for h in res.hops} == set(rows)
+    for hop, barrier in zip(res.hops, res.barriers):
+        row = rows[hop.edge_id]
+        assert barrier == pytest.approx(row["em"], abs=1e-6)
+        assert row["numbers"][-1] == 0  # centroid X last
+        assert row["converged"] is True and 0 <= row["neb_steps"] <= 100  # a straight path on a mirror plane can start converged
+
+
+def test_sample_card_and_failures_are_shipped():
+    folder = sample_root() / "BVEL13k" / "1.0.0"
+    man = json.loads((folder / "manifest.json").read_text())
+    assert [f["name"] for f in man["extra_files"]] == ["failures.csv"]
+    failures = (folder / "failures.csv").read_text()
+    assert "missing_parameters" in failures  # e.g. Li3Sb: no softBV Li-Sb(3-) pair, recorded not dropped
+    card = (folder / "README.md").read_text()
+    assert card.startswith("---") and "Dembitskiy" in card
+
+
+@pytest.mark.slow
+def test_rebuilding_the_sample_gives_the_shipped_bytes(tmp_path):
+    from litraj_data.builders.sample import build_sample
+
+    built = build_sample(tmp_path, progress=False)
+    for name, folder in built.items():
+        new = read_manifest(folder)
+        old = read_manifest(sample_root() / name / "1.0.0")
+        assert [f["sha256"] for f in new.files()] == [f["sha256"] for f in old.files()], \
+            f"the shipped {name} sample is stale: run `litraj build sample`"
