@@ -31,7 +31,7 @@ from ase.io.extxyz import read_xyz
 from litraj_data.download import fetch, is_remote, url_to_path
 from litraj_data.errors import DataFormatError
 from litraj_data.registry import DatasetConfig, get_config
-from litraj_data.loaders.atoms_codec import atoms_to_card_row, calc_results, coerce, dumps, STRUCTURE_ARRAYS
+from litraj_data.loaders.atoms_codec import STRUCTURE_ARRAYS, atoms_to_card_row, calc_results, dumps
 
 from .manifest import sha256_file
 from .shards import write_dataset

@@ -17,19 +17,16 @@ without saying so) and is also listed in failures.csv with reason ``not_converge
 from __future__ import annotations
 
 import argparse
-import csv
 import functools
-import io
 import json
-import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.errors import LitrajError
 
-from .bvel13k import read_structure_inputs, structures_digest
-from .splits import assign_splits, read_split_table
+from .structure_builds import (add_common_arguments, chemsys, read_structure_inputs, report_build, resolve_splits,
+                               split_sources, structures_digest, write_failures)
 from .structure_jobs import failures_table, run_structure_jobs
 
 DATASET = "nebBVSE122k"
@@ -57,25 +54,6 @@ def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, 
             rec.update(ok=False, reason=exc.reason, message=str(exc))
         hops.append(rec)
     return {"max_dim": graph.max_dim, "percolation_cutoff": graph.cutoff, "hops": hops}
-
-
-def _chemsys(structure: Any) -> str:
-    return "-".join(sorted({site.specie.symbol for site in structure}))
-
-
-def _elements(structure: Any) -> set[str]:
-    return {site.specie.symbol for site in structure}
-
-
-def _write_failures(rows: list[dict[str, str]], path: Path) -> Path:
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=["material_id", "edge_id", "reason", "message"], lineterminator="\n")
-    w.writeheader()
-    w.writerows(rows)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
-    return path
 
 
 def hop_failures(records: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -161,31 +139,25 @@ def build_nebbvse122k(
     )
     ok = {r["material_id"]: r["result"] for r in records
           if r["ok"] and any(h["ok"] for h in r["result"]["hops"])}
-    by_id = dict(structures)
-    if splits is None:
-        table = assign_splits({i: _elements(by_id[i]) for i in ok}, seed=seed)
-    else:
-        table = dict(splits) if isinstance(splits, dict) else read_split_table(splits)
-        missing = [i for i in ok if i not in table]
-        if missing:
-            raise DataFormatError(f"{len(missing)} structures have no split in the table, e.g. {missing[:5]}")
+    table = resolve_splits(splits, ok, dict(structures), seed)
 
     def rows(split: str):
         for name, s in structures:  # input order, hops by length: deterministic shards
             if name not in ok or table[name] != split:
                 continue
-            chemsys = _chemsys(s)
+            system = chemsys(s)
             for h in ok[name]["hops"]:
                 if not h["ok"]:
                     continue
                 extra = None
                 if keep_bands:
                     extra = json.dumps({"band_positions": h["band_positions"], "band_energies": h["band_energies"]})
-                yield {"edge_id": h["edge_id"], "material_id": name, "chemsys": chemsys, "em": float(h["em"]),
+                yield {"edge_id": h["edge_id"], "material_id": name, "chemsys": system, "em": float(h["em"]),
                        "converged": bool(h["converged"]), "neb_steps": int(h["neb_steps"]),
                        **centroid_row(s, h), "info_extra": extra}
 
-    failures = _write_failures(hop_failures(records), staging / "failures.csv")
+    failures = write_failures(hop_failures(records), staging / "failures.csv",
+                              ("material_id", "edge_id", "reason", "message"))
     n_hops = sum(sum(h["ok"] for h in r["hops"]) for r in ok.values())
     desc = ", ".join(f"{k}={v}" for k, v in cfg.items())
     notes = [
@@ -193,10 +165,9 @@ def build_nebbvse122k(
         "(paper protocol); Morse D0/2, screened Coulomb, Li-Li repulsion, cutoff 10 A",
         f"{n_hops} hops from {len(ok)} of {len(structures)} structures; failures in failures.csv",
     ]
-    present = [s for s in ("train", "val", "test") if any(table.get(i) == s for i in ok)]
     return write_dataset(
         DATASET,
-        {s: functools.partial(_skip, rows, s) for s in present},
+        split_sources(rows, table, ok),
         out,
         version=version,
         sources={"structures": structures_digest(structures),
@@ -208,22 +179,9 @@ def build_nebbvse122k(
     )
 
 
-def _skip(rows, split: str, skip: int):
-    for i, row in enumerate(rows(split)):
-        if i >= skip:
-            yield row
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of ``litraj build nebBVSE122k``."""
-    parser.add_argument("--structures", nargs="+", required=True, help="structure files or folders")
-    parser.add_argument("--out", required=True, help="output root (writes OUT/nebBVSE122k/VERSION)")
-    parser.add_argument("--splits", default=None, help="split table CSV (material_id, split); default: 8:1:1 rule")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the 8:1:1 split (default 0)")
-    parser.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
-    parser.add_argument("--staging", default=None, help="checkpoint folder (default OUT/.nebBVSE122k-jobs)")
-    parser.add_argument("--version", default=None, help="dataset version (default: the card's)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    add_common_arguments(parser, DATASET)
     parser.add_argument("--cutoff", type=float, default=8.0, help="longest hop searched, A (default 8)")
     parser.add_argument("--bottleneck", type=float, default=0.5, help="min segment-atom distance, A (default 0.5)")
     parser.add_argument("--protocol", choices=["paper", "ions-legacy"], default="paper", help="NEB protocol")
@@ -239,8 +197,7 @@ def run(args: argparse.Namespace) -> int:
         staging=args.staging, seed=args.seed, version=args.version, overwrite=args.overwrite,
         cutoff=args.cutoff, bottleneck=args.bottleneck, protocol=args.protocol, neb_seed=args.neb_seed,
     )
-    print(manifest)
-    return 0
+    return report_build(args, manifest)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -22,7 +22,7 @@ import json
 import shutil
 from importlib import resources
 from pathlib import Path
-from typing import Any
+
 
 from litraj_data.builders.manifest import Manifest, read_manifest, sha256_file
 from litraj_data.download import fetch, is_offline, is_remote, url_to_path

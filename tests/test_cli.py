@@ -7,7 +7,6 @@ import pytest
 
 from litraj_data.cli import main
 
-from conftest import quiet_import
 
 
 def run_json(capsys, *argv):

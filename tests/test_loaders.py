@@ -1,8 +1,6 @@
 """load_litraj sources, verification, corruption, offline behaviour, conversions, export."""
 from __future__ import annotations
 
-import json
-import os
 import shutil
 from pathlib import Path
 

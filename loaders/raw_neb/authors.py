@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from ase import Atoms
 
 from litraj_data.errors import DataFormatError
 

@@ -1,0 +1,135 @@
+"""What the builders that start from crystal structures share (BVEL13k, nebBVSE122k).
+
+Reading the inputs, the digest recorded as the build's source, split tables or the
+paper's rule, failures tables, resumable row sources and the common CLI options.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import io
+import json
+import os
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from litraj_data.errors import DataFormatError
+
+from .splits import assign_splits, read_split_table
+
+
+def elements(structure: Any) -> set[str]:
+    """Element symbols of a pymatgen structure."""
+    return {site.specie.symbol for site in structure}
+
+
+def chemsys(structure: Any) -> str:
+    """``'Li-O-P'``: elements sorted and joined by '-' (Materials Project's chemsys)."""
+    return "-".join(sorted(elements(structure)))
+
+
+def structures_digest(structures: Sequence[tuple[str, Any]]) -> str:
+    """sha256 over ids, cells, numbers and positions (rounded to 1e-8 Å): the build's input."""
+    from litraj_data.schema import structure_to_row
+
+    h = hashlib.sha256()
+    for name, s in structures:
+        row = structure_to_row(s)
+        h.update(name.encode() + b"\0")
+        for key in ("numbers", "cell", "positions"):
+            h.update(np.ascontiguousarray(np.round(np.asarray(row[key], dtype=float), 8)).tobytes())
+    return "sha256:" + h.hexdigest()
+
+
+def read_structure_inputs(paths: Sequence[str | Path]) -> list[tuple[str, Any]]:
+    """All structures in files/folders, with unique ids (duplicates are an error)."""
+    from litraj_data.structures import iter_structure_files, read_structures
+
+    out: list[tuple[str, Any]] = []
+    for path in iter_structure_files(list(paths)):
+        out += read_structures(path)
+    if not out:
+        raise DataFormatError(f"no structures found in {', '.join(map(str, paths))}")
+    names = [n for n, _ in out]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise DataFormatError(f"duplicate material ids among the inputs: {dup[:5]}")
+    return out
+
+
+def resolve_splits(splits: str | Path | Mapping[str, str] | None, computed: Iterable[str],
+                   structures: Mapping[str, Any], seed: int) -> dict[str, str]:
+    """The split of every computed structure: from a table/mapping, else the paper's rule.
+
+    Raises
+    ------
+    DataFormatError
+        When a table is given and lacks some computed structures.
+    """
+    computed = list(computed)
+    if splits is None:
+        return assign_splits({i: elements(structures[i]) for i in computed}, seed=seed)
+    table = dict(splits) if isinstance(splits, Mapping) else read_split_table(splits)
+    missing = [i for i in computed if i not in table]
+    if missing:
+        raise DataFormatError(f"{len(missing)} structures have no split in the table, e.g. {missing[:5]}",
+                              reason="missing_split")
+    return table
+
+
+def write_failures(rows: list[dict[str, str]], path: Path, fields: Sequence[str]) -> Path:
+    """Write a failures table (CSV) atomically."""
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
+    w.writeheader()
+    w.writerows(rows)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(buf.getvalue())
+    os.replace(tmp, path)
+    return path
+
+
+def split_sources(rows: Callable[[str], Iterator[dict[str, Any]]], table: Mapping[str, str],
+                  computed: Iterable[str]) -> dict[str, Callable[[int], Iterator[dict[str, Any]]]]:
+    """Row sources of the non-empty splits for ``write_dataset`` (each skips rows on resume)."""
+    computed = set(computed)
+
+    def source(split: str) -> Callable[[int], Iterator[dict[str, Any]]]:
+        def gen(skip: int) -> Iterator[dict[str, Any]]:
+            for i, row in enumerate(rows(split)):
+                if i >= skip:
+                    yield row
+        return gen
+
+    present = [s for s in ("train", "val", "test") if any(table.get(i) == s for i in computed)]
+    return {s: source(s) for s in present}
+
+
+def add_common_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
+    """Options every structure builder takes."""
+    parser.add_argument("--structures", nargs="+", required=True,
+                        help="structure files or folders (CIF, POSCAR, extxyz, pymatgen JSON)")
+    parser.add_argument("--out", required=True, help=f"output root (writes OUT/{dataset}/VERSION)")
+    parser.add_argument("--splits", default=None,
+                        help="split table CSV (material_id, split); default: the paper's 8:1:1 rule")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the 8:1:1 split (default 0)")
+    parser.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    parser.add_argument("--staging", default=None, help=f"checkpoint folder (default OUT/.{dataset}-jobs)")
+    parser.add_argument("--version", default=None, help="dataset version (default: the card's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
+    parser.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def report_build(args: argparse.Namespace, folder: Path) -> int:
+    """Print what a build wrote (one JSON document with --json)."""
+    man = json.loads((Path(folder) / "manifest.json").read_text())
+    counts = {s: r["num_rows"] for s, r in man["splits"].items()}
+    if getattr(args, "json", False):
+        print(json.dumps({"records": [{"file": str(folder), "dataset": man["dataset"], "version": man["version"],
+                                       "splits": counts, "notes": man.get("notes", [])}]}))
+    else:
+        print(f"built {man['dataset']} {man['version']} in {folder}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+    return 0
