@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -20,7 +21,7 @@ def test_sample_ships_verified_and_loads_offline(name, monkeypatch, isolated_cac
     assert {s: dd[s].num_rows for s in dd} == {s: man.num_rows(s) for s in man.splits}
     assert all(dd[s].num_rows > 0 for s in ("train", "val", "test"))
     # opened from a verified copy in the cache: map()/filter() never write into the package
-    assert isolated_cache in __import__("pathlib").Path(dd["train"].cache_files[0]["filename"]).parents
+    assert isolated_cache in Path(dd["train"].cache_files[0]["filename"]).parents
     ids = [r for s in dd for r in dd[s]["material_id"]]
     by_split = {s: set(dd[s]["material_id"]) for s in dd}
     assert not (by_split["train"] & by_split["test"]) and not (by_split["val"] & by_split["test"])
