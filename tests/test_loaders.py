@@ -215,3 +215,25 @@ def test_selected_and_shuffled_views_convert_in_their_order(release_archives, tm
     batch = next(iter_numpy_batches(view, batch_size=3))
     assert list(batch["edge_id"]) == view["edge_id"]
     assert np.array_equal(batch["positions"][: batch["n_atoms"][0]], np.asarray(view[0]["positions"]))
+
+
+def test_http_mirror_served_on_localhost(built_bvel, isolated_cache, monkeypatch):
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(built_bvel.parent.parent))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/BVEL13k/1.0.0"
+        ds = load_litraj("BVEL13k", split="val", source=url)
+        assert ds.num_rows == 3 and isolated_cache in Path(ds.cache_files[0]["filename"]).parents
+        again = load_litraj("BVEL13k", split="val", source=url)  # second time: from the cache
+        assert again.cache_files == ds.cache_files
+    finally:
+        server.shutdown()
+    monkeypatch.setenv("LITRAJ_OFFLINE", "1")  # the server is gone: offline, the cached copy still opens
+    assert load_litraj("BVEL13k", split="val", source=url).cache_files == ds.cache_files
