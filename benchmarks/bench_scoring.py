@@ -1,6 +1,6 @@
 """Scoring speed and memory, side by side with the authors' ``litraj.metrics`` (peer).
 
-Each measurement runs in a fresh subprocess so that its peak RSS (ru_maxrss) is its own.
+Each measurement runs in a fresh subprocess so that its peak RSS (VmHWM) is its own.
 
     python benchmarks/bench_scoring.py [--n 13167] [--bands 220] [--atoms 120] [--images 7]
 
@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parent))
+from memory import peak_rss_mb  # noqa: E402  (VmHWM: ru_maxrss carries the parent's peak over exec)
 
 
 def _data(n: int, seed: int = 0):
@@ -111,7 +113,7 @@ def part(name: str, a: argparse.Namespace) -> dict:
         raise SystemExit(f"unknown part {name}")
     seconds = time.perf_counter() - t0
     return {"part": name, "seconds": seconds, "value": value,
-            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+            "peak_rss_mb": peak_rss_mb()}
 
 
 def main() -> None:
