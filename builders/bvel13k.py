@@ -41,6 +41,7 @@ def build_bvel13k(
     out: str | Path,
     splits: str | Path | dict[str, str] | None = None,
     workers: int = 1,
+    scheduler: Any = None,
     staging: str | Path | None = None,
     seed: int = 0,
     version: str | None = None,
@@ -60,6 +61,8 @@ def build_bvel13k(
         paper's 8:1:1 rule (:func:`assign_splits` with ``seed``) over computed structures.
     workers : int
         Local processes.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address: one task per structure on that cluster.
     staging : path, optional
         Checkpoint folder (default ``out/.BVEL13k-jobs``); a rerun resumes from it.
     **settings
@@ -78,7 +81,7 @@ def build_bvel13k(
     out = Path(out)
     staging = Path(staging) if staging is not None else out / f".{DATASET}-jobs"
     records = run_structure_jobs(
-        functools.partial(_bvel_job, cfg), structures, staging, workers=workers,
+        functools.partial(_bvel_job, cfg), structures, staging, workers=workers, scheduler=scheduler,
         progress=progress, signature={"dataset": DATASET, **cfg},
     )
     ok = {r["material_id"]: r["result"] for r in records if r["ok"]}
@@ -131,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
 
     structures = read_structure_inputs(args.structures)
     manifest = build_bvel13k(
-        structures, args.out, splits=args.splits, workers=args.workers, staging=args.staging,
+        structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler, staging=args.staging,
         seed=args.seed, version=args.version, overwrite=args.overwrite, **bvse_kwargs(args),
     )
     return report_build(args, manifest)

@@ -92,6 +92,7 @@ def build_nebbvse122k(
     out: str | Path,
     splits: str | Path | dict[str, str] | None = None,
     workers: int = 1,
+    scheduler: Any = None,
     keep_bands: bool = False,
     staging: str | Path | None = None,
     seed: int = 0,
@@ -112,6 +113,8 @@ def build_nebbvse122k(
         8:1:1 rule over the structures that gave hops.
     workers : int
         Local processes.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address: one task per structure on that cluster.
     keep_bands : bool
         Also store each final band (moving-ion positions and energies) in ``info_extra``.
     staging : path, optional
@@ -134,7 +137,7 @@ def build_nebbvse122k(
     out = Path(out)
     staging = Path(staging) if staging is not None else out / f".{DATASET}-jobs"
     records = run_structure_jobs(
-        functools.partial(_hops_job, cfg), structures, staging, workers=workers, progress=progress,
+        functools.partial(_hops_job, cfg), structures, staging, workers=workers, scheduler=scheduler, progress=progress,
         signature={"dataset": DATASET, **cfg},
     )
     ok = {r["material_id"]: r["result"] for r in records
@@ -193,7 +196,7 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``litraj build nebBVSE122k``."""
     structures = read_structure_inputs(args.structures)
     manifest = build_nebbvse122k(
-        structures, args.out, splits=args.splits, workers=args.workers, keep_bands=args.keep_bands,
+        structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler, keep_bands=args.keep_bands,
         staging=args.staging, seed=args.seed, version=args.version, overwrite=args.overwrite,
         cutoff=args.cutoff, bottleneck=args.bottleneck, protocol=args.protocol, neb_seed=args.neb_seed,
     )

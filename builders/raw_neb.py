@@ -23,7 +23,6 @@ import json
 import os
 import sys
 import tempfile
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -31,6 +30,7 @@ import numpy as np
 import pyarrow as pa
 
 from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.executors import map_unordered
 from litraj_data.loaders.raw_neb import Config, HopFailure, HopRun, find_runs, read_hop
 
 #: Transition metals of the "with TM" subset. The paper does not list them; we use the
@@ -298,8 +298,12 @@ def bvse_barrier(run: HopRun, opts: Mapping[str, Any]) -> float | None:
 
 
 def run_phase1(raw: Path, work: Path, dataset: str, options: Mapping[str, Any], workers: int = 1,
-               progress: Callable[[dict[str, Any]], None] | None = None) -> tuple[list[dict[str, Any]], list[HopFailure]]:
-    """Phase 1 over every run under ``raw`` (parallel over hops).
+               progress: Callable[[dict[str, Any]], None] | None = None,
+               scheduler: Any = None) -> tuple[list[dict[str, Any]], list[HopFailure]]:
+    """Phase 1 over every run under ``raw`` (parallel over hops: local processes or Dask).
+
+    With a Dask ``scheduler`` every worker must see ``raw`` and ``work`` (a shared file
+    system): each task reads one hop folder and spools its rows under ``work``.
 
     Returns
     -------
@@ -312,18 +316,12 @@ def run_phase1(raw: Path, work: Path, dataset: str, options: Mapping[str, Any], 
     work.mkdir(parents=True, exist_ok=True)
     tasks = [{"hop_id": h, "path": str(p), "dataset": dataset, "work": str(work), "options": dict(options)}
              for h, p in runs]
-    summaries: list[dict[str, Any]] = []
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            summaries.append(process_hop(t))
-            if progress:
-                progress(summaries[-1])
-    else:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for s in pool.map(process_hop, tasks, chunksize=1):
-                summaries.append(s)
-                if progress:
-                    progress(s)
+    results: dict[int, dict[str, Any]] = {}
+    for i, summary in map_unordered(process_hop, tasks, 1 if len(tasks) <= 1 else workers, scheduler):
+        results[i] = summary
+        if progress:
+            progress(summary)
+    summaries = [results[i] for i in range(len(tasks))]  # hop-id order, whatever finished first
     for dup in duplicates:  # a stale spool of a hop id that became ambiguous must not be merged
         (work / f"{_spool_name(dup.hop_id)}.arrow").unlink(missing_ok=True)
     return summaries, duplicates
@@ -470,7 +468,7 @@ def _split_source(work: Path, hops: list[dict[str, Any]], keep: Mapping[str, np.
 
 
 def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str | Path | None = None,
-                   workers: int = 1, splits_from: str | Path | None = None, subsample: int | None = None,
+                   workers: int = 1, scheduler: Any = None, splits_from: str | Path | None = None, subsample: int | None = None,
                    fmax: float | None = None, tangent: str | None = None, include_unconverged: bool = False,
                    tm_elements: Iterable[str] | None = None, bvse: bool = False, dedup: bool = True,
                    version: str | None = None, overwrite: bool = False, progress: bool | None = None) -> dict[str, Any]:
@@ -487,6 +485,9 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
         Spool/checkpoint folder (default ``out/.raw_neb_work/NAME``); kept for resuming.
     workers : int
         Processes reading hops in parallel.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address: one task per hop folder on that cluster (its workers must
+        see ``raw`` and ``work``).
     splits_from : path, optional
         Split table to propagate: a built nebDFT2k (version/dataset/root folder) or a CSV
         ``material_id,split``. Materials not in it are split 8:1:1 by structure.
@@ -520,7 +521,7 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
     work = Path(work) if work else out / ".raw_neb_work" / dataset
     options = {"fmax": fmax, "tangent": tangent, "include_unconverged": include_unconverged,
                "tm_elements": sorted(tm_elements) if tm_elements else None, "bvse": bvse}
-    summaries, duplicates = run_phase1(raw, work, dataset, options, workers)
+    summaries, duplicates = run_phase1(raw, work, dataset, options, workers, scheduler=scheduler)
     good = [s for s in summaries if s["status"] == "ok"]
     failures_csv = work / "failures.csv"
     n_failures = write_failures(failures_csv, summaries, duplicates)
@@ -586,6 +587,9 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = "MPLiTrj") -> 
     parser.add_argument("--out", required=True, help="output root (dataset lands in OUT/NAME/VERSION)")
     parser.add_argument("--work", help="spool/checkpoint folder (default OUT/.raw_neb_work/NAME)")
     parser.add_argument("--workers", type=int, default=1, help="processes reading hop folders in parallel")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address (tcp://host:8786): one task per hop folder "
+                             "(workers must share the file system)")
     parser.add_argument("--splits", dest="splits_from",
                         help="split table to propagate: built nebDFT2k folder or CSV material_id,split")
     parser.add_argument("--fmax", type=float, help="convergence threshold, eV/A (default: the run's own)")
@@ -609,7 +613,7 @@ def run(args: argparse.Namespace, dataset: str = "MPLiTrj") -> int:
     """Entry point of the builder CLI; returns an exit code."""
     try:
         result = build_from_raw(
-            dataset, args.raw, args.out, work=args.work, workers=args.workers, splits_from=args.splits_from,
+            dataset, args.raw, args.out, work=args.work, workers=args.workers, scheduler=args.scheduler, splits_from=args.splits_from,
             subsample=getattr(args, "subsample", None), fmax=args.fmax, tangent=args.tangent,
             include_unconverged=getattr(args, "include_unconverged", False),
             tm_elements=getattr(args, "tm_elements", None), bvse=getattr(args, "bvse", False),

@@ -117,6 +117,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
                         help="split table CSV (material_id, split); default: the paper's 8:1:1 rule")
     parser.add_argument("--seed", type=int, default=0, help="seed of the 8:1:1 split (default 0)")
     parser.add_argument("--workers", type=int, default=1, help="local processes (default 1)")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address (tcp://host:8786): one task per structure on that cluster")
     parser.add_argument("--staging", default=None, help=f"checkpoint folder (default OUT/.{dataset}-jobs)")
     parser.add_argument("--version", default=None, help="dataset version (default: the card's)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")

@@ -1,4 +1,4 @@
-"""Run a per-structure calculation over many structures: local processes, checkpointed, resumable.
+"""Run a per-structure calculation over many structures: local processes or a Dask cluster, checkpointed, resumable.
 
 Every finished structure is appended as one JSON line to ``<staging>/results.jsonl`` (a
 result or a failure), so an interrupted run resumes where it stopped; results come back in
@@ -11,11 +11,12 @@ import math
 import os
 import sys
 import time
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+import functools
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from litraj_data.errors import LitrajError
+from litraj_data.executors import map_unordered
 
 CHECKPOINT = "results.jsonl"
 
@@ -41,6 +42,10 @@ def _call(func: Callable[[str, Any], dict], name: str, structure: Any) -> dict[s
         return {"material_id": name, "ok": False, "reason": "error", "message": f"{type(exc).__name__}: {exc}"}
 
 
+def _call_item(func: Callable[[str, Any], dict], item: tuple[str, Any]) -> dict[str, Any]:
+    return _call(func, *item)
+
+
 def load_checkpoint(staging: str | Path) -> dict[str, dict[str, Any]]:
     """Records already in ``staging/results.jsonl`` (a torn last line is ignored)."""
     path = Path(staging) / CHECKPOINT
@@ -64,6 +69,7 @@ def run_structure_jobs(
     workers: int = 1,
     progress: bool = True,
     signature: dict[str, Any] | None = None,
+    scheduler: Any = None,
 ) -> list[dict[str, Any]]:
     """Apply ``func(name, structure) -> dict`` to every structure, with checkpoints.
 
@@ -81,6 +87,9 @@ def run_structure_jobs(
         Print ``done/total`` lines on stderr.
     signature : dict, optional
         Settings the results depend on; a checkpoint written with other settings is discarded.
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address: one task per structure on that cluster instead of local
+        processes (results are checkpointed here as they arrive).
 
     Returns
     -------
@@ -117,21 +126,9 @@ def run_structure_jobs(
                       f"{'ok' if rec['ok'] else 'failed: ' + rec['reason']} "
                       f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
 
-        if workers <= 1:
-            for name, s in todo:
-                record(_call(func, name, s))
-        else:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                pending = set()
-                it = iter(todo)
-                for name, s in it:  # keep at most 2 jobs per worker in flight (bounded memory)
-                    pending.add(pool.submit(_call, func, name, s))
-                    if len(pending) >= 2 * workers:
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for fut in finished:
-                            record(fut.result())
-                for fut in wait(pending).done:
-                    record(fut.result())
+        # at most 2 jobs per worker in flight (bounded memory); results in completion order
+        for _, rec in map_unordered(functools.partial(_call_item, func), todo, workers, scheduler):
+            record(rec)
     return [done[i] for i in ids]
 
 

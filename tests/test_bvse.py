@@ -139,6 +139,26 @@ def test_landscape_equals_direct_sum(k):
         assert land.energies[idx] == pytest.approx(_brute_energy(s, point, 7.0, k), abs=1e-9)
 
 
+@pytest.mark.parametrize("k", [None, 200, 17])
+@pytest.mark.parametrize("name", ["sample-LiFePO4-62", "sample-Li3N-191", "sample-LiCoO2-166"])
+def test_fast_landscape_equals_plain_reference(name, k):
+    # the block bounds, float32 selection, sentinel distances and tabulated erfc of the fast
+    # path change nothing but round-off against the plain dense evaluation
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.bvse.landscape import compute_landscape_reference
+
+    s = get_sample_structure(name)
+    els, qs = oxidation_states(s)
+    fw = [i for i, e in enumerate(els) if e != "Li"]
+    p = framework_parameters([els[i] for i in fw], [qs[i] for i in fw])
+    args = (s.lattice.matrix, s.frac_coords[fw], p)
+    fast = compute_landscape(*args, resolution=0.35, cutoff=8.0, k=k)
+    ref = compute_landscape_reference(*args, resolution=0.35, cutoff=8.0, k=k)
+    assert fast.shape == ref.shape
+    assert np.abs(fast.energies - ref.energies).max() < 1e-9
+    assert fast.pair_evaluations == ref.pair_evaluations
+
+
 def test_grid_has_no_duplicated_face():
     lat = Lattice.cubic(4.03).matrix
     assert grid_shape(lat, 0.2) == (21, 21, 21)  # ceil(4.03 / 0.2): spacing 0.1919 Å, not 0.2015
@@ -203,6 +223,18 @@ def test_percolation_matches_naive_search_on_random_grids(seed, connectivity):
     e = rng.random((4, 5, 3)) if seed % 2 else rng.random((3, 4, 6))
     got = percolation_levels(e, connectivity=connectivity).levels
     assert list(got) == _naive_levels(e, connectivity)
+
+
+@pytest.mark.parametrize("connectivity", [6, 26])
+@pytest.mark.parametrize("seed", range(4))
+def test_percolation_with_max_level_is_a_forest_of_the_same_levels(seed, connectivity):
+    # edges above max_level are dropped (spanning forest): levels at or below it are unchanged
+    rng = np.random.default_rng(100 + seed)
+    e = rng.random((4, 5, 3)) if seed % 2 else rng.random((3, 4, 6))
+    full = _naive_levels(e, connectivity)
+    for cut in (np.quantile(e, 0.3), np.quantile(e, 0.6), full[1], 2.0):
+        got = percolation_levels(e, connectivity=connectivity, max_level=cut).levels
+        assert list(got) == [lv if lv <= cut else np.inf for lv in full]
 
 
 def test_percolation_designed_channels():

@@ -99,20 +99,40 @@ def _tree_shift(a: np.ndarray, b: np.ndarray, shape: tuple[int, int, int]) -> np
 
 
 def _potentials(tree, shape: tuple[int, int, int]) -> np.ndarray:
-    """Cell of every node's copy in the unfolded spanning tree (root in cell 0)."""
+    """Cell of every node's copy in its unfolded spanning tree (each tree's root in cell 0).
+
+    ``tree`` may be a forest (edges above ``max_level`` dropped): a virtual node joined to
+    one root per tree lets a single breadth-first search reach every tree.
+    """
+    from scipy.sparse import csr_matrix
+    from scipy.sparse.csgraph import connected_components
+
     n_nodes = tree.shape[0]
-    _, pred = breadth_first_order(tree, 0, directed=False, return_predecessors=True)
-    anc = pred.astype(np.int64)
-    anc[0] = 0
+    n_comp, label = connected_components(tree, directed=False)
+    if n_comp == 1:
+        roots = np.array([0])
+        graph, start = tree, 0
+    else:
+        roots = np.unique(label, return_index=True)[1]
+        tc = tree.tocoo()
+        rows = np.concatenate([tc.row, np.full(len(roots), n_nodes)])
+        cols = np.concatenate([tc.col, roots])
+        graph = csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_nodes + 1, n_nodes + 1))
+        start = n_nodes
+    _, pred = breadth_first_order(graph, start, directed=False, return_predecessors=True)
+    anc = pred[:n_nodes].astype(np.int64)
+    anc[roots] = roots
     if np.any(anc < 0):
-        raise RuntimeError("grid graph is not connected")  # cannot happen on a full torus grid
+        raise RuntimeError("spanning forest does not reach every node")  # cannot happen
     acc = _tree_shift(anc, np.arange(n_nodes), shape).astype(np.int64)
-    acc[0] = 0
-    # pointer jumping: acc[v] = pot(v) - pot(anc[v]) until anc is the root everywhere
-    while np.any(anc != 0):
+    acc[roots] = 0
+    # pointer jumping: acc[v] = pot(v) - pot(anc[v]) until anc is a root everywhere
+    while True:
+        nxt = anc[anc]
+        if np.array_equal(nxt, anc):
+            return acc
         acc = acc + acc[anc]
-        anc = anc[anc]
-    return acc
+        anc = nxt
 
 
 def _rank_add(basis: list, z: tuple) -> bool:
@@ -182,6 +202,15 @@ def percolation_levels(energies: np.ndarray, connectivity: int = 26, max_level: 
     emin = float(flat_e.min())
     u, v, s = _edges(shape, connectivity)
     w = np.maximum(flat_e[u], flat_e[v])
+    position = None  # full edge list -> kept edges
+    if max_level is not None:
+        # edges above the last level of interest never matter: the spanning tree becomes a
+        # spanning forest of the sub-level graph at max_level, with the same components below
+        keep = w <= max_level
+        if not keep.all():
+            u, v, s, w = u[keep], v[keep], s[keep], w[keep]
+            position = np.full(len(keep), -1, dtype=np.int64)
+            position[keep] = np.arange(len(u))
     # positive weights (scipy drops explicit zeros); ties are broken by scipy, any MST works
     graph = coo_matrix((w - emin + 1.0, (u, v)), shape=(n_nodes, n_nodes)).tocsr()
     tree = minimum_spanning_tree(graph)
@@ -190,7 +219,8 @@ def percolation_levels(energies: np.ndarray, connectivity: int = 26, max_level: 
     tc = tree.tocoo()
     ta, tb = tc.row.astype(np.int64), tc.col.astype(np.int64)
     nontree = np.ones(len(u), dtype=bool)
-    nontree[_edge_index(ta, tb, shape, connectivity)] = False
+    tree_edges = _edge_index(ta, tb, shape, connectivity)
+    nontree[tree_edges if position is None else position[tree_edges]] = False
     z = pot[u[nontree]] + s[nontree] - pot[v[nontree]]
     winding = np.any(z != 0, axis=1)
     z = z[winding]

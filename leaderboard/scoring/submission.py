@@ -247,6 +247,8 @@ def _read_bands(path: Path, task: Task) -> Submission:
             bands, dups = _read_bands_extxyz(files)
         elif len(parquet) == 1:
             bands, dups, version = _read_bands_parquet(parquet[0])
+        elif not parquet and (path / "failed.txt").is_file():
+            bands, dups = {}, []  # every hop declared failed: a valid (if poor) submission
         else:
             raise _reject("unreadable", f"{path}: no band files (*.xyz / *.extxyz, or one *.parquet)")
         failed = _read_failed_list(path)

@@ -1,0 +1,17 @@
+"""ASE NEB harness: end-point relaxation + CI-NEB per hop, resumable, batched, scale-out.
+
+>>> from litraj_data.leaderboard.neb import NEBConfig, run_hops, hops_from_dataset
+>>> hops = hops_from_dataset("nebDFT2k", split="test", source="release.zip", limit=5)
+>>> summary = run_hops(hops, provider, "out/", NEBConfig())
+"""
+from __future__ import annotations
+
+from .batch import BandEvaluator, CalculatorEvaluator, attach_batched
+from .config import NEBConfig
+from .harness import HopFailure, run_hop, run_hops, read_records
+from .hops import HopInput, check_band, hop_from_row, hops_from_dataset
+from .provider import CalculatorProvider, FactoryProvider
+
+__all__ = ["BandEvaluator", "CalculatorEvaluator", "attach_batched", "NEBConfig", "HopFailure", "run_hop",
+           "run_hops", "read_records", "HopInput", "check_band", "hop_from_row", "hops_from_dataset",
+           "CalculatorProvider", "FactoryProvider"]

@@ -1,0 +1,289 @@
+"""Run the uMLIP-NEB protocol on hops: one record + one optimised band per hop.
+
+Output folder layout::
+
+    OUT/results.jsonl       one JSON record per finished hop (appended as hops finish)
+    OUT/bands/{edge_id}.xyz optimised band (full-precision extxyz, energies + forces)
+    OUT/bands/failed.txt    edge ids of hops whose optimisation failed or did not converge
+
+A rerun with the same folder skips every hop that already has a record. A hop that raises,
+gives NaN energies or forces, or exceeds ``force_limit`` gets a record with ``error`` and
+the run goes on.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+import traceback
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.singlepoint import SinglePointCalculator
+
+from ...errors import LitrajError
+from .batch import attach_batched
+from .config import NEBConfig
+from .hops import HopInput, check_band
+from .provider import CalculatorProvider
+
+RESULTS = "results.jsonl"
+BANDS = "bands"
+FAILED = "failed.txt"
+
+
+class HopFailure(LitrajError):
+    """A hop whose optimisation broke down (``nan``, ``exploding_force``, ``model_error``)."""
+
+    reason = "hop_failed"
+
+
+def _guard(energies: np.ndarray, forces: np.ndarray, limit: float, stage: str) -> None:
+    if not (np.isfinite(energies).all() and np.isfinite(forces).all()):
+        raise HopFailure(f"{stage}: model returned NaN/inf energy or forces", reason="nan")
+    fmax = float(np.sqrt((forces ** 2).sum(-1)).max()) if forces.size else 0.0
+    if fmax > limit:
+        raise HopFailure(f"{stage}: force {fmax:.3g} eV/A exceeds force_limit {limit:g} eV/A "
+                         "(exploding forces)", reason="exploding_force")
+
+
+def _results_of(images: list[Atoms]) -> tuple[np.ndarray, np.ndarray]:
+    e = np.array([img.get_potential_energy() for img in images], dtype=float)
+    f = np.stack([img.get_forces(apply_constraint=False) for img in images])
+    return e, f
+
+
+def _assign_calculators(images: list[Atoms], provider: CalculatorProvider, batched: bool):
+    evaluator = provider.evaluator() if batched else None
+    if evaluator is not None:
+        return attach_batched(images, evaluator)
+    for img in images:
+        img.calc = provider.calculator()
+    return None
+
+
+def _relax(atoms: Atoms, fmax: float, steps: int, limit: float, stage: str) -> tuple[int, bool]:
+    from ase.optimize import FIRE
+
+    opt = FIRE(atoms, logfile=None)
+    opt.attach(lambda: _guard(np.array([atoms.get_potential_energy()]), atoms.get_forces(), limit, stage))
+    converged = bool(opt.run(fmax=fmax, steps=steps))
+    return int(opt.nsteps), converged
+
+
+def optimise_band(images: list[Atoms], provider: CalculatorProvider, config: NEBConfig) -> dict[str, Any]:
+    """End-point relaxation then CI-NEB, in place on ``images``.
+
+    Returns
+    -------
+    dict
+        ``converged``, ``steps``, ``endpoint_steps``, ``endpoints_converged``, ``fmax``,
+        ``energies``, ``forces`` (real forces per image), ``evaluations``.
+    """
+    from ase.mep import NEB
+    from ase.optimize import FIRE
+
+    group = _assign_calculators(images, provider, config.batched)
+    ep_steps, ep_conv = 0, True
+    if config.relax_endpoints:
+        for k in (0, len(images) - 1):
+            n, ok = _relax(images[k], config.endpoint_fmax, config.endpoint_steps, config.force_limit,
+                           f"end point {k} relaxation")
+            ep_steps += n
+            ep_conv &= ok
+    neb = NEB(images, k=config.k, climb=config.climb, method=config.method)
+    opt = FIRE(neb, logfile=None)
+
+    def check() -> None:
+        e, f = _results_of(images)
+        _guard(e, f, config.force_limit, "NEB")
+
+    opt.attach(check)
+    converged = bool(opt.run(fmax=config.fmax, steps=config.steps))
+    neb_f = neb.get_forces()
+    fmax = float(np.sqrt((neb_f ** 2).sum(-1)).max()) if neb_f.size else 0.0
+    e, f = _results_of(images)
+    _guard(e, f, config.force_limit, "final band")
+    return {"converged": converged and ep_conv, "neb_converged": converged, "steps": int(opt.nsteps),
+            "endpoint_steps": ep_steps, "endpoints_converged": bool(ep_conv), "fmax": fmax,
+            "energies": e, "forces": f, "evaluations": None if group is None else group.evaluated}
+
+
+def _band_frames(hop: HopInput, images: list[Atoms], energies: np.ndarray, forces: np.ndarray,
+                 converged: bool) -> list[Atoms]:
+    frames = []
+    for k, (img, e, f) in enumerate(zip(images, energies, forces)):
+        out = Atoms(numbers=img.numbers, positions=img.positions, cell=img.cell, pbc=img.pbc)
+        out.calc = SinglePointCalculator(out, energy=float(e), forces=np.asarray(f))
+        out.info.update(edge_id=hop.edge_id, image=k, converged=bool(converged))
+        frames.append(out)
+    return frames
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or not math.isfinite(float(x)) else float(x)
+
+
+def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEBConfig()
+            ) -> tuple[dict[str, Any], list[Atoms] | None]:
+    """Optimise one hop; never raises for problems of the hop itself.
+
+    Parameters
+    ----------
+    hop : HopInput
+    provider : CalculatorProvider
+    config : NEBConfig
+
+    Returns
+    -------
+    record : dict
+        ``edge_id``, ``barrier`` (max - min of the band energies, eV; ``None`` on error),
+        ``converged``, ``steps``, ``endpoint_steps``, ``fmax`` (largest NEB force, eV/A),
+        ``wall_time`` (s), ``energies``, ``n_images``, ``n_atoms``, ``model``, ``batched``,
+        ``error`` (``None`` or ``{"reason", "message"}``) and the hop's ``meta``.
+    frames : list of Atoms or None
+        The optimised band (``None`` on error).
+    """
+    t0 = time.perf_counter()
+    record: dict[str, Any] = {"edge_id": hop.edge_id, "model": getattr(provider, "key", None),
+                              "n_images": len(hop.images), "n_atoms": len(hop.images[0]) if hop.images else 0,
+                              "batched": bool(config.batched and provider.evaluator() is not None), **hop.meta}
+    frames = None
+    try:
+        check_band(hop.images, hop.edge_id)
+        images = [img.copy() for img in hop.images]
+        for img in images:
+            img.set_constraint()  # uMLIP-NEB relaxes every atom
+        res = optimise_band(images, provider, config)
+        e = res["energies"]
+        record.update(barrier=float(e.max() - e.min()), converged=res["converged"],
+                      neb_converged=res["neb_converged"], endpoints_converged=res["endpoints_converged"],
+                      steps=res["steps"], endpoint_steps=res["endpoint_steps"], fmax=_num(res["fmax"]),
+                      energies=[float(v) for v in e], evaluations=res["evaluations"], error=None)
+        frames = _band_frames(hop, images, e, res["forces"], res["converged"])
+    except Exception as exc:  # one bad hop never loses the run: record why
+        reason = getattr(exc, "reason", None) or ("model_error" if not isinstance(exc, LitrajError) else "error")
+        record.update(barrier=None, converged=False, steps=None, fmax=None, energies=None,
+                      error={"reason": reason, "message": f"{type(exc).__name__}: {exc}",
+                             "traceback": traceback.format_exc(limit=4)})
+    record["wall_time"] = time.perf_counter() - t0
+    return record, frames
+
+
+# --------------------------------------------------------------------------- output folder
+
+def read_records(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
+    """Records of ``OUT/results.jsonl`` (a torn last line from a killed run is ignored)."""
+    path = Path(out_dir) / RESULTS
+    if not path.exists():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+class ResultSink:
+    """Streams records and bands into the output folder as hops finish."""
+
+    def __init__(self, out_dir: str | os.PathLike) -> None:
+        self.out = Path(out_dir)
+        (self.out / BANDS).mkdir(parents=True, exist_ok=True)
+        self.path = self.out / RESULTS
+        self.done = {r["edge_id"] for r in read_records(self.out)}
+        self._repair_tail()
+
+    def _repair_tail(self) -> None:
+        # a run killed mid-write can leave a torn last line: end it so appends stay parseable
+        if self.path.exists() and self.path.stat().st_size:
+            with open(self.path, "rb") as fh:
+                fh.seek(-1, os.SEEK_END)
+                last = fh.read(1)
+            if last != b"\n":
+                with open(self.path, "ab") as fh:
+                    fh.write(b"\n")
+
+    def write(self, record: dict[str, Any], frames: list[Atoms] | None) -> None:
+        from ...loaders.extxyz import write_extxyz
+
+        eid = record["edge_id"]
+        if frames is not None:
+            write_extxyz(self.out / BANDS / f"{eid}.xyz", frames)
+        line = json.dumps(record, default=_json_default, allow_nan=False) + "\n"
+        with open(self.path, "a", encoding="utf-8") as fh:  # one write per record: a line is whole or torn
+            fh.write(line)
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.done.add(eid)
+
+    def write_failed_list(self) -> Path:
+        """``bands/failed.txt``: hops the scorer must treat as failed (errors, not converged)."""
+        records = read_records(self.out)
+        latest = {r["edge_id"]: r for r in records}
+        failed = sorted(e for e, r in latest.items() if r.get("error") or not r.get("converged"))
+        path = self.out / BANDS / FAILED
+        tmp = path.with_name(f".{FAILED}.tmp")
+        tmp.write_text("# hops whose uMLIP-NEB failed or did not converge\n" + "".join(f"{e}\n" for e in failed))
+        os.replace(tmp, path)
+        return path
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return str(value)
+
+
+def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: str | os.PathLike,
+             config: NEBConfig = NEBConfig(), workers: int = 1, scheduler: str | Any | None = None,
+             progress: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Run every hop not yet finished in ``out_dir``; stream results there.
+
+    Parameters
+    ----------
+    hops : iterable of HopInput
+    provider : CalculatorProvider
+        Picklable when ``workers > 1`` or ``scheduler`` is given.
+    out_dir : path
+    config : NEBConfig
+    workers : int
+        Local worker processes (1 = in this process).
+    scheduler : str or distributed.Client, optional
+        Dask scheduler address (``tcp://host:8786``) or a client: one task per hop.
+    progress : callable, optional
+        Called with each new record.
+
+    Returns
+    -------
+    dict
+        ``done`` (new records), ``skipped`` (already finished), ``failed`` (new records with an
+        error), ``out`` (folder), ``wall_time``.
+    """
+    from .dispatch import dispatch
+
+    t0 = time.perf_counter()
+    sink = ResultSink(out_dir)
+    todo, skipped = [], 0
+    for hop in hops:
+        if hop.edge_id in sink.done:
+            skipped += 1
+        else:
+            todo.append(hop)
+    done = failed = 0
+    for record, frames in dispatch(todo, provider, config, workers, scheduler):
+        sink.write(record, frames)
+        done += 1
+        failed += record.get("error") is not None
+        if progress is not None:
+            progress(record)
+    sink.write_failed_list()
+    return {"done": done, "skipped": skipped, "failed": failed, "out": str(sink.out),
+            "wall_time": time.perf_counter() - t0}

@@ -1,0 +1,174 @@
+"""``litraj bench umlip ...`` and ``litraj screen FILE... --model NAME``.
+
+Exit codes: 0 success, 1 some hops/structures failed, 2 unusable input (unknown model,
+missing weights, unreadable dataset).
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+from typing import Any
+
+from ...errors import LitrajError
+from ..neb.config import NEBConfig
+from .runners import list_models
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())}")
+    p.add_argument("--weights", default=None, metavar="PATH",
+                   help="local weights file/folder (required for mace-mp-0 and m3gnet)")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask scheduler address (tcp://host:8786): one task per hop")
+    g = p.add_argument_group("NEB protocol (defaults: the paper's)")
+    g.add_argument("--fmax", type=float, default=0.1, help="force threshold, eV/A (0.1)")
+    g.add_argument("--steps", type=int, default=100, help="max FIRE steps of the band (100)")
+    g.add_argument("--endpoint-steps", type=int, default=100, help="max FIRE steps per end point (100)")
+    g.add_argument("--k", type=float, default=5.0, help="spring constant, eV/A^2 (5.0)")
+    g.add_argument("--no-climb", action="store_true", help="plain NEB without climbing image")
+    g.add_argument("--no-relax-endpoints", action="store_true", help="keep the end points as given")
+    g.add_argument("--image-by-image", action="store_true", help="no batched band evaluation")
+    g.add_argument("--max-batch-atoms", type=int, default=None, metavar="N",
+                   help="atoms per batched forward pass (default 64 on cpu, the whole band on cuda)")
+    p.add_argument("--json", action="store_true", help="print one JSON document")
+
+
+def register(subparsers: Any) -> None:
+    """Add ``bench`` (with ``umlip``) and ``screen`` to an argparse sub-parser collection."""
+    bench = subparsers.add_parser("bench", help="benchmark runs that produce leaderboard submissions")
+    sub = bench.add_subparsers(dest="bench_kind", metavar="KIND")
+    sub.required = True
+    p = sub.add_parser("umlip", help="uMLIP-NEB on nebDFT2k -> nebDFT2k/umlip_neb submission",
+                       description="Relax end points and run CI-NEB with a universal potential from each hop's "
+                                   "initial (BVSE-NEB) band; writes OUT/bands (submission), metadata.yaml and "
+                                   "results.jsonl. Rerunning with the same --out resumes.")
+    p.add_argument("--dataset", default="nebDFT2k")
+    p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--source", default=None, help="dataset source (as load_litraj(source=))")
+    p.add_argument("--cache-dir", default=None)
+    p.add_argument("--limit", type=int, default=None, help="first N hops only")
+    _add_model_options(p)
+    p.set_defaults(func=run_bench)
+
+    s = subparsers.add_parser("screen", help="uMLIP percolation barriers of structures",
+                              description="Hop graph (edges < cutoff, bottleneck) -> uMLIP-NEB per "
+                                          "symmetry-inequivalent hop -> 1D/2D/3D percolation barriers.")
+    s.add_argument("files", nargs="+", help="structure files or folders (CIF, POSCAR, extxyz, JSON)")
+    s.add_argument("--cutoff", type=float, default=6.0, help="longest hop, A (6.0)")
+    s.add_argument("--bottleneck", type=float, default=0.5, help="min segment-atom distance, A (0.5)")
+    s.add_argument("--min-width", type=float, default=8.0, help="min supercell width, A (8.0)")
+    s.add_argument("--out", default=None, help="keep records and bands here (resumable)")
+    _add_model_options(s)
+    s.set_defaults(func=run_screen)
+
+
+def _config(args: argparse.Namespace) -> NEBConfig:
+    return NEBConfig(relax_endpoints=not args.no_relax_endpoints, endpoint_fmax=args.fmax,
+                     endpoint_steps=args.endpoint_steps, k=args.k, climb=not args.no_climb, fmax=args.fmax,
+                     steps=args.steps, batched=not args.image_by_image)
+
+
+def _error(args: argparse.Namespace, file: str, exc: Exception) -> int:
+    if args.json:
+        print(json.dumps({"records": [{"file": file, "ok": False, "reason": getattr(exc, "reason", "error"),
+                                       "error": str(exc)}]}))
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+def _provider(args: argparse.Namespace):
+    from .runners import get_provider
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return get_provider(args.model, args.weights, args.device, max_batch_atoms=args.max_batch_atoms)
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """``litraj bench umlip``."""
+    from .bench import bench_umlip
+
+    try:
+        config = _config(args)
+        provider = _provider(args)
+        with contextlib.redirect_stdout(sys.stderr):  # model chatter must not corrupt --json
+            summary = bench_umlip(provider, args.out, args.dataset, args.split, args.source, args.limit,
+                                  args.workers, args.scheduler, config, args.cache_dir,
+                                  progress=None if args.json else _progress)
+    except (LitrajError, ValueError, ImportError) as exc:
+        return _error(args, args.out, exc)
+    record = {"file": summary["submission"], "ok": True, **summary}
+    if args.json:
+        print(json.dumps({"records": [record]}, default=str))
+    else:
+        print(f"{summary['task']}: {summary['n_hops']} hops ({summary['n_converged']} converged, "
+              f"{summary['skipped']} resumed) -> {summary['submission']} + {summary['metadata']}")
+        if summary["mae_vs_dft"] is not None:
+            print(f"MAE vs em_dft (converged hops): {summary['mae_vs_dft']:.4f} eV")
+    return 1 if summary["failed"] else 0
+
+
+def _progress(record: dict[str, Any]) -> None:
+    err = record.get("error")
+    state = f"error {err['reason']}" if err else f"{record['barrier']:.4f} eV conv={record['converged']}"
+    print(f"  {record['edge_id']}: {state} ({record.get('wall_time') or 0:.1f} s)", file=sys.stderr)
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    """``litraj screen``."""
+    from ...structures import iter_structure_files, read_structures
+    from .screen import screen_structure
+
+    try:
+        config = _config(args)
+        provider = _provider(args)
+    except (LitrajError, ValueError) as exc:
+        return _error(args, args.files[0], exc)
+    records, failed = [], False
+    for path in iter_structure_files(args.files):
+        try:
+            pairs = read_structures(path)
+        except LitrajError as exc:
+            records.append({"file": str(path), "ok": False, "reason": exc.reason, "error": str(exc)})
+            failed = True
+            continue
+        for name, structure in pairs:
+            try:
+                with contextlib.redirect_stdout(sys.stderr):
+                    rec = screen_structure(structure, name, provider, args.out, args.cutoff, args.bottleneck,
+                                           config, args.workers, args.scheduler, args.min_width)
+                rec = {"file": str(path), "ok": True, **rec}
+                failed |= any(h["error"] for h in rec["hops"])
+            except LitrajError as exc:
+                rec = {"file": str(path), "material_id": name, "ok": False, "reason": exc.reason, "error": str(exc)}
+                failed = True
+            records.append(rec)
+    if args.json:
+        print(json.dumps({"records": records}, default=str))
+    else:
+        for rec in records:
+            _print_screen(rec)
+    return 1 if failed else 0
+
+
+def _fmt(v: Any) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
+def _print_screen(rec: dict[str, Any]) -> None:
+    if not rec["ok"]:
+        print(f"{rec['file']}: {rec['reason']}: {rec['error']}")
+        return
+    p, b = rec["percolation"], rec["percolation_bvse"]
+    print(f"{rec['material_id']} ({rec['file']}): {rec['n_hops']} hops, max dim {rec['max_dim']}")
+    print("  E_1D / E_2D / E_3D  uMLIP " + " / ".join(_fmt(p[k]) for k in ("E_1D", "E_2D", "E_3D"))
+          + "   BVSE " + " / ".join(_fmt(b[k]) for k in ("E_1D", "E_2D", "E_3D")) + " eV")
+    print(f"  {'edge_id':<28} {'L/A':>6} {'mult':>4} {'BVSE':>7} {'uMLIP':>7} conv  steps")
+    for h in rec["hops"]:
+        note = f"  {h['error']['reason']}" if h["error"] else ""
+        print(f"  {h['edge_id']:<28} {h['length']:6.3f} {h['multiplicity']:4d} {_fmt(h['em_bvse']):>7} "
+              f"{_fmt(h['em_umlip']):>7} {str(h['converged']):5} {h['steps']}{note}")
