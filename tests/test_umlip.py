@@ -215,3 +215,18 @@ def test_bench_fixture_submission_validates(tmp_path, capsys):
     args.func(args)
     again = json.loads(capsys.readouterr().out)["records"][0]
     assert again["done"] == 0 and again["skipped"] == 2
+
+
+def test_structure_without_bvse_parameters_starts_from_straight_lines():
+    """Li3Sb has no softBV Li-Sb parameters: the uMLIP pipeline still gets its hops."""
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.umlip.bands import structure_hops
+
+    sh = structure_hops(get_sample_structure("sample-Li3Sb-225"), "Li3Sb", min_width=4.0)
+    assert sh.system is None and sh.inputs and sh.graph.max_dim == 3
+    assert np.isnan(sh.bvse_barriers).all()
+    for hop in sh.inputs:
+        assert hop.meta["em_bvse"] is None and hop.edge_id.startswith("Li3Sb_")
+        pos = np.array([img.positions for img in hop.images])
+        steps = np.diff(pos, axis=0)  # a straight line: equal steps of the one moving atom
+        assert np.allclose(steps, steps[0], atol=1e-9) and np.count_nonzero(np.abs(steps[0]).sum(1) > 1e-9) == 1

@@ -11,7 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from ..hops.api import HopSystem, bvse_neb
+from ...errors import StructureError
+from ..hops.api import HopSystem, as_atoms, bvse_neb
 from ..hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF, HopGraph, build_hop_graph
 from ..hops.supercell import MIN_WIDTH, band_images, hop_geometry, supercell_atoms
 from ..neb.hops import HopInput
@@ -23,14 +24,15 @@ MOBILE_Z = 3
 class StructureHops:
     """A structure's hop graph and the initial band of each inequivalent hop."""
 
-    system: HopSystem
+    system: HopSystem | None  # None when BVSE cannot describe the structure (straight-line starts)
     graph: HopGraph
     inputs: list[HopInput]
     bvse_barriers: np.ndarray
+    numbers: np.ndarray
 
     @property
     def li_index(self) -> np.ndarray:
-        return np.nonzero(self.system.atoms.numbers == MOBILE_Z)[0]
+        return np.nonzero(self.numbers == MOBILE_Z)[0]
 
 
 def structure_hops(structure: Any, material_id: str = "structure", cutoff: float = DEFAULT_CUTOFF,
@@ -48,23 +50,32 @@ def structure_hops(structure: Any, material_id: str = "structure", cutoff: float
     min_width : float
         Smallest perpendicular width of the hop supercell (A).
     bvse_start : bool
-        Start from the BVSE-NEB optimised path (paper) instead of the straight line.
+        Start from the BVSE-NEB optimised path (paper) instead of the straight line. A
+        structure BVSE cannot describe (no softBV parameters for a pair, no oxidation
+        states) starts from straight lines, with ``em_bvse`` None.
 
     Raises
     ------
     StructureError
-        No Li, disordered, unknown oxidation states, overlapping atoms.
+        No Li, disordered, overlapping atoms.
     """
-    system = HopSystem.from_structure(structure, material_id)
-    graph = build_hop_graph(system.cell, system.frac, system.atoms.numbers, material_id, cutoff, bottleneck,
-                            MOBILE_Z, symprec)
+    try:
+        system = HopSystem.from_structure(structure, material_id)
+        atoms = system.atoms
+    except StructureError as exc:
+        if exc.reason not in ("missing_parameters", "oxidation_states"):
+            raise
+        system, atoms, bvse_start = None, as_atoms(structure), False  # the uMLIP needs neither
+    cell = atoms.cell.array
+    frac = np.linalg.solve(cell.T, atoms.positions.T).T
+    graph = build_hop_graph(cell, frac, atoms.numbers, material_id, cutoff, bottleneck, MOBILE_Z, symprec)
     inputs, bvse = [], []
-    plain = system.atoms.copy()
+    plain = atoms.copy()
     for name in list(plain.arrays):
         if name not in ("numbers", "positions"):
             del plain.arrays[name]
     for hop in graph.hops:
-        geom = hop_geometry(system.cell, system.frac, hop.source, hop.target, hop.offset, min_width=min_width)
+        geom = hop_geometry(cell, frac, hop.source, hop.target, hop.offset, min_width=min_width)
         positions = geom.initial_band()
         barrier = float("nan")
         if bvse_start:
@@ -81,4 +92,4 @@ def structure_hops(structure: Any, material_id: str = "structure", cutoff: float
         inputs.append(HopInput(hop.edge_id, images, {"material_id": material_id, "length": float(hop.length),
                                                     "multiplicity": int(hop.multiplicity), "mover": int(mover),
                                                     "em_bvse": None if not np.isfinite(barrier) else barrier}))
-    return StructureHops(system, graph, inputs, np.asarray(bvse, float))
+    return StructureHops(system, graph, inputs, np.asarray(bvse, float), atoms.numbers.copy())

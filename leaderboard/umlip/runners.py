@@ -4,7 +4,7 @@
 name           extra           weights                     batched bands
 =============  ==============  ==========================  ===========================
 chgnet         ``chgnet``      in the wheel (or --weights) yes (``predict_graph``)
-sevennet-0     ``sevennet``    in the wheel (or --weights) yes (batched graph)
+sevennet-0     ``sevenn``      in the wheel (or --weights) yes (batched graph)
 mace-mp-0      ``mace``        ``--weights FILE`` required no (image by image)
 m3gnet         ``matgl``       ``--weights DIR`` required  no (image by image)
 =============  ==============  ==========================  ===========================
@@ -49,7 +49,7 @@ MODELS: dict[str, ModelSpec] = {
     "chgnet": ModelSpec("chgnet", "chgnet", "chgnet", "chgnet", False,
                         "a CHGNet checkpoint (.pth.tar, e.g. chgnet/pretrained/0.3.0/*.pth.tar)", True,
                         _dist_version("chgnet")),
-    "sevennet-0": ModelSpec("sevennet-0", "sevenn", "sevennet", "sevenn", False,
+    "sevennet-0": ModelSpec("sevennet-0", "sevenn", "sevenn", "sevenn", False,
                             "a SevenNet checkpoint (.pth, e.g. sevenn/pretrained_potentials/SevenNet_0__11Jul2024/"
                             "checkpoint_sevennet_0.pth)", True, _dist_version("sevenn")),
     "mace-mp-0": ModelSpec("mace-mp-0", "mace", "mace", "mace-torch", True,

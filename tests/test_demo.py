@@ -1,0 +1,36 @@
+"""The README's main job (`litraj demo`) on the embedded sample."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from litraj_data import demo
+
+
+def test_umlip_step_screens_a_sample_crystal():
+    pytest.importorskip("chgnet")
+    res = demo.step_umlip("sample")
+    assert res["material_id"] == demo.UMLIP_STRUCTURE and res["hops"]
+    for hop in res["hops"]:
+        assert hop["error"] is None and hop["converged"]
+        assert 0.05 < hop["em_umlip"] < 2.0  # a rock-salt Li vacancy hop: tenths of an eV
+    # one orbit percolating in 3D: every percolation barrier is the largest hop barrier needed
+    assert math.isclose(res["percolation"]["E_3D"], max(h["em_umlip"] for h in res["hops"]))
+    assert "CHGNet" in res["text"]
+
+
+@pytest.mark.slow
+def test_demo_json_runs_every_step(capsys):
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="litraj")
+    demo.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["demo", "--json"])
+    assert args.func(args) == 0
+    doc = json.loads(capsys.readouterr().out)
+    steps = {r["file"].split(":", 1)[1]: r for r in doc["records"]}
+    assert list(steps) == [name for name, _ in demo.STEPS]
+    assert steps["bvse"]["structures"] and steps["hops"]["hops"]
+    assert steps["leaderboard"]["metrics"]["MAE"] > 0
