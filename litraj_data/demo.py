@@ -147,7 +147,8 @@ def step_leaderboard(source: str) -> dict[str, Any]:
     from litraj_data.leaderboard.baselines.quickstart import baseline_board
 
     result = baseline_board(source=source, task_id="nebBVSE122k/em", model="rf", n_boot=200)
-    metrics = {k: v for k, v in result["record"].get("metrics", {}).items() if isinstance(v, (int, float))}
+    scored = result["record"].get("subsets", {}).get("all", {})
+    metrics = {k: v for k, v in scored.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     text = ("Leaderboard, task nebBVSE122k/em (random forest on Voronoi hop descriptors, trained on the "
             "sample's train+val, scored on its test split; the paper's rows are reported, not rerun):\n"
             + result["markdown"])

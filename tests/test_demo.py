@@ -33,4 +33,6 @@ def test_demo_json_runs_every_step(capsys):
     steps = {r["file"].split(":", 1)[1]: r for r in doc["records"]}
     assert list(steps) == [name for name, _ in demo.STEPS]
     assert steps["bvse"]["structures"] and steps["hops"]["hops"]
-    assert steps["leaderboard"]["metrics"]["MAE"] > 0
+    board = steps["leaderboard"]["metrics"]
+    assert board["n"] == 8 and board["mae"] > 0 and board["rmse"] >= board["mae"]
+    assert steps["umlip"].get("hops") or "skipped" in steps["umlip"]
