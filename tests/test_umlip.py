@@ -111,6 +111,10 @@ def test_chgnet_batched_evaluator_matches_calculator(lif_hop, chgnet_provider):
         img.calc = chgnet_provider.calculator()
         assert e == pytest.approx(img.get_potential_energy(), abs=1e-4)
         assert np.abs(f - img.get_forces()).max() < 1e-4
+    assert ev.fast  # the direct energy+forces path ran (no silent fallback to predict_graph)
+    ev.fast = False  # the public predict_graph path gives the same numbers
+    for (e, f), (e2, f2) in zip(batched, ev.evaluate(images)):
+        assert e == pytest.approx(e2, abs=1e-4) and np.abs(f - f2).max() < 1e-4
 
 
 def test_chunks_bound_the_atoms_per_pass():

@@ -34,17 +34,21 @@ def chunks(images: Sequence[Atoms], max_atoms: int) -> list[list[int]]:
 
 
 class CHGNetBandEvaluator:
-    """CHGNet energies and forces of several structures in one batched prediction.
+    """CHGNet energies and forces of several structures per forward pass.
 
-    The graphs are built per image (CHGNet's converter), then ``predict_graph`` runs a
-    single batched forward/backward pass; energies are CHGNet's per-atom energies times the
-    number of atoms, exactly as ``CHGNetCalculator`` reports them.
+    The graphs are built per image (CHGNet's converter) and evaluated together. Forces come
+    from one plain backward pass of the total energy: CHGNet's own ``predict_graph`` (and
+    so ``CHGNetCalculator``) differentiates with ``create_graph=True`` (kept for training)
+    and ``CHGNetCalculator`` also computes stress and magnetic moments, which a NEB never
+    reads. Same numbers, less work; if CHGNet's internals differ from the version this was
+    written against (0.3-0.4), ``predict_graph`` is used instead.
     """
 
     def __init__(self, model: Any, device: str = "cpu", max_batch_atoms: int | None = None) -> None:
         self.model = model
         self.device = device
         self.max_batch_atoms = max_batch_atoms or MAX_BATCH_ATOMS.get(device, 64)
+        self.fast = True
 
     def evaluate(self, images: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
         from pymatgen.io.ase import AseAtomsAdaptor
@@ -53,13 +57,35 @@ class CHGNetBandEvaluator:
         for group in chunks(images, self.max_batch_atoms):
             graphs = [self.model.graph_converter(AseAtomsAdaptor.get_structure(images[i])).to(self.device)
                       for i in group]
-            preds = self.model.predict_graph(graphs, task="ef", batch_size=len(graphs))
-            if isinstance(preds, dict):
-                preds = [preds]
-            for i, p in zip(group, preds):
-                n = len(images[i]) if self.model.is_intensive else 1
-                results.append((float(p["e"]) * n, np.asarray(p["f"], dtype=float)))
+            results.extend(self._energy_forces(graphs))
         return results
+
+    def _energy_forces(self, graphs: list) -> list[tuple[float, np.ndarray]]:
+        if self.fast:
+            try:
+                return self._direct(graphs)
+            except (AttributeError, TypeError, KeyError):  # other CHGNet internals: public path
+                self.fast = False
+        preds = self.model.predict_graph(graphs, task="ef", batch_size=len(graphs))
+        preds = [preds] if isinstance(preds, dict) else preds
+        return [(float(p["e"]) * (g.atomic_number.shape[0] if self.model.is_intensive else 1),
+                 np.asarray(p["f"], dtype=float)) for p, g in zip(preds, graphs)]
+
+    def _direct(self, graphs: list) -> list[tuple[float, np.ndarray]]:
+        import torch
+        from chgnet.model.model import BatchedGraph
+
+        model = self.model
+        model.eval()
+        comp = 0 if model.composition_model is None else model.composition_model(graphs)
+        batched = BatchedGraph.from_graphs(graphs, bond_basis_expansion=model.bond_basis_expansion,
+                                           angle_basis_expansion=model.angle_basis_expansion, compute_stress=False)
+        pred = model._compute(batched, compute_force=False, compute_stress=False, compute_magmom=False)
+        n = torch.tensor([g.atomic_number.shape[0] for g in graphs], dtype=pred["e"].dtype, device=pred["e"].device)
+        energy = pred["e"] + comp  # per atom when the model is intensive (as predict_graph reports it)
+        total = energy * n if model.is_intensive else energy
+        grads = torch.autograd.grad(total.sum(), batched.atom_positions)
+        return [(float(e), -g.detach().cpu().numpy().astype(float)) for e, g in zip(total.detach().cpu(), grads)]
 
 
 class SevenNetBandEvaluator:
