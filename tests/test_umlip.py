@@ -112,6 +112,7 @@ def test_chgnet_batched_evaluator_matches_calculator(lif_hop, chgnet_provider):
         assert e == pytest.approx(img.get_potential_energy(), abs=1e-4)
         assert np.abs(f - img.get_forces()).max() < 1e-4
     assert ev.fast  # the direct energy+forces path ran (no silent fallback to predict_graph)
+    assert ev.converter is not ev.model.graph_converter  # nor to CHGNet's slow line graph
     ev.fast = False  # the public predict_graph path gives the same numbers
     for (e, f), (e2, f2) in zip(batched, ev.evaluate(images)):
         assert e == pytest.approx(e2, abs=1e-4) and np.abs(f - f2).max() < 1e-4
@@ -234,3 +235,28 @@ def test_structure_without_bvse_parameters_starts_from_straight_lines():
         pos = np.array([img.positions for img in hop.images])
         steps = np.diff(pos, axis=0)  # a straight line: equal steps of the one moving atom
         assert np.allclose(steps, steps[0], atol=1e-9) and np.count_nonzero(np.abs(steps[0]).sum(1) > 1e-9) == 1
+
+
+def test_vectorised_chgnet_line_graph_is_identical():
+    """The fast converter gives CHGNet's own graph tensors, bit for bit, on every sample crystal."""
+    from chgnet.model import CHGNet
+
+    from litraj_data.builders.sample_structures import load_sample_structures
+    from litraj_data.leaderboard.umlip.chgnet_graph import fast_converter
+
+    conv = CHGNet.load(verbose=False).graph_converter
+    fast = fast_converter(conv)
+    checked = 0
+    for entry in load_sample_structures():
+        s = entry.structure.copy()
+        s.perturb(0.05, min_distance=0.01)  # off the symmetric positions: bonds on both sides of 3 A
+        ref, got = conv(s), fast(s)
+        for key in ("bond_graph", "undirected2directed", "atom_graph", "directed2undirected", "neighbor_image"):
+            a, b = getattr(ref, key), getattr(got, key)
+            assert a.dtype == b.dtype and torch_equal(a, b), (entry.material_id, key)
+        checked += int(ref.bond_graph.shape[0] > 0)
+    assert checked >= 20
+
+
+def torch_equal(a, b) -> bool:
+    return tuple(a.shape) == tuple(b.shape) and bool((a == b).all())

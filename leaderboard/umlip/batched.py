@@ -40,8 +40,10 @@ class CHGNetBandEvaluator:
     from one plain backward pass of the total energy: CHGNet's own ``predict_graph`` (and
     so ``CHGNetCalculator``) differentiates with ``create_graph=True`` (kept for training)
     and ``CHGNetCalculator`` also computes stress and magnetic moments, which a NEB never
-    reads. Same numbers, less work; if CHGNet's internals differ from the version this was
-    written against (0.3-0.4), ``predict_graph`` is used instead.
+    reads. Graphs come from CHGNet's converter with a vectorised line graph
+    (:mod:`.chgnet_graph`, identical tensors). Same numbers, less work; if CHGNet's internals
+    differ from the version this was written against (0.3-0.4), its public ``predict_graph``
+    and converter are used instead.
     """
 
     def __init__(self, model: Any, device: str = "cpu", max_batch_atoms: int | None = None) -> None:
@@ -49,16 +51,27 @@ class CHGNetBandEvaluator:
         self.device = device
         self.max_batch_atoms = max_batch_atoms or MAX_BATCH_ATOMS.get(device, 64)
         self.fast = True
+        from .chgnet_graph import fast_converter
+
+        self.converter = fast_converter(model.graph_converter)  # identical graphs, vectorised line graph
 
     def evaluate(self, images: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
-        from pymatgen.io.ase import AseAtomsAdaptor
-
         results: list[tuple[float, np.ndarray]] = []
         for group in chunks(images, self.max_batch_atoms):
-            graphs = [self.model.graph_converter(AseAtomsAdaptor.get_structure(images[i])).to(self.device)
-                      for i in group]
-            results.extend(self._energy_forces(graphs))
+            results.extend(self._energy_forces([self._graph(images[i]) for i in group]))
         return results
+
+    def _graph(self, atoms: Atoms) -> Any:
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        structure = AseAtomsAdaptor.get_structure(atoms)
+        try:
+            return self.converter(structure).to(self.device)
+        except (AttributeError, TypeError, KeyError):  # other CHGNet graph internals: CHGNet's own converter
+            if self.converter is self.model.graph_converter:
+                raise
+            self.converter = self.model.graph_converter
+            return self.converter(structure).to(self.device)
 
     def _energy_forces(self, graphs: list) -> list[tuple[float, np.ndarray]]:
         if self.fast:
