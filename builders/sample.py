@@ -47,6 +47,7 @@ def sample_splits(entries: list[Any]) -> dict[str, str]:
 
 
 def build_sample(out: str | Path | None = None, datasets: tuple[str, ...] = SAMPLE_DATASETS, workers: int = 1,
+                 scheduler: Any = None,
                  progress: bool | None = None) -> dict[str, Path]:
     """Build the sample's versions and install them in ``out`` (the package's sample folder).
 
@@ -68,7 +69,8 @@ def build_sample(out: str | Path | None = None, datasets: tuple[str, ...] = SAMP
     for name in datasets:
         version = get_config(name).version
         with tempfile.TemporaryDirectory(dir=out) as tmp:
-            folder = Path(builders[name](structures, tmp, splits=splits, workers=workers, progress=progress))
+            folder = Path(builders[name](structures, tmp, splits=splits, workers=workers, scheduler=scheduler,
+                                            progress=progress))
             target = out / name / version
             target.parent.mkdir(parents=True, exist_ok=True)
             old = target.with_name(f".{version}.old")
@@ -84,11 +86,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", help="destination root (default: the package's embedded sample folder)")
     parser.add_argument("--datasets", nargs="+", default=list(SAMPLE_DATASETS), choices=SAMPLE_DATASETS)
     parser.add_argument("--workers", type=int, default=1, help="local processes")
+    parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                        help="Dask scheduler address (tcp://host:8786): one task per structure")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
 def run(args: argparse.Namespace) -> int:
-    built = build_sample(args.out, tuple(args.datasets), workers=args.workers)
+    built = build_sample(args.out, tuple(args.datasets), workers=args.workers, scheduler=args.scheduler)
     records = []
     for name, folder in built.items():
         man = json.loads((folder / "manifest.json").read_text())
