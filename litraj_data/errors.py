@@ -52,3 +52,9 @@ class StructureError(LitrajError, ValueError):
     """
 
     reason = "structure"
+
+
+class SchedulerError(LitrajError, ConnectionError):
+    """A Dask scheduler that cannot be used: ``dask_not_installed`` or ``scheduler_unreachable``."""
+
+    reason = "scheduler_unreachable"

@@ -11,6 +11,8 @@ from __future__ import annotations
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
+from .errors import SchedulerError
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -20,21 +22,21 @@ def dask_client(scheduler: Any):
 
     Raises
     ------
-    ImportError
-        dask.distributed is not installed (names the extra to install).
-    OSError
-        Nothing answers at the address (fails within ``timeout``, not after minutes).
+    SchedulerError
+        ``dask_not_installed`` (names the extra to install) or ``scheduler_unreachable``
+        (nothing answers at the address within 20 s).
     """
     try:
         from distributed import Client
     except ImportError as exc:
-        raise ImportError("--scheduler needs dask.distributed: pip install 'litraj-data[dask]'") from exc
+        raise SchedulerError("--scheduler needs dask.distributed: pip install 'litraj-data[dask]'",
+                             reason="dask_not_installed") from exc
     if isinstance(scheduler, Client):
         return scheduler, False
     try:
         return Client(scheduler, timeout="20s"), True
     except (OSError, TimeoutError) as exc:
-        raise OSError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from exc
+        raise SchedulerError(f"cannot reach the Dask scheduler at {scheduler!r}: {exc}") from exc
 
 
 def map_unordered(func: Callable[[T], R], items: Iterable[T], workers: int = 1, scheduler: Any = None,

@@ -33,8 +33,25 @@ def test_map_unordered_rejects_zero_workers():
 
 def test_unreachable_scheduler_fails_fast():
     pytest.importorskip("distributed")
-    with pytest.raises(OSError, match="cannot reach the Dask scheduler"):
+    from litraj_data.errors import SchedulerError
+
+    with pytest.raises(SchedulerError, match="cannot reach the Dask scheduler") as exc:
         dask_client("tcp://127.0.0.1:1")
+    assert exc.value.reason == "scheduler_unreachable"
+
+
+def test_builder_cli_reports_an_unreachable_scheduler(tmp_path, capsys):
+    pytest.importorskip("distributed")
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.cli import main
+
+    cif = tmp_path / "LiF.cif"
+    get_sample_structure("sample-LiF-225").to(filename=str(cif))
+    rc = main(["build", "BVEL13k", "--structures", str(cif), "--out", str(tmp_path / "out"),
+               "--scheduler", "tcp://127.0.0.1:1"])
+    assert rc == 1
+    assert "scheduler_unreachable" in capsys.readouterr().err
+    assert not (tmp_path / "out" / "BVEL13k").exists()  # nothing half-built is published
 
 
 @pytest.fixture(scope="module")

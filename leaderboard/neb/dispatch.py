@@ -86,12 +86,11 @@ def run_local(hops: Sequence[HopInput], provider: CalculatorProvider, config: NE
 def run_dask(hops: Sequence[HopInput], provider: CalculatorProvider, config: NEBConfig,
              scheduler: str | Any) -> Iterator[Result]:
     """One Dask task per hop on the cluster at ``scheduler`` (address or Client)."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError as exc:
-        raise ImportError("--scheduler needs dask.distributed: pip install 'dask[distributed]'") from exc
-    own = not isinstance(scheduler, Client)
-    client = Client(scheduler) if own else scheduler
+    from ...executors import dask_client
+
+    client, own = dask_client(scheduler)  # clear errors: dask missing, scheduler unreachable
+    from distributed import as_completed
+
     try:
         futures = {}
         for hop in hops:
