@@ -103,6 +103,40 @@ def test_attach_batched_one_call_per_step():
     assert group.calls == 2
 
 
+def test_end_points_relax_in_lock_step_as_fire_alone():
+    """Both end points follow FIRE.run's own path; a batched group evaluates them in one call per step."""
+    from ase.optimize import FIRE
+
+    from litraj_data.leaderboard.neb.harness import _relax_together
+
+    hop = cu_vacancy_hop(shift=0.0)
+    ends = [hop.images[0].copy(), hop.images[-1].copy()]
+    ends[1].positions[5] += (0.15, -0.1, 0.05)  # the two relaxations take different numbers of steps
+    alone = []
+    for atoms in ends:
+        ref = atoms.copy()
+        ref.calc = EMT()
+        opt = FIRE(ref, logfile=None)
+        ok = opt.run(fmax=0.05, steps=60)
+        alone.append((opt.nsteps, bool(ok), ref.positions.copy()))
+    assert alone[0][0] != alone[1][0]
+
+    together = [a.copy() for a in ends]
+    group = attach_batched(together, CalculatorEvaluator(EMT()))
+    result = _relax_together(together, 0.05, 60, 1e3, ["end 0", "end 1"])
+    for (steps, ok, positions), (n, conv), atoms in zip(alone, result, together):
+        assert (n, conv) == (steps, ok)
+        assert np.abs(atoms.positions - positions).max() < 1e-10
+    # one call per lock step while both move, then one per step of the slower one
+    assert group.calls == max(a[0] for a in alone) + 1
+    assert group.evaluated == sum(a[0] for a in alone) + 2
+
+    short = [a.copy() for a in ends]
+    for atoms in short:
+        atoms.calc = EMT()
+    assert [conv for _, conv in _relax_together(short, 0.05, 2, 1e3, ["a", "b"])] == [False, False]
+
+
 def test_resume_skips_finished(tmp_path):
     hops = [cu_vacancy_hop("a_0_1_0_0_0"), cu_vacancy_hop("b_0_1_0_0_0", n_images=4)]
     s1 = run_hops(hops[:1], FactoryProvider(EMT, "emt"), tmp_path, FAST)

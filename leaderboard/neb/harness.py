@@ -65,13 +65,42 @@ def _assign_calculators(images: list[Atoms], provider: CalculatorProvider, batch
     return None
 
 
-def _relax(atoms: Atoms, fmax: float, steps: int, limit: float, stage: str) -> tuple[int, bool]:
+def _relax_together(structures: list[Atoms], fmax: float, steps: int, limit: float,
+                    stages: list[str]) -> list[tuple[int, bool]]:
+    """Relax each structure with its own FIRE, all advanced in lock step.
+
+    Each optimiser follows exactly the path of ``FIRE(atoms).run(fmax, steps)``; stepping
+    them together means that, when the structures share a batched group (the two end points
+    of a band), the group evaluates all of them in one model call per step.
+
+    Returns
+    -------
+    list of (steps, converged)
+        One per structure, as ``Optimizer.nsteps`` and ``Optimizer.run`` report them.
+    """
     from ase.optimize import FIRE
 
-    opt = FIRE(atoms, logfile=None)
-    opt.attach(lambda: _guard(np.array([atoms.get_potential_energy()]), atoms.get_forces(), limit, stage))
-    converged = bool(opt.run(fmax=fmax, steps=steps))
-    return int(opt.nsteps), converged
+    opts = [FIRE(atoms, logfile=None) for atoms in structures]
+    for opt in opts:
+        opt.fmax = fmax  # what run(fmax=...) sets: converged() is then ASE's own criterion
+    nsteps = [0] * len(structures)
+    converged = [False] * len(structures)
+    active = list(range(len(structures)))
+    while True:
+        still = []
+        for i in active:  # the first force request evaluates every moved structure of a group
+            atoms = structures[i]
+            forces = atoms.get_forces()
+            _guard(np.array([atoms.get_potential_energy()]), forces, limit, stages[i])
+            converged[i] = bool(opts[i].converged())
+            if not converged[i] and nsteps[i] < steps:
+                still.append(i)
+        if not still:
+            return list(zip(nsteps, converged))
+        for i in still:
+            opts[i].step()  # forces of the current positions are cached: moves, evaluates nothing
+            nsteps[i] += 1
+        active = still
 
 
 def optimise_band(images: list[Atoms], provider: CalculatorProvider, config: NEBConfig) -> dict[str, Any]:
@@ -89,9 +118,9 @@ def optimise_band(images: list[Atoms], provider: CalculatorProvider, config: NEB
     group = _assign_calculators(images, provider, config.batched)
     ep_steps, ep_conv = 0, True
     if config.relax_endpoints:
-        for k in (0, len(images) - 1):
-            n, ok = _relax(images[k], config.endpoint_fmax, config.endpoint_steps, config.force_limit,
-                           f"end point {k} relaxation")
+        ends = [0, len(images) - 1]
+        for n, ok in _relax_together([images[k] for k in ends], config.endpoint_fmax, config.endpoint_steps,
+                                     config.force_limit, [f"end point {k} relaxation" for k in ends]):
             ep_steps += n
             ep_conv &= ok
     neb = NEB(images, k=config.k, climb=config.climb, method=config.method)

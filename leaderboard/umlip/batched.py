@@ -14,8 +14,11 @@ from typing import Any, Sequence
 import numpy as np
 from ase import Atoms
 
-#: Default atoms per forward pass by device (see the module docstring).
-MAX_BATCH_ATOMS = {"cpu": 64, "cuda": 100_000}
+#: Default atoms per forward pass by model and device (see the module docstring). On 2 CPU
+#: cores (``benchmarks/bench_umlip.py``) CHGNet gains from pairs of ~30-atom images, while
+#: SevenNet-0 is compute-bound sooner: two 15-atom images in one pass cost 0.73x of two
+#: passes, two 23-atom images 1.03x, two 31-atom images 1.57x.
+MAX_BATCH_ATOMS = {"chgnet": {"cpu": 64, "cuda": 100_000}, "sevennet": {"cpu": 32, "cuda": 100_000}}
 
 
 def chunks(images: Sequence[Atoms], max_atoms: int) -> list[list[int]]:
@@ -40,8 +43,8 @@ class CHGNetBandEvaluator:
     from one plain backward pass of the total energy: CHGNet's own ``predict_graph`` (and
     so ``CHGNetCalculator``) differentiates with ``create_graph=True`` (kept for training)
     and ``CHGNetCalculator`` also computes stress and magnetic moments, which a NEB never
-    reads. Graphs come from CHGNet's converter with a vectorised line graph
-    (:mod:`.chgnet_graph`, identical tensors). Same numbers, less work; if CHGNet's internals
+    reads. Graphs are built with numpy (:mod:`.chgnet_graph`: CHGNet's own tensors, without
+    its per-bond Python objects). Same numbers, less work; if CHGNet's internals
     differ from the version this was written against (0.3-0.4), its public ``predict_graph``
     and converter are used instead.
     """
@@ -49,11 +52,11 @@ class CHGNetBandEvaluator:
     def __init__(self, model: Any, device: str = "cpu", max_batch_atoms: int | None = None) -> None:
         self.model = model
         self.device = device
-        self.max_batch_atoms = max_batch_atoms or MAX_BATCH_ATOMS.get(device, 64)
+        self.max_batch_atoms = max_batch_atoms or MAX_BATCH_ATOMS["chgnet"].get(device, 64)
         self.fast = True
         from .chgnet_graph import fast_converter
 
-        self.converter = fast_converter(model.graph_converter)  # identical graphs, vectorised line graph
+        self.converter = fast_converter(model.graph_converter)  # identical graphs, built with numpy
 
     def evaluate(self, images: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
         results: list[tuple[float, np.ndarray]] = []
@@ -118,7 +121,7 @@ class SevenNetBandEvaluator:
         self.cutoff = float(cutoff)
         self.device = device
         self.modal = modal
-        self.max_batch_atoms = max_batch_atoms or MAX_BATCH_ATOMS.get(device, 64)
+        self.max_batch_atoms = max_batch_atoms or MAX_BATCH_ATOMS["sevennet"].get(device, 32)
         self.model.set_is_batch_data(True)
 
     def evaluate(self, images: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:

@@ -1,78 +1,176 @@
-"""CHGNet crystal graphs with a vectorised line graph (bond graph).
+"""CHGNet crystal graphs built with numpy: CHGNet's own tensors, without its Python objects.
 
-CHGNet's converter builds the atom graph in C but the line graph (every pair of short
-bonds sharing an atom: the angles of its three-body interactions) in a nested Python
-loop, which takes ~20% of a CHGNet NEB step on a CPU. :func:`line_graph` computes the same
-rows, in the same order, from the graph's edge arrays with numpy; tests check that the
-result is identical to CHGNet's own (``tests/test_umlip.py``). Anything unexpected in the
-graph makes it fall back to CHGNet's method.
+CHGNet's converter matches every directed bond of pymatgen's neighbour list with its
+reverse in C, then turns the result into one Python object per atom and per bond, and builds
+the line graph (every pair of short bonds sharing an atom: the angles of its three-body
+terms) in a nested Python loop. For the tens-of-atoms supercells of a NEB that is ~20% of a
+CHGNet step on a CPU, repeated for every image at every step.
+
+:class:`FastGraphConverter` computes the same rows, in the same order, from the neighbour
+list's arrays: a bond and its reverse (swapped atoms, negated image) form one undirected
+bond, numbered in order of first appearance, exactly as CHGNet's ``create_graph`` numbers
+them; each atom lists its bonds grouped by neighbour in order of first appearance, as
+CHGNet's node dictionaries do. Tests check that the tensors are identical to CHGNet's own
+(``tests/test_umlip.py``). A neighbour list that CHGNet's matching would treat specially
+(a bond without its reverse, a bond listed twice) is handed to CHGNet's converter.
 """
 from __future__ import annotations
 
-import copy
-import types
+import sys
 from typing import Any
 
 import numpy as np
 
 
-def line_graph(graph: Any, cutoff: float) -> tuple[Any, Any]:
-    """``(bond_graph, undirected2directed)`` exactly as ``Graph.line_graph_adjacency_list``
-    (as integer arrays instead of lists: the converter turns either into the same tensors).
+def pair_bonds(center: np.ndarray, neighbor: np.ndarray, image: np.ndarray, n_atoms: int
+               ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Match every directed bond with its reverse, as CHGNet's ``create_graph`` does.
 
-    Rows ``[atom, undirected bond 1, directed bond 1, undirected bond 2, directed bond 2]``:
-    for every undirected bond not longer than ``cutoff``, for each of its two ends (with the
-    directed bond leaving that end), every other directed bond leaving the same atom that
-    is shorter than ``cutoff``, in the order the atom lists its bonds.
+    Returns
+    -------
+    (directed2undirected, undirected2directed) or None
+        ``directed2undirected[i]``: undirected bond of directed bond ``i``, numbered in order
+        of first appearance; ``undirected2directed[u]``: (first, second) directed bonds of
+        ``u``, shape (n_undirected, 2). ``None`` when there are no bonds, or a bond has no
+        reverse or appears twice (CHGNet then keeps a one-sided bond; not this function's job).
     """
-    directed = graph.directed_edges_list
-    undirected = graph.undirected_edges_list
-    if len(directed) != 2 * len(undirected):
-        return graph.__class__.line_graph_adjacency_list(graph, cutoff)  # CHGNet raises its own error
-    n_dir = len(directed)
-    d_undirected = np.fromiter((e.info["undirected_edge_index"] for e in directed), np.int64, n_dir)
-    d_distance = np.fromiter((e.info["distance"] for e in directed), np.float64, n_dir)
-    u_ends = [e.nodes for e in undirected]
-    u_dirs = [e.info["directed_edge_index"] for e in undirected]
-    if any(len(d) != 2 for d in u_dirs):
-        return graph.__class__.line_graph_adjacency_list(graph, cutoff)
-    undirected2directed = np.fromiter((d[0] for d in u_dirs), np.int64, len(u_dirs))
-    # the bonds leaving each atom, in the order the atom lists them, kept if shorter than cutoff
-    short = d_distance < cutoff
-    leaving: list[np.ndarray] = []
-    for node in graph.nodes:
-        order = np.fromiter((e.index for group in node.neighbors.values() for e in group), np.int64)
-        leaving.append(order[short[order]])
-    u_distance = np.fromiter((e.info["distance"] for e in undirected), np.float64, len(undirected))
+    n = len(center)
+    image = np.asarray(image, dtype=np.int64).reshape(n, 3)
+    if n == 0:
+        return None  # no bonds at all: CHGNet's own shapes and isolated-atom policy
+    span = int(np.abs(image).max()) * 2 + 1
+    offset = span // 2
+
+    def code(c: np.ndarray, nb: np.ndarray, img: np.ndarray) -> np.ndarray:
+        shifted = img + offset
+        return ((c * n_atoms + nb) * span + shifted[:, 0]) * span * span + shifted[:, 1] * span + shifted[:, 2]
+
+    forward = code(center, neighbor, image)
+    backward = code(neighbor, center, -image)
+    order = np.argsort(forward, kind="stable")
+    sorted_codes = forward[order]
+    if n > 1 and (np.diff(sorted_codes) == 0).any():
+        return None  # a bond listed twice
+    where = np.searchsorted(sorted_codes, backward)
+    where = np.minimum(where, n - 1)
+    if not (sorted_codes[where] == backward).all():
+        return None  # a bond without its reverse
+    partner = order[where]
+    index = np.arange(n)
+    first = np.minimum(index, partner)  # the bond that created the undirected bond
+    creators = np.flatnonzero(first == index)
+    numbering = np.empty(n, np.int64)
+    numbering[creators] = np.arange(len(creators))
+    directed2undirected = numbering[first]
+    undirected2directed = np.stack([creators, partner[creators]], axis=1)
+    return directed2undirected, undirected2directed
+
+
+def leaving_bonds(center: np.ndarray, neighbor: np.ndarray, n_atoms: int) -> np.ndarray:
+    """Directed bonds sorted by centre atom, each atom's grouped by neighbour in order of first
+    appearance (the order of CHGNet's ``node.neighbors``), index order within a group."""
+    n = len(center)
+    index = np.arange(n)
+    pair = center.astype(np.int64) * n_atoms + neighbor
+    # first appearance of each (centre, neighbour) pair
+    uniq, inverse = np.unique(pair, return_inverse=True)
+    first_seen = np.full(len(uniq), n, np.int64)
+    np.minimum.at(first_seen, inverse, index)
+    return np.lexsort((index, first_seen[inverse], center))
+
+
+def line_graph(center: np.ndarray, neighbor: np.ndarray, distance: np.ndarray,
+               directed2undirected: np.ndarray, undirected2directed: np.ndarray, n_atoms: int,
+               cutoff: float) -> np.ndarray:
+    """Rows ``[atom, undirected bond 1, directed bond 1, undirected bond 2, directed bond 2]``
+    exactly as CHGNet's ``Graph.line_graph_adjacency_list``.
+
+    For every undirected bond not longer than ``cutoff``, for each of its two ends (with the
+    directed bond leaving that end), every other directed bond leaving the same atom that is
+    shorter than ``cutoff``, in the order the atom lists its bonds.
+    """
+    u_distance = distance[undirected2directed[:, 0]]
     keep = np.flatnonzero(~(u_distance > cutoff))
     if keep.size == 0:
-        return [], undirected2directed
-    centres, bonds, dirs = [], [], []
-    for u in keep.tolist():
-        for centre, d in zip(u_ends[u], u_dirs[u]):
-            centres.append(centre)
-            bonds.append(u)
-            dirs.append(d)
-    lists = [leaving[c] for c in centres]
-    sizes = np.fromiter((len(x) for x in lists), np.int64, len(lists))
-    others = np.concatenate(lists) if lists else np.zeros(0, np.int64)
-    centre = np.repeat(np.asarray(centres, np.int64), sizes)
-    bond = np.repeat(np.asarray(bonds, np.int64), sizes)
-    first = np.repeat(np.asarray(dirs, np.int64), sizes)
-    mask = others != first
-    rows = np.stack([centre, bond, first, d_undirected[others], others], axis=1)[mask]
-    return rows, undirected2directed
+        return np.zeros(0, np.int64)  # CHGNet's empty list: a tensor of shape (0,)
+    order = leaving_bonds(center, neighbor, n_atoms)
+    order = order[distance[order] < cutoff]  # the short bonds leaving each atom, atom by atom
+    counts = np.bincount(center[order], minlength=n_atoms)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    # for each kept undirected bond: its first end then its second end
+    dirs = undirected2directed[keep].reshape(-1)
+    bonds = np.repeat(keep, 2)
+    centres = center[dirs]
+    sizes = counts[centres]
+    total = int(sizes.sum())
+    slot = np.arange(total) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+    others = order[np.repeat(starts[centres], sizes) + slot]
+    first = np.repeat(dirs, sizes)
+    rows = np.stack([np.repeat(centres, sizes), np.repeat(bonds, sizes), first,
+                     directed2undirected[others], others], axis=1)
+    return rows[others != first]
 
 
-def fast_converter(converter: Any) -> Any:
-    """A copy of a CHGNet ``CrystalGraphConverter`` whose graphs use :func:`line_graph`."""
-    fast = copy.copy(converter)
-    make = converter.create_graph
+class FastGraphConverter:
+    """Drop-in for a CHGNet ``CrystalGraphConverter``: same graphs, built with numpy.
 
-    def create_graph(*args: Any, **kwargs: Any) -> Any:
-        graph = make(*args, **kwargs)
-        graph.line_graph_adjacency_list = types.MethodType(line_graph, graph)
-        return graph
+    Parameters
+    ----------
+    converter : chgnet.graph.CrystalGraphConverter
+        The model's converter (cutoffs, isolated-atom policy; the fallback).
+    """
 
-    fast.create_graph = create_graph
-    return fast
+    def __init__(self, converter: Any) -> None:
+        self.converter = converter
+        self.atom_graph_cutoff = converter.atom_graph_cutoff
+        self.bond_graph_cutoff = converter.bond_graph_cutoff
+        self.fallbacks = 0  # structures handed to CHGNet's converter (for tests)
+
+    def __call__(self, structure: Any, graph_id: str | None = None, mp_id: str | None = None) -> Any:
+        import torch
+        from chgnet.graph.crystalgraph import CrystalGraph
+        from chgnet.model.model import TORCH_DTYPE
+
+        center, neighbor, image, distance = structure.get_neighbor_list(
+            r=self.atom_graph_cutoff, sites=structure.sites, numerical_tol=1e-8)
+        n_atoms = len(structure)
+        center = np.asarray(center, np.int64)
+        neighbor = np.asarray(neighbor, np.int64)
+        paired = pair_bonds(center, neighbor, image, n_atoms)
+        if paired is None:
+            self.fallbacks += 1
+            return self.converter(structure, graph_id=graph_id, mp_id=mp_id)
+        directed2undirected, undirected2directed = paired
+        bond_graph = line_graph(center, neighbor, np.asarray(distance, float), directed2undirected,
+                                undirected2directed, n_atoms, self.bond_graph_cutoff)
+        self._check_isolated(n_atoms, center, graph_id)
+        return CrystalGraph(
+            atomic_number=torch.tensor([site.specie.Z for site in structure], dtype=torch.int32),
+            atom_frac_coord=torch.tensor(structure.frac_coords, dtype=TORCH_DTYPE, requires_grad=True),
+            atom_graph=torch.from_numpy(np.stack([center, neighbor], axis=1).astype(np.int32)),
+            neighbor_image=torch.tensor(image, dtype=TORCH_DTYPE),
+            directed2undirected=torch.from_numpy(directed2undirected.astype(np.int32)),
+            undirected2directed=torch.from_numpy(undirected2directed[:, 0].astype(np.int32)),
+            bond_graph=torch.from_numpy(bond_graph.astype(np.int32)),
+            lattice=torch.tensor(structure.lattice.matrix, dtype=TORCH_DTYPE, requires_grad=True),
+            graph_id=graph_id, mp_id=mp_id, composition=structure.composition.formula,
+            atom_graph_cutoff=self.atom_graph_cutoff, bond_graph_cutoff=self.bond_graph_cutoff,
+        )
+
+    def _check_isolated(self, n_atoms: int, center: np.ndarray, graph_id: str | None) -> None:
+        # CHGNet's isolated-atom policy, same message
+        isolated = n_atoms - len(np.unique(center))
+        if not isolated:
+            return
+        msg = (f"Structure {graph_id=} has {isolated} isolated atom(s) with "
+               f"atom_graph_cutoff={self.atom_graph_cutoff}. CHGNet calculation will likely go wrong")
+        policy = getattr(self.converter, "on_isolated_atoms", "error")
+        if policy == "error":
+            raise ValueError(msg)
+        if policy == "warn":
+            print(msg, file=sys.stderr)
+
+
+def fast_converter(converter: Any) -> FastGraphConverter:
+    """A converter giving ``converter``'s graphs, built with numpy (:class:`FastGraphConverter`)."""
+    return FastGraphConverter(converter)

@@ -89,7 +89,7 @@ class UMLIPProvider:
         Local weights (required for mace-mp-0 and m3gnet).
     device : {"cpu", "cuda"}
     max_batch_atoms : int, optional
-        Atoms per batched forward pass (default by device, see
+        Atoms per batched forward pass (default by model and device, see
         :data:`~litraj_data.leaderboard.umlip.batched.MAX_BATCH_ATOMS`).
     """
 
