@@ -2,10 +2,11 @@
 
 One pass over a whole band removes the per-call overhead of image-by-image evaluation,
 which dominates for small cells and on GPUs. On a CPU a large batch is compute-bound and
-can even be slower than single images (measured in ``benchmarks/bench_umlip.py``: CHGNet
-and SevenNet on 2 CPU cores, 5 images of 63 atoms, are 2-5x *slower* as one batch), so
-images are grouped into chunks of at most ``max_batch_atoms`` atoms: the whole band on a
-GPU, a few small images at a time on a CPU.
+can be slower than single images (measured with ``benchmarks/bench_umlip.py`` on 2 CPU
+cores: two 31-atom images take SevenNet-0 1.57x as long in one pass as in two; CHGNet's
+whole 63-atom band in one pass is 1.3x slower than one image per pass), so images are
+grouped into chunks of at most ``max_batch_atoms`` atoms: the whole band on a GPU, a few
+small images at a time on a CPU.
 """
 from __future__ import annotations
 
