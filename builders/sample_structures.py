@@ -257,14 +257,35 @@ def _entry_from_raw(raw: Mapping[str, Any]) -> SampleEntry:
 
 
 @functools.lru_cache(maxsize=4)
+def _raw_entries(path: str, mtime_ns: int) -> dict[str, Mapping[str, Any]]:
+    """``{id: raw entry}`` of a sample list, in file order (read once per file version)."""
+    table: dict[str, Mapping[str, Any]] = {}
+    for raw in _read_yaml(Path(path)):
+        mid = str(raw.get("id")) if isinstance(raw, Mapping) and "id" in raw else None
+        if mid is None:
+            _entry_from_raw(raw if isinstance(raw, Mapping) else {})  # raises the missing-key error
+        if mid in table:
+            raise DataFormatError(f"{path}: duplicate sample id {mid}")
+        table[mid] = raw
+    return table
+
+
+@functools.lru_cache(maxsize=256)
+def _entry_cached(path: str, mtime_ns: int, material_id: str) -> SampleEntry:
+    # one entry at a time: expanding a space group costs pymatgen ~0.3 s, the whole sample ~7 s
+    return _entry_from_raw(_raw_entries(path, mtime_ns)[material_id])
+
+
 def _load_cached(path: str, mtime_ns: int) -> tuple[SampleEntry, ...]:
-    entries = tuple(_entry_from_raw(raw) for raw in _read_yaml(Path(path)))
-    seen: set[str] = set()
-    for e in entries:
-        if e.material_id in seen:
-            raise DataFormatError(f"{path}: duplicate sample id {e.material_id}")
-        seen.add(e.material_id)
-    return entries
+    return tuple(_entry_cached(path, mtime_ns, mid) for mid in _raw_entries(path, mtime_ns))
+
+
+def _resolved(path: str | os.PathLike[str] | None) -> tuple[str, int]:
+    p = Path(path) if path is not None else SAMPLE_YAML
+    try:
+        return str(p.resolve()), p.stat().st_mtime_ns
+    except OSError as exc:
+        raise DataFormatError(f"cannot read sample structure list {p}: {exc}") from exc
 
 
 def load_sample_structures(path: str | os.PathLike[str] | None = None) -> list[SampleEntry]:
@@ -288,9 +309,7 @@ def load_sample_structures(path: str | os.PathLike[str] | None = None) -> list[S
     StructureError
         If the sites of an entry cannot be expanded in its space group.
     """
-    p = Path(path) if path is not None else SAMPLE_YAML
-    cached = _load_cached(str(p.resolve()), p.stat().st_mtime_ns)
-    return [_copy_entry(e) for e in cached]
+    return [_copy_entry(e) for e in _load_cached(*_resolved(path))]
 
 
 def _copy_entry(e: SampleEntry) -> SampleEntry:
@@ -299,7 +318,7 @@ def _copy_entry(e: SampleEntry) -> SampleEntry:
 
 def sample_ids(path: str | os.PathLike[str] | None = None) -> list[str]:
     """Return the material ids of the sample, in file order."""
-    return [e.material_id for e in load_sample_structures(path)]
+    return list(_raw_entries(*_resolved(path)))
 
 
 def sample_structures_as_dict(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -315,10 +334,11 @@ def get_sample_structure(material_id: str, path: str | os.PathLike[str] | None =
     KeyError
         If ``material_id`` is not part of the sample (the message lists the known ids).
     """
-    table = sample_structures_as_dict(path)
-    if material_id not in table:
-        raise KeyError(f"unknown sample structure {material_id!r}; known: {sorted(table)}")
-    return table[material_id]
+    path_key = _resolved(path)
+    known = _raw_entries(*path_key)
+    if material_id not in known:
+        raise KeyError(f"unknown sample structure {material_id!r}; known: {sorted(known)}")
+    return _entry_cached(*path_key, material_id).structure.copy()  # a fresh copy, as load_sample_structures gives
 
 
 def _density(struct: Any) -> float:
