@@ -261,9 +261,9 @@ def _raw_entries(path: str, mtime_ns: int) -> dict[str, Mapping[str, Any]]:
     """``{id: raw entry}`` of a sample list, in file order (read once per file version)."""
     table: dict[str, Mapping[str, Any]] = {}
     for raw in _read_yaml(Path(path)):
-        mid = str(raw.get("id")) if isinstance(raw, Mapping) and "id" in raw else None
-        if mid is None:
-            _entry_from_raw(raw if isinstance(raw, Mapping) else {})  # raises the missing-key error
+        if not isinstance(raw, Mapping) or "id" not in raw:
+            raise DataFormatError(f"sample entry {raw!r} lacks 'id'")
+        mid = str(raw["id"])
         if mid in table:
             raise DataFormatError(f"{path}: duplicate sample id {mid}")
         table[mid] = raw
