@@ -36,7 +36,7 @@ def _peak_mb() -> float:
 def worker(mode: str, target: str, repeat: int) -> dict:
     import ase.io
 
-    from litraj_data.loaders.raw_neb import find_runs, read_hop
+    from litraj_data.builders.raw_runs import find_runs, read_hop
 
     root = Path(target)
     t0 = time.perf_counter()

@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from .structure_builds import (add_common_arguments, chemsys, read_structure_inputs, report_build, resolve_splits,
+from litraj_data.builders.structure_builds import (add_common_arguments, chemsys, read_structure_inputs, report_build, resolve_splits,
                                split_sources, structures_digest, write_failures)
-from .structure_jobs import failures_table, run_structure_jobs
+from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 
 DATASET = "BVEL13k"
 DEFAULT_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200, "connectivity": 26, "max_barrier": 10.0}
@@ -74,7 +74,7 @@ def build_bvel13k(
     Path
         The finished version folder (holding ``manifest.json``).
     """
-    from litraj_data.builders.shards import write_dataset
+    from litraj_data.store.shards import write_dataset
     from litraj_data.schema import structure_to_row
 
     cfg = {**DEFAULT_SETTINGS, **settings}

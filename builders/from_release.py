@@ -26,15 +26,14 @@ from typing import Any, Iterator, Mapping
 
 import numpy as np
 import pandas as pd
-from ase.io.extxyz import read_xyz
 
 from litraj_data.download import fetch, is_remote, url_to_path
 from litraj_data.errors import DataFormatError
 from litraj_data.registry import DatasetConfig, get_config
-from litraj_data.loaders.atoms_codec import STRUCTURE_ARRAYS, atoms_to_card_row, calc_results, dumps
-
-from .manifest import sha256_file
-from .shards import write_dataset
+from litraj_data.store.atoms_codec import STRUCTURE_ARRAYS, atoms_to_card_row, calc_results, dumps
+from litraj_data.io import sha256_file
+from litraj_data.store.extxyz import iter_extxyz
+from litraj_data.store.shards import write_dataset
 
 
 # --------------------------------------------------------------------------- archives
@@ -87,72 +86,6 @@ class ReleaseArchive:
     def close(self) -> None:
         if self._zip is not None:
             self._zip.close()
-
-
-# --------------------------------------------------------------------------- extxyz streaming
-
-
-def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz") -> Iterator[Any]:
-    """Yield ASE Atoms from an extxyz text stream one frame at a time.
-
-    Parameters
-    ----------
-    stream : text stream
-        Read sequentially (works on zip members: no seeking).
-    skip : int
-        Frames to pass over first, by counting lines only.
-    label : str
-        Name used in error messages.
-
-    Raises
-    ------
-    DataFormatError
-        On a bad frame header or a frame cut short (a truncated file).
-    """
-    index = 0
-    while True:
-        try:
-            header = stream.readline()
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise DataFormatError(f"{label}: cannot read frame {index} ({exc}); the archive is corrupted or "
-                                  "truncated", reason="truncated") from exc
-        if not header:
-            return
-        if not header.strip():
-            continue
-        try:
-            natoms = int(header.split()[0])
-        except ValueError as exc:
-            raise DataFormatError(f"{label}: frame {index} starts with {header.strip()[:40]!r}, "
-                                  "expected the atom count", reason="bad_frame") from exc
-        try:
-            lines = [stream.readline() for _ in range(natoms + 1)]
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise DataFormatError(f"{label}: frame {index} unreadable ({exc}); the archive is corrupted or "
-                                  "truncated", reason="truncated") from exc
-        if any(line == "" for line in lines) or (not lines[-1].endswith("\n") and len(lines[-1].split()) < 4):
-            raise DataFormatError(f"{label}: frame {index} is cut short ({natoms} atoms announced); the file "
-                                  "is truncated", reason="truncated")
-        if index >= skip:
-            text = header + "".join(lines)
-            try:
-                yield next(read_xyz(io.StringIO(text), 0))
-            except Exception as exc:  # ASE raises assorted errors on malformed frames
-                raise DataFormatError(f"{label}: frame {index} is malformed ({exc})", reason="bad_frame") from exc
-        index += 1
-
-
-def count_frames(stream: io.TextIOBase) -> int:
-    """Number of frames of an extxyz stream (line counting only)."""
-    n = 0
-    while header := stream.readline():
-        if not header.strip():
-            continue
-        natoms = int(header.split()[0])
-        for _ in range(natoms + 1):
-            stream.readline()
-        n += 1
-    return n
 
 
 # --------------------------------------------------------------------------- rows
@@ -324,7 +257,7 @@ def import_release(name: str, source: str | Path | None, out: str | Path, *, ver
     out : path
         Root output folder; the version lands in ``out/NAME/VERSION``.
     version, overwrite, progress, max_shard_bytes
-        Passed to :func:`litraj_data.builders.shards.write_dataset`.
+        Passed to :func:`litraj_data.store.shards.write_dataset`.
     check_counts : bool
         Compare split sizes with the card (turn off only for synthetic benchmark data).
 

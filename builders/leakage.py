@@ -21,8 +21,8 @@ import pyarrow as pa
 
 from litraj_data.errors import DataFormatError
 
-from .manifest import read_manifest
-from .shards import read_shard
+from litraj_data.store.manifest import read_manifest
+from litraj_data.store.shards import read_shard
 
 TEST_SPLITS = ("test",)
 TRAINING_SPLITS = ("train", "val")

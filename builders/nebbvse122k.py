@@ -25,9 +25,9 @@ from typing import Any, Sequence
 
 from litraj_data.errors import LitrajError
 
-from .structure_builds import (add_common_arguments, chemsys, read_structure_inputs, report_build, resolve_splits,
+from litraj_data.builders.structure_builds import (add_common_arguments, chemsys, read_structure_inputs, report_build, resolve_splits,
                                split_sources, structures_digest, write_failures)
-from .structure_jobs import failures_table, run_structure_jobs
+from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 
 DATASET = "nebBVSE122k"
 DEFAULT_SETTINGS: dict[str, Any] = {"cutoff": 8.0, "bottleneck": 0.5, "protocol": "paper", "seed": None,
@@ -130,7 +130,7 @@ def build_nebbvse122k(
     Path
         The version folder (holding ``manifest.json``).
     """
-    from litraj_data.builders.shards import write_dataset
+    from litraj_data.store.shards import write_dataset
 
     neb_seed = settings.pop("neb_seed", None)
     cfg = {**DEFAULT_SETTINGS, **settings, "keep_bands": bool(keep_bands), "seed": neb_seed}

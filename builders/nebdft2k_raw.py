@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import raw_neb
+from litraj_data.builders import raw_neb
 
 DATASET = "nebDFT2k"
 

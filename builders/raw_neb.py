@@ -5,13 +5,13 @@
 
 Two phases (docs/raw_neb.md):
 
-1. **Per hop, in parallel** (``--workers``): read the run (:mod:`litraj_data.loaders.raw_neb`),
+1. **Per hop, in parallel** (``--workers``): read the run (:mod:`litraj_data.builders.raw_runs`),
    turn it into rows of the card's schema and spool them to ``WORK/HOP.arrow`` with a
    summary ``WORK/HOP.json`` (both written atomically). A hop whose summary exists and whose
    files did not change since (size + mtime fingerprint) is not read again: a stopped build
    resumes where it stopped. A bad hop gets a summary with a named failure reason.
 2. **Merge** (one process, streaming): hops in hop-id order, split by structure, configurations
-   deduplicated, handed to :func:`litraj_data.builders.shards.write_dataset` (bounded shards,
+   deduplicated, handed to :func:`litraj_data.store.shards.write_dataset` (bounded shards,
    resumable, atomic). ``failures.csv`` (hop_id, path, reason, message) goes with the data.
 """
 from __future__ import annotations
@@ -31,7 +31,7 @@ import pyarrow as pa
 
 from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.executors import map_unordered
-from litraj_data.loaders.raw_neb import Config, HopFailure, HopRun, find_runs, read_hop
+from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
 
 #: Transition metals of the "with TM" subset. The paper does not list them; we use the
 #: elements that the Materials Project treats with +U in oxides/fluorides (the PBE-without-U
@@ -376,7 +376,7 @@ def load_split_table(source: str | Path) -> dict[str, str]:
                     raise DataFormatError(f"{source}: needs material_id and split columns", reason="bad_splits")
                 put(rec["material_id"], split)
         return table
-    from .leakage import find_versions, material_splits
+    from litraj_data.builders.leakage import find_versions, material_splits
 
     for version in find_versions(source):
         splits, _ = material_splits(version)
@@ -397,7 +397,7 @@ def assign_material_splits(material_ids: Iterable[str], table: Mapping[str, str]
     if new:
         assigned: Mapping[str, str] | None = None
         try:
-            from . import splits as _splits  # the project's split rule, when available
+            from litraj_data.builders import splits as _splits  # the project's split rule, when available
 
             fn = getattr(_splits, "assign_splits", None)
             if fn is not None:
@@ -511,7 +511,7 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
         ``path`` (finished version folder), ``dataset``, ``hops`` (read), ``failures``,
         ``rows`` per split, ``duplicates_dropped``.
     """
-    from .shards import write_dataset
+    from litraj_data.store.shards import write_dataset
 
     if dataset not in ("nebDFT2k", "MPLiTrj"):
         raise ValueError(f"dataset must be 'nebDFT2k' or 'MPLiTrj', not {dataset!r}")
@@ -569,7 +569,7 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
                                                                       .encode()).hexdigest()},
                           extra_files={"failures.csv": failures_csv}, notes=notes, overwrite=overwrite,
                           progress=progress)
-    from .manifest import read_manifest
+    from litraj_data.store.manifest import read_manifest
 
     man = read_manifest(final)
     rows = {sp: man.num_rows(sp) for sp in man.splits}

@@ -17,9 +17,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from litraj_data.loaders.sources import sample_root
+from litraj_data.store.layout import sample_root
 
-from .sample_structures import load_sample_structures
+from litraj_data.builders.sample_structures import load_sample_structures
 
 SAMPLE_DATASETS = ("BVEL13k", "nebBVSE122k")
 
@@ -56,8 +56,8 @@ def build_sample(out: str | Path | None = None, datasets: tuple[str, ...] = SAMP
     """
     from litraj_data.registry import get_config
 
-    from .bvel13k import build_bvel13k
-    from .nebbvse122k import build_nebbvse122k
+    from litraj_data.builders.bvel13k import build_bvel13k
+    from litraj_data.builders.nebbvse122k import build_nebbvse122k
 
     entries = load_sample_structures()
     structures = [(e.material_id, e.structure) for e in entries]

@@ -18,7 +18,7 @@ import numpy as np
 
 from litraj_data.errors import DataFormatError
 
-from .splits import assign_splits, read_split_table
+from litraj_data.builders.splits import assign_splits, read_split_table
 
 
 def elements(structure: Any) -> set[str]:

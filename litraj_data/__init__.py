@@ -5,11 +5,11 @@
 """
 __version__ = "0.1.0"
 
-from .registry import citation_bibtex, info, list_datasets  # noqa: E402
+from litraj_data.registry import citation_bibtex, info, list_datasets  # noqa: E402
 
 
 def load_litraj(*args, **kwargs):  # noqa: D103 - documented on the real function
-    from .loaders.load import load_litraj as _load
+    from litraj_data.loaders.load import load_litraj as _load
 
     return _load(*args, **kwargs)
 

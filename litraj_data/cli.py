@@ -16,8 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
-from .errors import LitrajError
+from litraj_data import __version__
+from litraj_data.errors import LitrajError
 
 # Modules that add top-level commands (each defines register(subparsers)).
 COMMANDS: tuple[str, ...] = (
@@ -63,7 +63,7 @@ def _emit(args: argparse.Namespace, records: list[dict[str, Any]], text: Callabl
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
-    from .registry import get_config, list_datasets
+    from litraj_data.registry import get_config, list_datasets
 
     recs = []
     for name in list_datasets():
@@ -81,7 +81,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_info(args: argparse.Namespace) -> int:
-    from .registry import get_config
+    from litraj_data.registry import get_config
 
     c = get_config(args.name)
     rec = c.as_dict() | {"file": c.name}
@@ -100,7 +100,7 @@ def _cmd_info(args: argparse.Namespace) -> int:
 
 
 def _cmd_cite(args: argparse.Namespace) -> int:
-    from .registry import citation_bibtex
+    from litraj_data.registry import citation_bibtex
 
     if args.format == "cff":
         from importlib import resources
@@ -116,7 +116,7 @@ def _cmd_cite(args: argparse.Namespace) -> int:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from .loaders.export import export_dataset
+    from litraj_data.loaders.export import export_dataset
 
     records = export_dataset(args.name, args.out, fmt=args.format, split=args.split, source=args.source,
                              version=args.version, cache_dir=args.cache_dir)
@@ -125,9 +125,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .builders.manifest import read_manifest
-    from .loaders.load import manifest_of
-    from .loaders.verify import verify_manifest
+    from litraj_data.store.manifest import read_manifest
+    from litraj_data.loaders.load import manifest_of
+    from litraj_data.loaders.verify import verify_manifest
 
     records: list[dict[str, Any]] = []
     for target in args.targets:
@@ -149,7 +149,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from .loaders import cache
+    from litraj_data.loaders import cache
 
     root = cache.cache_root(args.cache_dir)
     if args.action == "path":

@@ -14,7 +14,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from .errors import IntegrityError, OfflineError
+from litraj_data.errors import IntegrityError, OfflineError
 
 CONNECT_TIMEOUT_S = 15.0
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-from .errors import SchedulerError
+from litraj_data.errors import SchedulerError
 
 T = TypeVar("T")
 R = TypeVar("R")

@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pyarrow as pa
 
-from .registry import ColumnSpec, DatasetConfig
+from litraj_data.registry import ColumnSpec, DatasetConfig
 
 VEC3 = pa.list_(pa.float64(), 3)
 
@@ -122,7 +122,7 @@ def column_array(spec: ColumnSpec, values: list[Any]) -> pa.Array:
     DataFormatError
         When a value has the wrong shape or a non-nullable column gets a null.
     """
-    from .errors import DataFormatError
+    from litraj_data.errors import DataFormatError
 
     typ = ARROW_TYPES[spec.kind]
     nulls = [v is None for v in values]
@@ -173,7 +173,7 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]], config: DatasetConfig, sche
     DataFormatError
         On unknown keys (a typo would otherwise silently drop data) or bad values.
     """
-    from .errors import DataFormatError
+    from litraj_data.errors import DataFormatError
 
     rows = list(rows)
     known = set(config.column_names)

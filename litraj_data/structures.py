@@ -11,7 +11,7 @@ from typing import Iterator
 
 from pymatgen.core import Structure
 
-from .errors import StructureError
+from litraj_data.errors import StructureError
 
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json")
 

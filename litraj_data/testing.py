@@ -19,7 +19,7 @@ from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
-from .registry import get_config
+from litraj_data.registry import get_config
 
 _PROTOTYPES = [
     ("LiF", "rocksalt", 4.03), ("LiCl", "rocksalt", 5.13), ("Li2O", "fluorite", 4.61),

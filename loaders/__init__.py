@@ -1,4 +1,4 @@
 """Loading built LiTraj versions: sources, cache, verification, conversions."""
-from .load import load_litraj, manifest_of
+from litraj_data.loaders.load import load_litraj, manifest_of
 
 __all__ = ["load_litraj", "manifest_of"]

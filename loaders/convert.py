@@ -13,7 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
-from .atoms_codec import loads
+from litraj_data.store.atoms_codec import loads
 
 ID_COLUMNS = ("material_id", "edge_id", "config_id", "chemsys")
 

@@ -3,14 +3,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 import pandas as pd
 
 from litraj_data.registry import get_config
 
-from .extxyz import band_frames, export_rows_atoms, write_extxyz
-from .load import load_litraj, manifest_of
+from litraj_data.loaders.convert import iter_atoms
+from litraj_data.loaders.load import load_litraj, manifest_of
+from litraj_data.registry import DatasetConfig
+from litraj_data.store.extxyz import band_frames, write_extxyz
+
+
+def export_rows_atoms(ds: Any, config: DatasetConfig) -> Iterable[Any]:
+    """Atoms of a split as the official release had them: only ``info.*`` columns in ``info``."""
+    info_columns = [c.name for c in config.columns if c.source.startswith("info.")]
+    return iter_atoms(ds, info_columns=info_columns)
 
 
 def export_dataset(name: str, out: str | Path, *, fmt: str = "extxyz", split: str | None = None,
@@ -32,12 +40,13 @@ def export_dataset(name: str, out: str | Path, *, fmt: str = "extxyz", split: st
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if fmt in ("parquet", "arrow"):
-        from litraj_data.builders.shards import convert_version
+        from litraj_data.store.manifest import read_manifest
+        from litraj_data.store.shards import convert_version
 
         man = manifest_of(name, version=version, source=source, cache_dir=cache_dir)
         target = convert_version(man.root, out / config.name / man.version, fmt)
         return [{"file": str(target / f["name"]), "rows": f["num_rows"]} for f in
-                __import__("litraj_data.builders.manifest", fromlist=["read_manifest"]).read_manifest(target).files()]
+                read_manifest(target).files()]
     if fmt != "extxyz":
         raise ValueError(f"unknown export format {fmt!r}")
     dd = load_litraj(name, split=split, version=version, source=source, cache_dir=cache_dir)

@@ -6,13 +6,13 @@ from pathlib import Path
 import datasets
 import pyarrow as pa
 
-from litraj_data.builders.manifest import Manifest
+from litraj_data.store.manifest import Manifest
 from litraj_data.errors import DataFormatError, IntegrityError
 from litraj_data.registry import get_config
 
-from .cache import cache_root
-from .sources import resolve
-from .verify import check_sizes, repair_hint
+from litraj_data.loaders.cache import cache_root
+from litraj_data.loaders.sources import resolve
+from litraj_data.loaders.verify import check_sizes, repair_hint
 
 
 def _open_shard(path: Path, manifest: Manifest, info: datasets.DatasetInfo, split: str) -> datasets.Dataset:

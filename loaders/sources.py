@@ -20,24 +20,20 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-from importlib import resources
 from pathlib import Path
 
 
-from litraj_data.builders.manifest import Manifest, read_manifest, sha256_file
+from litraj_data.io import sha256_file
+from litraj_data.store.layout import sample_root
+from litraj_data.store.manifest import Manifest, read_manifest
 from litraj_data.download import fetch, is_offline, is_remote, url_to_path
 from litraj_data.errors import DataFormatError, IntegrityError, OfflineError
 from litraj_data.registry import DatasetConfig
 
-from .cache import source_key
-from .verify import ensure_verified, mark_verified
+from litraj_data.loaders.cache import source_key
+from litraj_data.loaders.verify import ensure_verified, mark_verified
 
 SAMPLE_DATASETS_HINT = "the embedded sample holds BVEL13k and nebBVSE122k"
-
-
-def sample_root() -> Path:
-    """Folder of the embedded sample shipped in the package."""
-    return Path(str(resources.files("litraj_data").joinpath("sample")))
 
 
 def _sample_in_cache(manifest: Manifest, cache: Path) -> Manifest:
@@ -87,7 +83,7 @@ def _as_arrow(manifest: Manifest, cache: Path) -> Manifest:
     """Parquet versions (transport) are converted once into Arrow shards in the cache."""
     if manifest.format == "arrow":
         return manifest
-    from litraj_data.builders.shards import convert_version
+    from litraj_data.store.shards import convert_version
 
     target = cache / manifest.dataset / f"{manifest.version}+{source_key(str(manifest.root))}"
     if not (target / "manifest.json").is_file():

@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from litraj_data.builders.manifest import Manifest, atomic_write_text, sha256_file
+from litraj_data.io import atomic_write_text, sha256_file
+from litraj_data.store.manifest import Manifest
 from litraj_data.errors import IntegrityError
 
 

@@ -80,7 +80,7 @@ def small_set():
 
 
 def test_builder_end_to_end_deterministic(tmp_path, small_set):
-    pytest.importorskip("litraj_data.builders.shards")
+    pytest.importorskip("litraj_data.store.shards")
 
     settings = {"resolution": 0.5, "k": None}
     splits = {"LiF": "train", "LiCl": "train", "Li3N": "val", "LiBr": "test", "NaCl": "train"}
@@ -104,13 +104,13 @@ def test_builder_end_to_end_deterministic(tmp_path, small_set):
 
 
 def test_builder_default_split_rule(tmp_path, small_set):
-    pytest.importorskip("litraj_data.builders.shards")
+    pytest.importorskip("litraj_data.store.shards")
     v = build_bvel13k(small_set[:3], tmp_path / "o", progress=False, resolution=0.6, k=None)
     assert any(v.glob("*-train-*.arrow"))
 
 
 def test_builder_via_cli_arguments(tmp_path, small_set):
-    pytest.importorskip("litraj_data.builders.shards")
+    pytest.importorskip("litraj_data.store.shards")
     from litraj_data.builders import bvel13k
 
     folder = tmp_path / "in"

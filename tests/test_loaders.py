@@ -65,7 +65,7 @@ def test_file_mirror_downloads_verifies_and_caches(built_bvel, isolated_cache):
 
 
 def test_parquet_transport_round_trip(built_bvel, tmp_path):
-    from litraj_data.builders.shards import convert_version, read_shard
+    from litraj_data.store.shards import convert_version, read_shard
 
     pq_dir = convert_version(built_bvel, tmp_path / "pq", "parquet")
     assert sorted(p.suffix for p in pq_dir.glob("BVEL13k-*")) == [".parquet"] * 3

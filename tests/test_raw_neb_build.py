@@ -14,11 +14,11 @@ import pytest
 from fixtures_raw.make_raw_runs import cached_raw_runs
 from litraj_data.builders import mplitrj_raw, nebdft2k_raw
 from litraj_data.builders.leakage import check_leakage
-from litraj_data.builders.manifest import read_manifest
+from litraj_data.store.manifest import read_manifest
 from litraj_data.builders.raw_neb import (build_from_raw, config_hash, has_specific_tm, load_split_table,
                                           subsample_keep)
-from litraj_data.builders.shards import read_shard
-from litraj_data.loaders.raw_neb import read_hop
+from litraj_data.store.shards import read_shard
+from litraj_data.builders.raw_runs import read_hop
 
 
 @pytest.fixture(scope="session")

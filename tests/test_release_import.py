@@ -142,7 +142,7 @@ def test_more_rows_than_the_release_is_an_error(tmp_path):
 
 
 def test_interrupted_build_resumes_and_gives_the_same_shards(release_archives, tmp_path, monkeypatch):
-    from litraj_data.builders import shards
+    from litraj_data.store import shards
     from litraj_data.builders.from_release import import_release
 
     monkeypatch.setattr(shards, "BATCH_ROWS", 1)

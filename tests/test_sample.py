@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from litraj_data import load_litraj
-from litraj_data.builders.manifest import read_manifest
-from litraj_data.loaders.sources import sample_root
+from litraj_data.store.manifest import read_manifest
+from litraj_data.store.layout import sample_root
 from litraj_data.loaders.verify import verify_manifest
 
 

@@ -6,9 +6,9 @@ import json
 import sys
 from typing import Any
 
-from ...errors import LitrajError
-from .models import model_names
-from .train import predict_baseline, train_baseline
+from litraj_data.errors import LitrajError
+from litraj_data.leaderboard.baselines.models import model_names
+from litraj_data.leaderboard.baselines.train import predict_baseline, train_baseline
 
 __all__ = ["register"]
 

@@ -23,7 +23,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from ...errors import StructureError
+from litraj_data.errors import StructureError
 
 __all__ = ["row_to_structure", "composition_features", "li_site_features", "hop_features",
            "featurize_row", "FEATURE_SETS"]

@@ -10,12 +10,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..scoring.board import build_board
-from ..scoring.render import markdown_board, write_text_atomic
-from ..scoring.score import score_submission
-from ..scoring.submission import read_metadata, read_submission
-from ..scoring.tasks import get_task
-from .train import predict_baseline, train_baseline
+from litraj_data.leaderboard.scoring.board import build_board
+from litraj_data.leaderboard.scoring.render import markdown_board, write_text_atomic
+from litraj_data.leaderboard.scoring.score import score_submission
+from litraj_data.leaderboard.scoring.submission import read_metadata, read_submission
+from litraj_data.leaderboard.scoring.tasks import get_task
+from litraj_data.leaderboard.baselines.train import predict_baseline, train_baseline
 
 __all__ = ["baseline_board"]
 

@@ -11,12 +11,12 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ... import __version__ as _package_version
-from ...errors import DataFormatError, LitrajError
-from ..scoring.render import write_text_atomic
-from ..scoring.tasks import Task, get_task
-from .descriptors import featurize_row
-from .models import make_search
+from litraj_data import __version__ as _package_version
+from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.leaderboard.scoring.render import write_text_atomic
+from litraj_data.leaderboard.scoring.tasks import Task, get_task
+from litraj_data.leaderboard.baselines.descriptors import featurize_row
+from litraj_data.leaderboard.baselines.models import make_search
 
 __all__ = ["feature_set_of", "featurize_rows", "train_baseline", "predict_baseline", "load_rows"]
 
@@ -34,7 +34,7 @@ def feature_set_of(task: Task) -> str:
 def load_rows(task: Task, splits: Iterable[str], source: str | None = None, tl: bool = False,
               cache_dir: str | None = None) -> pd.DataFrame:
     """Rows of ``splits`` with the columns a baseline needs (ids, target, structure, tl feature)."""
-    from ...loaders import load_litraj
+    from litraj_data.loaders import load_litraj
 
     cols = [task.id_column, task.target, *_STRUCTURE]
     if task.id_column != "material_id":

@@ -1,7 +1,7 @@
 """Reference BVSE calculator: softBV parameters, landscape, exact 1D/2D/3D percolation."""
-from .api import PAPER_SETTINGS, BVELResult, bvse_barriers, bvse_landscape
-from .landscape import Landscape, compute_landscape, grid_shape
-from .percolation import PercolationResult, percolation_levels
+from litraj_data.leaderboard.bvse.api import PAPER_SETTINGS, BVELResult, bvse_barriers, bvse_landscape
+from litraj_data.leaderboard.bvse.landscape import Landscape, compute_landscape, grid_shape
+from litraj_data.leaderboard.bvse.percolation import PercolationResult, percolation_levels
 
 __all__ = [
     "PAPER_SETTINGS", "BVELResult", "bvse_barriers", "bvse_landscape",

@@ -11,10 +11,10 @@ from pymatgen.core import Structure
 
 from litraj_data.errors import StructureError
 
-from .landscape import Landscape, compute_landscape
-from .oxidation import FORBIDDEN_SPECIES, oxidation_states
-from .params import framework_parameters
-from .percolation import percolation_levels
+from litraj_data.leaderboard.bvse.landscape import Landscape, compute_landscape
+from litraj_data.leaderboard.bvse.oxidation import FORBIDDEN_SPECIES, oxidation_states
+from litraj_data.leaderboard.bvse.params import framework_parameters
+from litraj_data.leaderboard.bvse.percolation import percolation_levels
 
 PAPER_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200}
 ENERGY_DECIMALS = 9  # eV; grid energies are compared at this precision in the percolation
@@ -171,11 +171,11 @@ def bvse_barriers(
     dims = tuple(max(d + 1 for d in range(3) if perc.levels[d] == perc.levels[i]) if np.isfinite(barriers[i]) else 0
                  for i in range(3))
     if cube is not None:
-        from .volumetric import write_cube
+        from litraj_data.leaderboard.bvse.volumetric import write_cube
 
         write_cube(land, cube)
     if grd is not None:
-        from .volumetric import write_grd
+        from litraj_data.leaderboard.bvse.volumetric import write_grd
 
         write_grd(land, grd)
     return BVELResult(

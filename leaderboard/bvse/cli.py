@@ -41,7 +41,7 @@ def _fmt(x: float | None) -> str:
 def _cmd_bvel(args: argparse.Namespace) -> int:
     from litraj_data.structures import iter_structure_files, read_structures
 
-    from .api import bvse_barriers
+    from litraj_data.leaderboard.bvse.api import bvse_barriers
 
     records: list[dict[str, Any]] = []
     failed = 0

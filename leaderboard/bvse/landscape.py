@@ -30,7 +30,7 @@ from scipy.special import erfc
 
 from litraj_data.errors import StructureError
 
-from .params import FrameworkParameters
+from litraj_data.leaderboard.bvse.params import FrameworkParameters
 
 MIN_DISTANCE = 1e-6  # Å; keeps the Coulomb term finite on a grid point that hits an ion
 TIE = 1e-9  # Å; ions this close to the limit (k-th nearest or cutoff) are inside it, so that

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .landscape import Landscape
+from litraj_data.leaderboard.bvse.landscape import Landscape
 
 
 def _atomic_write(path: Path, writer) -> Path:

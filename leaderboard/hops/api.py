@@ -12,14 +12,14 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
-from ...errors import LitrajError, StructureError
-from .energy import DEFAULT_CUTOFF, FrameworkField, gather_field
-from .graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF as DEFAULT_HOP_CUTOFF, Hop, HopGraph, build_hop_graph
-from .neb import PROTOCOLS, NEBResult, NEBSettings, relax_point, run_neb
-from .oxidation import oxidation_states
-from .params import PairParams, pair_params
-from .percolation import percolation_barriers
-from .supercell import HopGeometry, hop_geometry, supercell_atoms
+from litraj_data.errors import LitrajError, StructureError
+from litraj_data.leaderboard.hops.energy import DEFAULT_CUTOFF, FrameworkField, gather_field
+from litraj_data.leaderboard.hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF as DEFAULT_HOP_CUTOFF, Hop, HopGraph, build_hop_graph
+from litraj_data.leaderboard.hops.neb import PROTOCOLS, NEBResult, NEBSettings, relax_point, run_neb
+from litraj_data.leaderboard.hops.oxidation import oxidation_states
+from litraj_data.leaderboard.hops.params import PairParams, pair_params
+from litraj_data.leaderboard.hops.percolation import percolation_barriers
+from litraj_data.leaderboard.hops.supercell import HopGeometry, hop_geometry, supercell_atoms
 
 MOBILE = "Li"
 MOBILE_Z = 3
@@ -123,7 +123,7 @@ class _HopField:
 
     def __call__(self, x: np.ndarray):
         if not self.field.covers(x):
-            from .energy import segment_distance
+            from litraj_data.leaderboard.hops.energy import segment_distance
 
             self.field = self.make(float(segment_distance(x, self.a, self.b).max()) + 2.0)
         return self.field.energy_forces(x)

@@ -21,10 +21,10 @@ from ase.calculators.calculator import Calculator, all_changes
 from ase.constraints import FixAtoms
 from ase.data import atomic_numbers
 
-from ...errors import StructureError
-from .energy import DEFAULT_CUTOFF, lattice_images, pair_energy
-from .oxidation import oxidation_states
-from .params import pair_params
+from litraj_data.errors import StructureError
+from litraj_data.leaderboard.hops.energy import DEFAULT_CUTOFF, lattice_images, pair_energy
+from litraj_data.leaderboard.hops.oxidation import oxidation_states
+from litraj_data.leaderboard.hops.params import pair_params
 
 
 def moving_mask(atoms, mobile: str = "Li") -> np.ndarray:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from ase import Atoms
 
-from .supercell import HopGeometry, supercell_atoms
+from litraj_data.leaderboard.hops.supercell import HopGeometry, supercell_atoms
 
 
 def centroid_supercell(atoms: Atoms, geom: HopGeometry) -> Atoms:

@@ -6,7 +6,7 @@ import json
 import math
 from typing import Any
 
-from ...errors import LitrajError
+from litraj_data.errors import LitrajError
 
 
 def register(subparsers: Any) -> None:
@@ -30,7 +30,7 @@ def _num(v: float) -> float | None:
 
 
 def _record(file: str, name: str, structure, args) -> dict:
-    from .api import hop_barriers, hop_graph
+    from litraj_data.leaderboard.hops.api import hop_barriers, hop_graph
 
     rec: dict[str, Any] = {"file": file, "material_id": name}
     try:
@@ -56,7 +56,7 @@ def _record(file: str, name: str, structure, args) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; exit code 0 when every structure worked, 1 otherwise."""
-    from ...structures import iter_structure_files, read_structures
+    from litraj_data.structures import iter_structure_files, read_structures
 
     records = []
     for path in iter_structure_files(args.files):

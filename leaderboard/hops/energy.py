@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import erfc
 
-from ...errors import StructureError
-from .params import PairParams
+from litraj_data.errors import StructureError
+from litraj_data.leaderboard.hops.params import PairParams
 
 DEFAULT_CUTOFF = 10.0  # A, interaction cutoff of the paper / ions
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)

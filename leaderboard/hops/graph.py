@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import StructureError
-from .energy import lattice_images, segment_distance
+from litraj_data.errors import StructureError
+from litraj_data.leaderboard.hops.energy import lattice_images, segment_distance
 
 DEFAULT_CUTOFF = 8.0  # A, longest Li-Li hop considered
 DEFAULT_BOTTLENECK = 0.5  # A, smallest allowed segment-to-atom distance

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import StructureError
+from litraj_data.errors import StructureError
 
 
 def _from_structure(structure: Any) -> np.ndarray | None:
@@ -52,7 +52,7 @@ def oxidation_states(structure: Any) -> np.ndarray:
 def _assign(structure: Any) -> np.ndarray:
     from pymatgen.core import Structure
 
-    from ..bvse.oxidation import oxidation_states as assign
+    from litraj_data.leaderboard.bvse.oxidation import oxidation_states as assign
 
     if not isinstance(structure, Structure):
         from pymatgen.io.ase import AseAtomsAdaptor

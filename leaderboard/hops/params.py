@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...errors import StructureError
+from litraj_data.errors import StructureError
 
 COULOMB_K = 14.4  # eV*A/e^2, the value used by ions/bvlain (kept for agreement)
 SCREENING_F = 0.74  # screening factor of the softBV Coulomb term
@@ -55,14 +55,14 @@ class PairParams:
 
 def principal_quantum_number(z: int) -> int:
     """Principal quantum number of element ``z`` (row of the periodic table)."""
-    from ..bvse import params as table
+    from litraj_data.leaderboard.bvse import params as table
 
     return int(table.principal_quantum_number(int(z)))
 
 
 def covalent_radius(z: int) -> float:
     """Covalent radius of element ``z`` used for the Coulomb screening (ASE table)."""
-    from ..bvse import params as table
+    from litraj_data.leaderboard.bvse import params as table
 
     return float(table.covalent_radius(int(z), source="ase"))
 
@@ -75,7 +75,7 @@ def morse_params(mobile: str, q_mobile: int, anion: str, q_anion: int) -> tuple[
     StructureError
         ``missing_parameters`` when the pair is not tabulated (raised by the table).
     """
-    from ..bvse import params as table
+    from litraj_data.leaderboard.bvse import params as table
 
     d0, r_min, alpha = table.pair_parameters((mobile, int(q_mobile)), (anion, int(q_anion)))
     return float(r_min), float(alpha), float(d0)

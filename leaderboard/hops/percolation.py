@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .graph import HopGraph, _compact, percolation_cutoff
+from litraj_data.leaderboard.hops.graph import HopGraph, _compact, percolation_cutoff
 
 
 def percolation_barriers(graph: HopGraph, barriers: np.ndarray, li_index: np.ndarray) -> np.ndarray:

@@ -6,11 +6,11 @@
 """
 from __future__ import annotations
 
-from .batch import BandEvaluator, CalculatorEvaluator, attach_batched
-from .config import NEBConfig
-from .harness import HopFailure, run_hop, run_hops, read_records
-from .hops import HopInput, check_band, hop_from_row, hops_from_dataset
-from .provider import CalculatorProvider, FactoryProvider
+from litraj_data.leaderboard.neb.batch import BandEvaluator, CalculatorEvaluator, attach_batched
+from litraj_data.leaderboard.neb.config import NEBConfig
+from litraj_data.leaderboard.neb.harness import HopFailure, run_hop, run_hops, read_records
+from litraj_data.leaderboard.neb.hops import HopInput, check_band, hop_from_row, hops_from_dataset
+from litraj_data.leaderboard.neb.provider import CalculatorProvider, FactoryProvider
 
 __all__ = ["BandEvaluator", "CalculatorEvaluator", "attach_batched", "NEBConfig", "HopFailure", "run_hop",
            "run_hops", "read_records", "HopInput", "check_band", "hop_from_row", "hops_from_dataset",

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 from typing import Any, Iterator, Sequence
 
-from .config import NEBConfig
-from .harness import run_hop
-from .hops import HopInput
-from .provider import CalculatorProvider
+from litraj_data.leaderboard.neb.config import NEBConfig
+from litraj_data.leaderboard.neb.harness import run_hop
+from litraj_data.leaderboard.neb.hops import HopInput
+from litraj_data.leaderboard.neb.provider import CalculatorProvider
 
 Result = tuple[dict[str, Any], Any]
 
@@ -86,7 +86,7 @@ def run_local(hops: Sequence[HopInput], provider: CalculatorProvider, config: NE
 def run_dask(hops: Sequence[HopInput], provider: CalculatorProvider, config: NEBConfig,
              scheduler: str | Any) -> Iterator[Result]:
     """One Dask task per hop on the cluster at ``scheduler`` (address or Client)."""
-    from ...executors import dask_client
+    from litraj_data.executors import dask_client
 
     client, own = dask_client(scheduler)  # clear errors: dask missing, scheduler unreachable
     from distributed import as_completed

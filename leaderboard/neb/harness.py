@@ -24,11 +24,11 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from ...errors import LitrajError
-from .batch import attach_batched
-from .config import NEBConfig
-from .hops import HopInput, check_band
-from .provider import CalculatorProvider
+from litraj_data.errors import LitrajError
+from litraj_data.leaderboard.neb.batch import attach_batched
+from litraj_data.leaderboard.neb.config import NEBConfig
+from litraj_data.leaderboard.neb.hops import HopInput, check_band
+from litraj_data.leaderboard.neb.provider import CalculatorProvider
 
 RESULTS = "results.jsonl"
 BANDS = "bands"
@@ -239,7 +239,7 @@ class ResultSink:
                     fh.write(b"\n")
 
     def write(self, record: dict[str, Any], frames: list[Atoms] | None) -> None:
-        from ...loaders.extxyz import write_extxyz
+        from litraj_data.store.extxyz import write_extxyz
 
         eid = record["edge_id"]
         if frames is not None:
@@ -296,7 +296,7 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
         ``done`` (new records), ``skipped`` (already finished), ``failed`` (new records with an
         error), ``out`` (folder), ``wall_time``.
     """
-    from .dispatch import dispatch
+    from litraj_data.leaderboard.neb.dispatch import dispatch
 
     t0 = time.perf_counter()
     sink = ResultSink(out_dir)

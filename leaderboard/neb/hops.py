@@ -7,7 +7,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 from ase import Atoms
 
-from ...errors import StructureError
+from litraj_data.errors import StructureError
 
 
 @dataclass
@@ -63,7 +63,7 @@ def _jsonable(value: Any) -> Any:
 
 def hop_from_row(row: dict[str, Any]) -> HopInput:
     """HopInput of a nebDFT2k row (its ``init`` band: the BVSE-NEB optimised path)."""
-    from ...loaders.extxyz import band_frames
+    from litraj_data.store.extxyz import band_frames
 
     images = []
     for img in band_frames(row, "init"):
@@ -92,7 +92,7 @@ def hops_from_dataset(name: str = "nebDFT2k", split: str | None = "test", source
     edge_ids : sequence of str, optional
         Only these hops.
     """
-    from ... import load_litraj
+    from litraj_data import load_litraj
 
     if split in (None, "all"):
         dd = load_litraj(name, source=source, cache_dir=cache_dir)

@@ -9,7 +9,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 
 from ase.calculators.calculator import Calculator
 
-from .batch import BandEvaluator
+from litraj_data.leaderboard.neb.batch import BandEvaluator
 
 _CACHE: dict[str, Any] = {}
 

@@ -12,10 +12,10 @@ from typing import Any, Iterable
 
 import pandas as pd
 
-from ...errors import DataFormatError
-from .reference import REPORTED_NOTE, reference_rows
-from .score import DROP_RULE, summarise
-from .tasks import get_task
+from litraj_data.errors import DataFormatError
+from litraj_data.leaderboard.scoring.reference import REPORTED_NOTE, reference_rows
+from litraj_data.leaderboard.scoring.score import DROP_RULE, summarise
+from litraj_data.leaderboard.scoring.tasks import get_task
 
 __all__ = ["load_records", "build_board", "model_label"]
 
@@ -85,7 +85,7 @@ def build_board(records: list[dict[str, Any]], *, include_reference: bool = True
         ``{task_id: {"task", "rows", "notes", "records"}}``; a row is
         ``{"model", "subset", "n", "mae", ..., "kind": "submission"|"reference", "status"}``.
     """
-    from .tasks import list_tasks
+    from litraj_data.leaderboard.scoring.tasks import list_tasks
 
     by_task: dict[str, list[dict[str, Any]]] = {}
     for r in records:

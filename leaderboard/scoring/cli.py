@@ -11,12 +11,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ...errors import LitrajError
-from .board import build_board, load_records
-from .render import json_document, markdown_board, plot_record, render_html, write_text_atomic
-from .score import score_submission
-from .submission import SubmissionInvalid, read_metadata, read_submission, validate
-from .tasks import get_task, list_tasks
+from litraj_data.errors import LitrajError
+from litraj_data.leaderboard.scoring.board import build_board, load_records
+from litraj_data.leaderboard.scoring.render import json_document, markdown_board, plot_record, render_html, write_text_atomic
+from litraj_data.leaderboard.scoring.score import score_submission
+from litraj_data.leaderboard.scoring.submission import SubmissionInvalid, read_metadata, read_submission, validate
+from litraj_data.leaderboard.scoring.tasks import get_task, list_tasks
 
 __all__ = ["register"]
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from .tasks import Task
+from litraj_data.leaderboard.scoring.tasks import Task
 
 __all__ = ["CITATION", "DOI", "REPORTED_NOTE", "paper_results", "reference_rows"]
 

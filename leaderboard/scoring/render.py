@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from ...registry import citation_bibtex
-from .board import build_board, model_label
-from .reference import CITATION, DOI, REPORTED_NOTE
-from .tasks import get_task
+from litraj_data.registry import citation_bibtex
+from litraj_data.leaderboard.scoring.board import build_board, model_label
+from litraj_data.leaderboard.scoring.reference import CITATION, DOI, REPORTED_NOTE
+from litraj_data.leaderboard.scoring.tasks import get_task
 
 __all__ = ["markdown_table", "markdown_board", "json_document", "plot_record", "render_html",
            "write_text_atomic"]

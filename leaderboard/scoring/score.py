@@ -12,12 +12,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from ... import __version__ as _package_version
-from .bootstrap import bootstrap_ci
-from .metrics import pa_mae, regression_metrics, screening_metrics
-from .reference import CITATION, DOI
-from .submission import Issue, Submission, SubmissionInvalid, check_submission
-from .tasks import SUBSET_RULES, Task, Truth
+from litraj_data import __version__ as _package_version
+from litraj_data.leaderboard.scoring.bootstrap import bootstrap_ci
+from litraj_data.leaderboard.scoring.metrics import pa_mae, regression_metrics, screening_metrics
+from litraj_data.leaderboard.scoring.reference import CITATION, DOI
+from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission
+from litraj_data.leaderboard.scoring.tasks import SUBSET_RULES, Task, Truth
 
 __all__ = ["score_submission", "summarise", "DROP_RULE"]
 

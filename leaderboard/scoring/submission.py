@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...errors import LitrajError
-from .tasks import Task, Truth
+from litraj_data.errors import LitrajError
+from litraj_data.leaderboard.scoring.tasks import Task, Truth
 
 __all__ = ["Issue", "SubmissionInvalid", "Band", "Submission", "read_submission", "read_metadata",
            "validate", "check_submission", "METADATA_FIELDS"]

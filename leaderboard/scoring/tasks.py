@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from ...errors import DataFormatError, UnknownDatasetError
+from litraj_data.errors import DataFormatError, UnknownDatasetError
 
 __all__ = ["Task", "Truth", "list_tasks", "get_task", "SUBSET_RULES"]
 
@@ -105,7 +105,7 @@ class Task:
             Rows of the evaluation split plus the ids of the other splits (to recognise
             predictions made on the wrong split).
         """
-        from ...loaders import load_litraj, manifest_of  # late: the loader pulls in datasets
+        from litraj_data.loaders import load_litraj, manifest_of  # late: the loader pulls in datasets
 
         dd = load_litraj(self.dataset, split=None, version=self.version, source=source,
                          cache_dir=cache_dir)

@@ -11,11 +11,11 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import StructureError
-from ..hops.api import HopSystem, as_atoms, bvse_neb
-from ..hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF, HopGraph, build_hop_graph
-from ..hops.supercell import MIN_WIDTH, band_images, hop_geometry, supercell_atoms
-from ..neb.hops import HopInput
+from litraj_data.errors import StructureError
+from litraj_data.leaderboard.hops.api import HopSystem, as_atoms, bvse_neb
+from litraj_data.leaderboard.hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF, HopGraph, build_hop_graph
+from litraj_data.leaderboard.hops.supercell import MIN_WIDTH, band_images, hop_geometry, supercell_atoms
+from litraj_data.leaderboard.neb.hops import HopInput
 
 MOBILE_Z = 3
 

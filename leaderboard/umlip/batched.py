@@ -55,7 +55,7 @@ class CHGNetBandEvaluator:
         self.device = device
         self.max_batch_atoms = max_batch_atoms or MAX_BATCH_ATOMS["chgnet"].get(device, 64)
         self.fast = True
-        from .chgnet_graph import fast_converter
+        from litraj_data.leaderboard.umlip.chgnet_graph import fast_converter
 
         self.converter = fast_converter(model.graph_converter)  # identical graphs, built with numpy
 

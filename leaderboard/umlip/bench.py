@@ -15,10 +15,10 @@ from typing import Any
 
 import yaml
 
-from ..neb.config import NEBConfig
-from ..neb.harness import BANDS, read_records, run_hops
-from ..neb.hops import hops_from_dataset
-from .runners import UMLIPProvider
+from litraj_data.leaderboard.neb.config import NEBConfig
+from litraj_data.leaderboard.neb.harness import BANDS, read_records, run_hops
+from litraj_data.leaderboard.neb.hops import hops_from_dataset
+from litraj_data.leaderboard.umlip.runners import UMLIPProvider
 
 TRAINING_DATA = {"chgnet": "MPtrj", "sevennet-0": "MPtrj", "mace-mp-0": "MPtrj", "m3gnet": "MPF.2021.2.8"}
 URLS = {"chgnet": "https://github.com/CederGroupHub/chgnet", "sevennet-0": "https://github.com/MDIL-SNU/SevenNet",

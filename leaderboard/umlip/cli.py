@@ -11,9 +11,9 @@ import json
 import sys
 from typing import Any
 
-from ...errors import LitrajError
-from ..neb.config import NEBConfig
-from .runners import list_models
+from litraj_data.errors import LitrajError
+from litraj_data.leaderboard.neb.config import NEBConfig
+from litraj_data.leaderboard.umlip.runners import list_models
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -82,7 +82,7 @@ def _error(args: argparse.Namespace, file: str, exc: Exception) -> int:
 
 
 def _provider(args: argparse.Namespace):
-    from .runners import get_provider
+    from litraj_data.leaderboard.umlip.runners import get_provider
 
     with contextlib.redirect_stdout(sys.stderr):
         return get_provider(args.model, args.weights, args.device, max_batch_atoms=args.max_batch_atoms)
@@ -90,7 +90,7 @@ def _provider(args: argparse.Namespace):
 
 def run_bench(args: argparse.Namespace) -> int:
     """``litraj bench umlip``."""
-    from .bench import bench_umlip
+    from litraj_data.leaderboard.umlip.bench import bench_umlip
 
     try:
         config = _config(args)
@@ -120,8 +120,8 @@ def _progress(record: dict[str, Any]) -> None:
 
 def run_screen(args: argparse.Namespace) -> int:
     """``litraj screen``."""
-    from ...structures import iter_structure_files, read_structures
-    from .screen import screen_structure
+    from litraj_data.structures import iter_structure_files, read_structures
+    from litraj_data.leaderboard.umlip.screen import screen_structure
 
     try:
         config = _config(args)

@@ -1,7 +1,7 @@
 """Errors of the uMLIP runners (each names what to do)."""
 from __future__ import annotations
 
-from ...errors import LitrajError
+from litraj_data.errors import LitrajError
 
 
 class ModelUnavailable(LitrajError):

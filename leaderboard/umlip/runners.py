@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from ..neb.provider import cached
-from .errors import ModelUnavailable
+from litraj_data.leaderboard.neb.provider import cached
+from litraj_data.leaderboard.umlip.errors import ModelUnavailable
 
 
 @dataclass(frozen=True)
@@ -181,7 +181,7 @@ def _build_chgnet(weights: str | None, device: str) -> dict[str, Any]:
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
 
-    from .batched import CHGNetBandEvaluator
+    from litraj_data.leaderboard.umlip.batched import CHGNetBandEvaluator
 
     with _quiet():  # CHGNet prints banners on stdout, which --json output reserves
         model = CHGNet.from_file(weights) if weights else CHGNet.load(verbose=False)
@@ -208,7 +208,7 @@ def _build_sevennet(weights: str | None, device: str) -> dict[str, Any]:
     import sevenn.util as util
     from sevenn.calculator import SevenNetCalculator
 
-    from .batched import SevenNetBandEvaluator
+    from litraj_data.leaderboard.umlip.batched import SevenNetBandEvaluator
 
     cp = util.load_checkpoint(weights or "7net-0")
     single = cp.build_model()

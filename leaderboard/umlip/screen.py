@@ -9,11 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from ..hops.graph import DEFAULT_BOTTLENECK
-from ..hops.percolation import percolation_barriers
-from ..neb.config import NEBConfig
-from ..neb.harness import read_records, run_hops
-from .bands import structure_hops
+from litraj_data.leaderboard.hops.graph import DEFAULT_BOTTLENECK
+from litraj_data.leaderboard.hops.percolation import percolation_barriers
+from litraj_data.leaderboard.neb.config import NEBConfig
+from litraj_data.leaderboard.neb.harness import read_records, run_hops
+from litraj_data.leaderboard.umlip.bands import structure_hops
 
 SCREEN_CUTOFF = 6.0  # A, the paper's practical-application hop cutoff
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from ..errors import UnknownDatasetError
+from litraj_data.errors import UnknownDatasetError
 
 __all__ = ["ColumnSpec", "DatasetConfig", "list_datasets", "info", "get_config", "citation_bibtex"]
 

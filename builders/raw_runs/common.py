@@ -10,7 +10,7 @@ from ase import Atoms
 
 from litraj_data.errors import DataFormatError
 
-from .model import Band, Config
+from litraj_data.builders.raw_runs.model import Band, Config
 
 IMAGE_DIR_RE = re.compile(r"^\d{2,3}$")
 

@@ -9,9 +9,9 @@ from typing import Any, Iterator
 
 from litraj_data.errors import DataFormatError, LitrajError
 
-from .authors import is_authors_run, read_authors_run
-from .model import HopRun, hop_id_from_folder
-from .vasp_neb import is_vasp_neb, read_vasp_neb
+from litraj_data.builders.raw_runs.authors import is_authors_run, read_authors_run
+from litraj_data.builders.raw_runs.model import HopRun, hop_id_from_folder
+from litraj_data.builders.raw_runs.vasp_neb import is_vasp_neb, read_vasp_neb
 
 
 @dataclass(frozen=True)

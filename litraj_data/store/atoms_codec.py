@@ -20,10 +20,14 @@ STRUCTURE_ARRAYS = {"numbers", "positions"}
 CALC_KEYS = {"energy", "forces", "stress"}
 
 
-def to_jsonable(value: Any) -> Any:
-    """JSON-safe form of an info / result value; arrays keep dtype and shape, floats keep inf/nan."""
+def encode_value(value: Any) -> Any:
+    """Lossless JSON form of an info / result value: arrays keep dtype and shape, floats keep inf/nan.
+
+    Unlike :func:`litraj_data.io.to_jsonable` (reports: non-finite -> null) this is a codec:
+    :func:`decode_value` gives the value back exactly.
+    """
     if isinstance(value, np.ndarray):
-        return {"__ndarray__": to_jsonable(value.tolist()), "dtype": str(value.dtype), "shape": list(value.shape)}
+        return {"__ndarray__": encode_value(value.tolist()), "dtype": str(value.dtype), "shape": list(value.shape)}
     if isinstance(value, (np.bool_, bool)):
         return bool(value)
     if isinstance(value, np.integer):
@@ -34,23 +38,23 @@ def to_jsonable(value: Any) -> Any:
             return v
         return {"__float__": repr(v)}
     if isinstance(value, (list, tuple)):
-        return [to_jsonable(v) for v in value]
+        return [encode_value(v) for v in value]
     if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
+        return {str(k): encode_value(v) for k, v in value.items()}
     return value
 
 
-def from_jsonable(value: Any) -> Any:
-    """Inverse of :func:`to_jsonable`."""
+def decode_value(value: Any) -> Any:
+    """Inverse of :func:`encode_value`."""
     if isinstance(value, dict):
         if "__ndarray__" in value:
-            arr = np.asarray(from_jsonable(value["__ndarray__"]), dtype=value["dtype"])
+            arr = np.asarray(decode_value(value["__ndarray__"]), dtype=value["dtype"])
             return arr.reshape(value["shape"])
         if "__float__" in value:
             return float(value["__float__"])
-        return {k: from_jsonable(v) for k, v in value.items()}
+        return {k: decode_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [from_jsonable(v) for v in value]
+        return [decode_value(v) for v in value]
     return value
 
 
@@ -58,11 +62,11 @@ def dumps(value: Any) -> str | None:
     """JSON text of a non-empty mapping, else None (keeps extras columns sparse)."""
     if not value:
         return None
-    return json.dumps(to_jsonable(value), sort_keys=True)
+    return json.dumps(encode_value(value), sort_keys=True)
 
 
 def loads(text: str | None) -> dict[str, Any]:
-    return {} if not text else from_jsonable(json.loads(text))
+    return {} if not text else decode_value(json.loads(text))
 
 
 def calc_results(atoms: Any) -> dict[str, Any]:

@@ -18,10 +18,10 @@ import numpy as np
 
 from litraj_data.errors import DataFormatError
 
-from .common import band_from_frames, check_energy, check_same_system, energy_of, forces_of, image_dirs, to_config
-from .convergence import AUTHORS_NEB, ase_neb_force, max_atom_force
-from .files import iter_frames, outcar_in, read_frames, vasprun_in
-from .model import Band, Config, Convergence, HopRun, hop_id_from_folder
+from litraj_data.builders.raw_runs.common import band_from_frames, check_energy, check_same_system, energy_of, forces_of, image_dirs, to_config
+from litraj_data.builders.raw_runs.convergence import AUTHORS_NEB, ase_neb_force, max_atom_force
+from litraj_data.builders.raw_runs.files import iter_frames, outcar_in, read_frames, vasprun_in
+from litraj_data.builders.raw_runs.model import Band, Config, Convergence, HopRun, hop_id_from_folder
 
 STEP_RE = re.compile(r"^band_optim_step_(\d+)\.traj$")
 AUTHORS_FMAX = 0.1  # eV/Å (FORMAT.md: CONVERGED only when max force < 0.1 eV/Å)

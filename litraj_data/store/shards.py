@@ -33,7 +33,8 @@ from litraj_data.errors import DataFormatError
 from litraj_data.registry import DatasetConfig, get_config, citation_bibtex
 from litraj_data.schema import arrow_schema, rows_to_table, schema_fingerprint
 
-from .manifest import atomic_write_text, sha256_file, write_manifest
+from litraj_data.io import atomic_write_text, sha256_file
+from litraj_data.store.manifest import write_manifest
 
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024
 BATCH_ROWS = 1024
@@ -303,7 +304,7 @@ def convert_version(folder: str | Path, out: str | Path, fmt: str) -> Path:
         Destination folder (created; must not hold a manifest already).
     fmt : {"arrow", "parquet"}
     """
-    from .manifest import read_manifest
+    from litraj_data.store.manifest import read_manifest
 
     if fmt not in ("arrow", "parquet"):
         raise ValueError(f"format must be 'arrow' or 'parquet', not {fmt!r}")

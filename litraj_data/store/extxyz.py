@@ -1,4 +1,8 @@
-"""Export a loaded split to extxyz that ASE reads back to identical Atoms.
+"""The one extxyz reader and writer of the package.
+
+Reading: :func:`iter_extxyz` streams frames one at a time from any text stream (zip
+members included), with clear errors on cut-off or malformed frames; ASE parses each frame.
+Writing: :func:`write_extxyz` writes frames that ASE reads back to identical Atoms.
 
 ASE's own writer rounds per-atom columns to 8 decimals; this writer prints every float
 with 17 significant digits (exact round trip of float64) and otherwise follows the
@@ -10,17 +14,69 @@ from __future__ import annotations
 
 import io
 import os
+import zipfile
 from pathlib import Path
-from typing import Any, Iterable, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 import numpy as np
-from ase.io.extxyz import key_val_dict_to_str
+from ase.io.extxyz import key_val_dict_to_str, read_xyz
 
-from litraj_data.registry import DatasetConfig
+from litraj_data.errors import DataFormatError
 
-from .atoms_codec import loads
+
+from litraj_data.store.atoms_codec import loads
 
 _FLOAT = "%.17g"
+
+
+def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz") -> Iterator[Any]:
+    """Yield ASE Atoms from an extxyz text stream one frame at a time.
+
+    Parameters
+    ----------
+    stream : text stream
+        Read sequentially (works on zip members: no seeking).
+    skip : int
+        Frames to pass over first, by counting lines only.
+    label : str
+        Name used in error messages.
+
+    Raises
+    ------
+    DataFormatError
+        On a bad frame header or a frame cut short (a truncated file).
+    """
+    index = 0
+    while True:
+        try:
+            header = stream.readline()
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise DataFormatError(f"{label}: cannot read frame {index} ({exc}); the archive is corrupted or "
+                                  "truncated", reason="truncated") from exc
+        if not header:
+            return
+        if not header.strip():
+            continue
+        try:
+            natoms = int(header.split()[0])
+        except ValueError as exc:
+            raise DataFormatError(f"{label}: frame {index} starts with {header.strip()[:40]!r}, "
+                                  "expected the atom count", reason="bad_frame") from exc
+        try:
+            lines = [stream.readline() for _ in range(natoms + 1)]
+        except (zipfile.BadZipFile, EOFError, OSError) as exc:
+            raise DataFormatError(f"{label}: frame {index} unreadable ({exc}); the archive is corrupted or "
+                                  "truncated", reason="truncated") from exc
+        if any(line == "" for line in lines) or (not lines[-1].endswith("\n") and len(lines[-1].split()) < 4):
+            raise DataFormatError(f"{label}: frame {index} is cut short ({natoms} atoms announced); the file "
+                                  "is truncated", reason="truncated")
+        if index >= skip:
+            text = header + "".join(lines)
+            try:
+                yield next(read_xyz(io.StringIO(text), 0))
+            except Exception as exc:  # ASE raises assorted errors on malformed frames
+                raise DataFormatError(f"{label}: frame {index} is malformed ({exc})", reason="bad_frame") from exc
+        index += 1
 
 
 def _fmt_float(x: float) -> str:
@@ -123,14 +179,6 @@ def write_extxyz(path: str | Path, frames: Iterable[Any]) -> int:
             n += 1
     os.replace(tmp, path)
     return n
-
-
-def export_rows_atoms(ds: Any, config: DatasetConfig) -> Iterable[Any]:
-    """Atoms of a split as the official release had them: only ``info.*`` columns in ``info``."""
-    from .convert import iter_atoms
-
-    info_columns = [c.name for c in config.columns if c.source.startswith("info.")]
-    return iter_atoms(ds, info_columns=info_columns)
 
 
 def band_frames(row: dict[str, Any], part: str) -> list[Any]:

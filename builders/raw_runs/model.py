@@ -126,7 +126,7 @@ class Convergence:
 
 @dataclass
 class HopRun:
-    """One hop run read from disk (see :func:`litraj_data.loaders.raw_neb.read_hop`).
+    """One hop run read from disk (see :func:`litraj_data.builders.raw_runs.read_hop`).
 
     Configurations are not held in memory: :meth:`iter_configs` re-reads them from the run
     folder one at a time.
