@@ -22,7 +22,6 @@ import hashlib
 import json
 import os
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -31,18 +30,19 @@ import pyarrow as pa
 
 from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.executors import map_unordered
+from litraj_data.io import atomic_write_json, atomic_writer
 from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
+from litraj_data.builders.splits import assign_splits
 
 #: Transition metals of the "with TM" subset. The paper does not list them; we use the
 #: elements that the Materials Project treats with +U in oxides/fluorides (the PBE-without-U
 #: release is least reliable for them): Co, Cr, Fe, Mn, Mo, Ni, V, W. Override with --tm-elements.
 SPECIFIC_TM = ("Co", "Cr", "Fe", "Mn", "Mo", "Ni", "V", "W")
 SPLITS = ("train", "val", "test")
-FRACTIONS = (0.8, 0.1, 0.1)
 HASH_DECIMALS = 5      # Å: positions/cell rounded to 1e-5 before hashing
 ENERGY_DECIMALS = 6    # eV
 SPOOL_BATCH = 256
-BUILDER_VERSION = 1    # bump when spool contents change, so old spools are not reused
+BUILDER_VERSION = 2    # bump when spool contents change, so old spools are not reused
 
 
 # --------------------------------------------------------------------------- small helpers
@@ -167,13 +167,6 @@ def config_row(run: HopRun, cfg: Config) -> dict[str, Any]:
 # --------------------------------------------------------------------------- phase 1: per hop
 
 
-def _atomic_json(path: Path, data: Mapping[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh)
-    os.replace(tmp, path)
-
-
 def _spool_name(hop_id: str) -> str:
     # hop ids are folder names: safe as file names, but keep them short and unique
     return hop_id if len(hop_id) < 180 else hashlib.sha256(hop_id.encode()).hexdigest()
@@ -208,7 +201,7 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
     try:
         run = read_hop(path, fmax=opts.get("fmax"), tangent=opts.get("tangent"))
         summary.update(material_id=run.material_id, layout=run.layout, converged=run.converged,
-                       max_force=run.convergence.max_force)
+                       max_force=run.convergence.max_force, elements=chemsys(run.final.numbers).split("-"))
         if task["dataset"] == "nebDFT2k":
             if not run.converged and not opts.get("include_unconverged"):
                 raise DataFormatError(
@@ -249,7 +242,7 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
             tmp.unlink()
     if summary["status"] != "ok":
         (work / f"{stem}.arrow").unlink(missing_ok=True)
-    _atomic_json(summary_path, summary)
+    atomic_write_json(summary_path, summary, indent=None)
     return summary
 
 
@@ -333,22 +326,14 @@ def write_failures(path: Path, summaries: Iterable[Mapping[str, Any]], duplicate
     rows += [{k: s.get(k, "") for k in ("hop_id", "path", "reason", "message")} for s in summaries
              if s["status"] != "ok"]
     rows.sort(key=lambda r: (r["hop_id"], r["path"]))
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", newline="") as fh:
+    with atomic_writer(path, "w", newline="") as fh:
         w = csv.DictWriter(fh, fieldnames=["hop_id", "path", "reason", "message"])
         w.writeheader()
         w.writerows(rows)
-    os.replace(tmp, path)
     return len(rows)
 
 
 # --------------------------------------------------------------------------- splits
-
-
-def _hash_split(material_id: str) -> str:
-    """Fallback 8:1:1 assignment by a stable hash of the material id (no RNG, no state)."""
-    x = int(hashlib.sha256(material_id.encode()).hexdigest()[:12], 16) / float(1 << 48)
-    return "train" if x < FRACTIONS[0] else "val" if x < FRACTIONS[0] + FRACTIONS[1] else "test"
 
 
 def load_split_table(source: str | Path) -> dict[str, str]:
@@ -386,28 +371,31 @@ def load_split_table(source: str | Path) -> dict[str, str]:
     return table
 
 
-def assign_material_splits(material_ids: Iterable[str], table: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Split of every material: from ``table`` (propagated) where known, else 8:1:1 by structure.
+def assign_material_splits(material_elements: Mapping[str, Iterable[str]], table: Mapping[str, str] | None = None,
+                           seed: int = 0) -> dict[str, str]:
+    """Split of every material: from ``table`` (propagated) where known, else the paper's rule.
 
-    New materials go through ``litraj_data.builders.splits.assign_splits`` when that module
-    provides it, else through a stable hash of the material id.
+    Parameters
+    ----------
+    material_elements : mapping
+        material_id -> the element symbols of its structure.
+    table : mapping, optional
+        Splits to propagate (e.g. from a built nebDFT2k): these materials keep their split.
+    seed : int
+        Seed of :func:`litraj_data.builders.splits.assign_splits` for the new materials.
+
+    Returns
+    -------
+    dict
+        material_id -> ``train`` / ``val`` / ``test``. New materials follow the 8:1:1
+        split by structure with the element-coverage rule (every test element in val,
+        every val element in train) among themselves.
     """
     table = dict(table or {})
-    new = sorted(set(material_ids) - set(table))
+    new = {m: set(e) for m, e in material_elements.items() if m not in table}
     if new:
-        assigned: Mapping[str, str] | None = None
-        try:
-            from litraj_data.builders import splits as _splits  # the project's split rule, when available
-
-            fn = getattr(_splits, "assign_splits", None)
-            if fn is not None:
-                assigned = fn(new)
-        except Exception:  # noqa: BLE001 - an absent/foreign splits API falls back to the hash rule
-            assigned = None
-        if not isinstance(assigned, Mapping) or set(assigned) != set(new):
-            assigned = {m: _hash_split(m) for m in new}
-        table.update(assigned)
-    return {m: table[m] for m in set(material_ids)}
+        table.update(assign_splits(new, seed=seed))
+    return {m: table[m] for m in material_elements}
 
 
 # --------------------------------------------------------------------------- phase 2: merge
@@ -527,7 +515,10 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
     n_failures = write_failures(failures_csv, summaries, duplicates)
 
     table = load_split_table(splits_from) if splits_from else None
-    split_of = assign_material_splits([s["material_id"] for s in good], table)
+    material_elements: dict[str, set[str]] = {}
+    for s in good:  # a material's hops share its structure; the union guards against odd inputs
+        material_elements.setdefault(s["material_id"], set()).update(s["elements"])
+    split_of = assign_material_splits(material_elements, table)
     by_split: dict[str, list[dict[str, Any]]] = {sp: [] for sp in SPLITS}
     for s in good:
         by_split.setdefault(split_of[s["material_id"]], []).append(s)

@@ -20,7 +20,6 @@ import functools
 import json
 import os
 import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterable, Mapping
@@ -29,6 +28,7 @@ import numpy as np
 import yaml
 
 from litraj_data.errors import DataFormatError, StructureError
+from litraj_data.io import atomic_write_text
 
 __all__ = [
     "SampleEntry",
@@ -459,19 +459,6 @@ def sample_table_markdown(entries: Iterable[SampleEntry] | None = None) -> str:
 # --------------------------------------------------------------------------- CLI
 
 
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def _cmd_sample_structures(args: argparse.Namespace) -> int:
     entries = load_sample_structures(args.yaml)
     if args.ids:
@@ -496,7 +483,8 @@ def _cmd_sample_structures(args: argparse.Namespace) -> int:
         if args.write:
             out = Path(args.write) / f"{e.material_id}.{args.format}"
             text = e.structure.to(fmt="cif" if args.format == "cif" else "poscar")
-            _write_text_atomic(out, text)
+            out.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(out, text)
             rec["file"] = str(out)
         records.append(rec)
     failed = [r for r in records if args.check and not r.get("ok", True)]

@@ -7,8 +7,6 @@ the input order whatever the order of completion.
 from __future__ import annotations
 
 import json
-import math
-import os
 import sys
 import time
 import functools
@@ -17,25 +15,15 @@ from typing import Any, Callable, Iterable, Sequence
 
 from litraj_data.errors import LitrajError
 from litraj_data.executors import map_unordered
+from litraj_data.io import JsonlCheckpoint, atomic_write_text, to_jsonable
 
 CHECKPOINT = "results.jsonl"
-
-
-def _json_safe(value: Any) -> Any:
-    """inf/nan -> None recursively (JSON has no infinities)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
 
 
 def _call(func: Callable[[str, Any], dict], name: str, structure: Any) -> dict[str, Any]:
     """Run one job; per-structure errors become failure records instead of exceptions."""
     try:
-        return {"material_id": name, "ok": True, "result": _json_safe(func(name, structure))}
+        return {"material_id": name, "ok": True, "result": to_jsonable(func(name, structure))}
     except LitrajError as exc:
         return {"material_id": name, "ok": False, "reason": exc.reason, "message": str(exc)}
     except Exception as exc:  # a calculator bug on one structure must not stop a build
@@ -47,19 +35,9 @@ def _call_item(func: Callable[[str, Any], dict], item: tuple[str, Any]) -> dict[
 
 
 def load_checkpoint(staging: str | Path) -> dict[str, dict[str, Any]]:
-    """Records already in ``staging/results.jsonl`` (a torn last line is ignored)."""
-    path = Path(staging) / CHECKPOINT
-    done: dict[str, dict[str, Any]] = {}
-    if not path.is_file():
-        return done
-    with path.open() as f:
-        for line in f:
-            try:
-                rec = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # interrupted while writing this line: recompute it
-            done[rec["material_id"]] = rec
-    return done
+    """Records already in ``staging/results.jsonl`` (a torn last line is ignored and recomputed)."""
+    return {rec["material_id"]: rec for rec in JsonlCheckpoint(Path(staging) / CHECKPOINT).records()
+            if "material_id" in rec}
 
 
 def run_structure_jobs(
@@ -105,30 +83,22 @@ def run_structure_jobs(
     staging.mkdir(parents=True, exist_ok=True)
     sig_path = staging / "signature.json"
     sig_text = json.dumps(signature or {}, sort_keys=True)
+    checkpoint = JsonlCheckpoint(staging / CHECKPOINT)
     if sig_path.is_file() and sig_path.read_text() != sig_text:
-        (staging / CHECKPOINT).unlink(missing_ok=True)  # other settings: start afresh
-    tmp = sig_path.with_suffix(".tmp")
-    tmp.write_text(sig_text)
-    os.replace(tmp, sig_path)
+        checkpoint.clear()  # other settings: start afresh
+    atomic_write_text(sig_path, sig_text)
 
     done = load_checkpoint(staging)
     todo = [(n, s) for n, s in structures if n not in done]
     total, t0 = len(structures), time.monotonic()
-    with (staging / CHECKPOINT).open("a") as ckpt:
-
-        def record(rec: dict[str, Any]) -> None:
-            ckpt.write(json.dumps(rec, allow_nan=False) + "\n")
-            ckpt.flush()
-            os.fsync(ckpt.fileno())
-            done[rec["material_id"]] = rec
-            if progress:
-                print(f"[{len(done)}/{total}] {rec['material_id']} "
-                      f"{'ok' if rec['ok'] else 'failed: ' + rec['reason']} "
-                      f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
-
-        # at most 2 jobs per worker in flight (bounded memory); results in completion order
-        for _, rec in map_unordered(functools.partial(_call_item, func), todo, workers, scheduler):
-            record(rec)
+    # at most 2 jobs per worker in flight (bounded memory); results in completion order
+    for _, rec in map_unordered(functools.partial(_call_item, func), todo, workers, scheduler):
+        checkpoint.append(rec)
+        done[rec["material_id"]] = rec
+        if progress:
+            print(f"[{len(done)}/{total}] {rec['material_id']} "
+                  f"{'ok' if rec['ok'] else 'failed: ' + rec['reason']} "
+                  f"({time.monotonic() - t0:.1f} s)", file=sys.stderr, flush=True)
     return [done[i] for i in ids]
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -75,15 +74,5 @@ def fetch(url: str, dest: str | Path, *, sha256: str | None = None, what: str = 
         tmp.unlink(missing_ok=True)
         raise IntegrityError(f"{url}: sha256 {h.hexdigest()} does not match the expected {sha256} "
                              "(corrupted or changed upstream); nothing was kept", reason="checksum")
-    os.replace(tmp, dest)
-    return dest
-
-
-def copy_atomic(src: str | Path, dest: str | Path) -> Path:
-    """Copy a local file to ``dest`` through a temporary name."""
-    dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(f".{dest.name}.copy")
-    shutil.copyfile(src, tmp)
     os.replace(tmp, dest)
     return dest

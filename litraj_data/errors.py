@@ -58,3 +58,12 @@ class SchedulerError(LitrajError, ConnectionError):
     """A Dask scheduler that cannot be used: ``dask_not_installed`` or ``scheduler_unreachable``."""
 
     reason = "scheduler_unreachable"
+
+
+class RegistryError(LitrajError, ValueError):
+    """A declarative registry file (dataset card, task list, model card) that breaks its schema.
+
+    The message names the file and the key, e.g. ``BVEL13k.yaml: columns[2].unit_x: unknown key``.
+    """
+
+    reason = "bad_registry"

@@ -193,3 +193,37 @@ def test_em_bvse_matches_bvse_generated_band(raw_runs, tmp_path):
     row = _table(Path(res["path"]), "train").to_pylist()[0] if res["rows"]["train"] else \
         [r for sp in ("val", "test") for r in _table(Path(res["path"]), sp).to_pylist()][0]
     assert row["em_bvse"] == pytest.approx(row["em_dft"], abs=2e-3)
+
+
+#: one anion per material: no two of the twelve share an element besides Li
+_UNIQUE_ANIONS = ("O", "S", "Se", "Te", "F", "Cl", "Br", "I", "N", "P", "As", "Sb")
+
+
+def test_raw_build_follows_the_element_coverage_split_rule(tmp_path):
+    """A dozen materials with unique elements: the paper's 8:1:1 rule, not a hash, decides the splits."""
+    from ase.calculators.lj import LennardJones
+
+    from fixtures_raw.make_raw_runs import initial_band, li_hops, load_material, write_authors_run
+    from litraj_data.builders.splits import check_split_rule
+
+    base = load_material("Li2O")
+    raw = tmp_path / "raw"
+    elements = {}
+    for k, anion in enumerate(_UNIQUE_ANIONS):
+        atoms = base.copy()
+        atoms.symbols[atoms.numbers == 8] = anion
+        source, target, off = li_hops(atoms, 1)[0]
+        mid = f"mp-{9000 + k}"
+        elements[mid] = {"Li", anion}
+        images = initial_band(atoms, source, target, off, 3)
+        write_authors_run(raw / f"{mid}_{source}_{target}_{off[0]}_{off[1]}_{off[2]}.neb", images,
+                          lambda: LennardJones(sigma=2.0, epsilon=0.01, rc=4.0), steps=2, relax_steps=2)
+    res = build_from_raw("MPLiTrj", raw, tmp_path / "out")
+    version = Path(res["path"])
+    split_of = {}
+    for split in ("train", "val", "test"):
+        if read_manifest(version).num_rows(split):
+            for mid in set(_table(version, split).column("material_id").to_pylist()):
+                assert split_of.setdefault(mid, split) == split, f"{mid} in two splits"
+    assert set(split_of) == set(elements)
+    assert check_split_rule(split_of, elements) == []

@@ -7,15 +7,17 @@ from here.
 """
 from __future__ import annotations
 
-import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from typing import Any
+from typing import Any, Literal, Union
 
 import yaml
+from pydantic import Field
 
-from litraj_data.errors import UnknownDatasetError
+from litraj_data.errors import RegistryError, UnknownDatasetError
+from litraj_data.io import did_you_mean
+from litraj_data.registry.validation import Strict, validate_document
 
 __all__ = ["ColumnSpec", "DatasetConfig", "list_datasets", "info", "get_config", "citation_bibtex"]
 
@@ -57,7 +59,6 @@ class DatasetConfig:
     splits: dict[str, int]
     release: dict[str, Any]
     columns: tuple[ColumnSpec, ...]
-    pending_in_sample: tuple[str, ...] = field(default=())
 
     @property
     def column_names(self) -> list[str]:
@@ -68,14 +69,6 @@ class DatasetConfig:
             if c.name == name:
                 return c
         raise KeyError(f"{self.name} has no column {name!r}; columns: {', '.join(self.column_names)}")
-
-    @property
-    def has_structure(self) -> bool:
-        return "positions" in self.column_names
-
-    @property
-    def has_bands(self) -> bool:
-        return "relaxed_positions" in self.column_names
 
     @property
     def bibtex(self) -> str:
@@ -102,33 +95,120 @@ class DatasetConfig:
         }
 
 
+# --------------------------------------------------------------------------- card schema
+
+ColumnKind = Literal[COLUMN_KINDS]  # type: ignore[valid-type]
+
+
+class ColumnEntry(Strict):
+    """One column of a card (``from`` defaults to the column's name)."""
+
+    name: str
+    type: ColumnKind
+    from_: str | None = Field(default=None, alias="from")
+    nullable: bool = False
+    unit: str | None = None
+    description: str = ""
+
+
+class IncludeEntry(Strict):
+    """``{include: BLOCK}``: the columns of a shared block; ``description`` prefixes theirs."""
+
+    include: str
+    description: str | None = None
+
+
+class SplitFilesRelease(Strict):
+    """An official release with one extxyz per split (and optionally an index CSV)."""
+
+    url: str
+    archive: str
+    folder: str
+    layout: Literal["split_files"]
+    split_file: str
+    index: str | None = None
+    index_key: str | None = None
+
+
+class IndexTrajectoriesRelease(Strict):
+    """nebDFT2k's release: an index with splits, two band files per hop, a centroid file."""
+
+    url: str
+    archive: str
+    folder: str
+    layout: Literal["index_trajectories"]
+    index: str
+    index_key: str
+    split_column: str = "_split"
+    centroids: str
+    init_file: str
+    relaxed_file: str
+
+
+class Card(Strict):
+    """A dataset card (``datasets/NAME.yaml``)."""
+
+    name: str
+    version: str
+    description: str
+    license: str
+    homepage: str
+    row_id: str
+    task_targets: tuple[str, ...] = ()
+    splits: dict[Literal["train", "val", "test"], int]
+    release: Union[SplitFilesRelease, IndexTrajectoriesRelease] = Field(discriminator="layout")
+    columns: list[Union[IncludeEntry, dict[str, Any]]]
+
+
 def _read_yaml(relpath: str) -> Any:
     text = resources.files(__name__).joinpath(relpath).read_text(encoding="utf-8")
     return yaml.safe_load(text)
 
 
-def _parse_columns(raw: list[dict], blocks: dict[str, list[dict]], dataset: str) -> tuple[ColumnSpec, ...]:
+def _parse_columns(raw: list[Any], blocks: dict[str, list[Any]], source: str,
+                   prefix: str = "") -> tuple[ColumnSpec, ...]:
     columns: list[ColumnSpec] = []
-    for entry in raw:
-        if "include" in entry:
-            block = entry["include"]
-            if block not in blocks:
-                raise ValueError(f"card {dataset}: unknown column block {block!r}")
-            columns += _parse_columns(blocks[block], blocks, dataset)
+    for k, entry in enumerate(raw):
+        if isinstance(entry, IncludeEntry) or (isinstance(entry, dict) and "include" in entry):
+            inc = entry if isinstance(entry, IncludeEntry) else validate_document(IncludeEntry, entry, source)
+            if inc.include not in blocks:
+                raise RegistryError(f"{source}: columns[{k}].include: unknown column block {inc.include!r} "
+                                    f"(blocks.yaml has {', '.join(blocks)})")
+            note = f"{inc.description}: " if inc.description else ""
+            columns += _parse_columns(blocks[inc.include], blocks, f"blocks.yaml:{inc.include}", note)
             continue
-        kind = entry["type"]
-        if kind not in COLUMN_KINDS:
-            raise ValueError(f"card {dataset}: column {entry['name']!r} has unknown type {kind!r}")
-        columns.append(ColumnSpec(
-            name=entry["name"], kind=kind, source=entry.get("from", entry["name"]),
-            nullable=bool(entry.get("nullable", False)), unit=entry.get("unit"),
-            description=str(entry.get("description", "")),
-        ))
+        col = validate_document(ColumnEntry, entry, f"{source}: columns[{k}]")
+        columns.append(ColumnSpec(name=col.name, kind=col.type, source=col.from_ or col.name,
+                                  nullable=col.nullable, unit=col.unit, description=prefix + col.description))
     names = [c.name for c in columns]
     duplicated = {n for n in names if names.count(n) > 1}
     if duplicated:
-        raise ValueError(f"card {dataset}: duplicated columns {sorted(duplicated)}")
+        raise RegistryError(f"{source}: duplicated columns {sorted(duplicated)}")
     return tuple(columns)
+
+
+def parse_card(raw: Any, source: str, blocks: dict[str, list[Any]] | None = None) -> DatasetConfig:
+    """A validated :class:`DatasetConfig` from a parsed card.
+
+    Raises
+    ------
+    RegistryError
+        An unknown or missing key, a wrong type, an unknown column block or kind, a
+        ``row_id`` or target that is not a column; the message names ``source`` and the key.
+    """
+    blocks = _read_yaml("blocks.yaml") if blocks is None else blocks
+    card = validate_document(Card, raw, source)
+    columns = _parse_columns(card.columns, blocks, source)
+    names = {c.name for c in columns}
+    for key, value in [("row_id", card.row_id)] + [(f"task_targets[{i}]", t) for i, t in enumerate(card.task_targets)]:
+        if value not in names:
+            raise RegistryError(f"{source}: {key}: {value!r} is not a column of the card")
+    return DatasetConfig(
+        name=card.name, version=card.version, description=card.description.strip(), license=card.license,
+        homepage=card.homepage, row_id=card.row_id, task_targets=tuple(card.task_targets),
+        splits={k: card.splits[k] for k in ("train", "val", "test") if k in card.splits},
+        release=card.release.model_dump(), columns=columns,
+    )
 
 
 @lru_cache(maxsize=None)
@@ -139,15 +219,9 @@ def _load_all() -> dict[str, DatasetConfig]:
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if not item.name.endswith(".yaml"):
             continue
-        raw = yaml.safe_load(item.read_text(encoding="utf-8"))
-        cfg = DatasetConfig(
-            name=raw["name"], version=str(raw["version"]), description=raw["description"].strip(),
-            license=raw["license"], homepage=raw["homepage"], row_id=raw["row_id"],
-            task_targets=tuple(raw.get("task_targets", ())), splits=dict(raw["splits"]),
-            release=dict(raw.get("release", {})),
-            columns=_parse_columns(raw["columns"], blocks, raw["name"]),
-            pending_in_sample=tuple(raw.get("pending_in_sample", ())),
-        )
+        cfg = parse_card(yaml.safe_load(item.read_text(encoding="utf-8")), item.name, blocks)
+        if f"{cfg.name}.yaml" != item.name:
+            raise RegistryError(f"{item.name}: name: {cfg.name!r} does not match the file name")
         configs[cfg.name] = cfg
     return configs
 
@@ -171,10 +245,8 @@ def get_config(name: str) -> DatasetConfig:
     by_lower = {k.lower(): k for k in configs}
     if name.lower() in by_lower:
         return configs[by_lower[name.lower()]]
-    close = difflib.get_close_matches(name.lower(), list(by_lower), n=1, cutoff=0.5)
-    hint = f" Did you mean {by_lower[close[0]]!r}?" if close else ""
     raise UnknownDatasetError(
-        f"unknown dataset {name!r}.{hint} Registered datasets: {', '.join(configs)}",
+        f"unknown dataset {name!r}.{did_you_mean(name, configs)} Registered datasets: {', '.join(configs)}",
         reason="unknown_dataset",
     )
 
