@@ -120,7 +120,7 @@ def build_bvel13k(
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> None:
     """Options of ``litraj build BVEL13k``."""
     from litraj_data.leaderboard.bvse.cli import add_bvse_options
 

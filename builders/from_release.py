@@ -286,7 +286,7 @@ def import_release(name: str, source: str | Path | None, out: str | Path, *, ver
 # --------------------------------------------------------------------------- CLI
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, dataset: str = "from-release") -> None:
     parser.add_argument("name", help="dataset: BVEL13k, nebBVSE122k, nebDFT2k, MPLiTrj, MPLiTrj_subsample")
     parser.add_argument("--source", help="release zip, unpacked folder, or file:// / https:// URL "
                         "(default: the official download URL)")

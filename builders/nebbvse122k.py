@@ -182,7 +182,7 @@ def build_nebbvse122k(
     )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> None:
     """Options of ``litraj build nebBVSE122k``."""
     add_common_arguments(parser, DATASET)
     parser.add_argument("--cutoff", type=float, default=8.0, help="longest hop searched, A (default 8)")

@@ -572,7 +572,7 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
 # --------------------------------------------------------------------------- CLI
 
 
-def add_arguments(parser: argparse.ArgumentParser, dataset: str = "MPLiTrj") -> None:
+def add_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
     """Options of ``litraj build nebDFT2k|MPLiTrj --raw DIR --out DIR``."""
     parser.add_argument("--raw", required=True, help="folder of raw hop runs (authors' *.neb layout or VASP NEB)")
     parser.add_argument("--out", required=True, help="output root (dataset lands in OUT/NAME/VERSION)")
@@ -597,11 +597,12 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = "MPLiTrj") -> 
     else:
         parser.add_argument("--subsample", type=int, help="write MPLiTrj_subsample with about N configurations")
         parser.add_argument("--no-dedup", dest="dedup", action="store_false", help="keep repeated configurations")
-    parser.set_defaults(func=lambda args: run(args, dataset))
+    parser.set_defaults(dataset=dataset)
 
 
-def run(args: argparse.Namespace, dataset: str = "MPLiTrj") -> int:
-    """Entry point of the builder CLI; returns an exit code."""
+def run(args: argparse.Namespace) -> int:
+    """Entry point of ``litraj build nebDFT2k|MPLiTrj`` (``args.dataset``); returns an exit code."""
+    dataset = args.dataset
     try:
         result = build_from_raw(
             dataset, args.raw, args.out, work=args.work, workers=args.workers, scheduler=args.scheduler, splits_from=args.splits_from,
@@ -623,21 +624,3 @@ def run(args: argparse.Namespace, dataset: str = "MPLiTrj") -> int:
         print(f"{result['dataset']}: {result['path']} ({rows}); {result['hops']} hops, "
               f"{result['failures']} skipped (failures.csv)")
     return 0
-
-
-class _Builder:
-    """``add_arguments`` / ``run`` pair bound to one dataset (what ``litraj build NAME`` dispatches on)."""
-
-    def __init__(self, dataset: str) -> None:
-        self.dataset = dataset
-
-    def add_arguments(self, parser: argparse.ArgumentParser) -> None:
-        add_arguments(parser, self.dataset)
-
-    def run(self, args: argparse.Namespace) -> int:
-        return run(args, self.dataset)
-
-
-#: builder objects for ``BUILDERS`` in litraj_data/cli.py
-nebdft2k = _Builder("nebDFT2k")
-mplitrj = _Builder("MPLiTrj")

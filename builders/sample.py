@@ -82,7 +82,7 @@ def build_sample(out: str | Path | None = None, datasets: tuple[str, ...] = SAMP
     return built
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
+def add_arguments(parser: argparse.ArgumentParser, dataset: str = "sample") -> None:
     parser.add_argument("--out", help="destination root (default: the package's embedded sample folder)")
     parser.add_argument("--datasets", nargs="+", default=list(SAMPLE_DATASETS), choices=SAMPLE_DATASETS)
     parser.add_argument("--workers", type=int, default=1, help="local processes")

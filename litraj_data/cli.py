@@ -5,7 +5,8 @@ the meaning of ``load_litraj(source=)``; commands that report take ``--json`` an
 print exactly one JSON document on stdout (``{"records": [...]}``, a record per input
 naming its ``file``). Subcommands of other parts of the package plug in through
 ``COMMANDS`` (modules with ``register(subparsers)``) and ``litraj build NAME`` through
-``BUILDERS`` (modules with ``add_arguments(parser)`` and ``run(args)``).
+:data:`litraj_data.builders.BUILDERS` (the builder protocol: ``add_arguments(parser, dataset)``
+and ``run(args)``).
 """
 from __future__ import annotations
 
@@ -19,37 +20,40 @@ from typing import Any, Callable
 from litraj_data import __version__
 from litraj_data.errors import LitrajError
 
-# Modules that add top-level commands (each defines register(subparsers)).
-COMMANDS: tuple[str, ...] = (
-    "litraj_data.demo",
-    "litraj_data.builders.sample_structures",
-    "litraj_data.leaderboard.bvse.cli",
-    "litraj_data.leaderboard.hops.cli",
-    "litraj_data.leaderboard.scoring.cli",
-    "litraj_data.leaderboard.baselines.cli",
-    "litraj_data.leaderboard.umlip.cli",
-    "litraj_data.builders.leakage",
-)
-
-# `litraj build NAME`: NAME -> (module with add_arguments/run, one-line help).
-BUILDERS: dict[str, tuple[str, str]] = {
-    "from-release": ("litraj_data.builders.from_release", "import an official release zip/folder/URL into shards"),
-    "BVEL13k": ("litraj_data.builders.bvel13k", "BVSE percolation barriers from crystal structures"),
-    "nebBVSE122k": ("litraj_data.builders.nebbvse122k", "BVSE-NEB hop barriers and centroid supercells from structures"),
-    "nebDFT2k": ("litraj_data.builders.nebdft2k_raw", "DFT-NEB hops from raw VASP / ASE NEB runs (--raw DIR)"),
-    "MPLiTrj": ("litraj_data.builders.mplitrj_raw", "energies/forces/stresses from raw NEB runs (--raw DIR)"),
-    "sample": ("litraj_data.builders.sample", "rebuild the embedded sample shipped in the package"),
+# Modules that add top-level commands: module -> the commands its register(subparsers) adds.
+# The names are declared here so that a command whose module cannot be imported (a missing
+# optional dependency, a broken install) is still listed and says why instead of vanishing.
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "litraj_data.demo": ("demo",),
+    "litraj_data.builders.sample_structures": ("sample-structures",),
+    "litraj_data.leaderboard.bvse.cli": ("bvel",),
+    "litraj_data.leaderboard.hops.cli": ("hops",),
+    "litraj_data.leaderboard.scoring.cli": ("submit", "score", "leaderboard"),
+    "litraj_data.leaderboard.baselines.cli": ("baseline",),
+    "litraj_data.leaderboard.umlip.cli": ("bench", "screen"),
+    "litraj_data.builders.leakage": ("check-leakage",),
 }
 
 
-def _optional_module(name: str) -> Any | None:
-    """Import a plug-in module; None when that module (not one of its dependencies) is absent."""
+def _import_plugin(name: str) -> tuple[Any | None, str | None]:
+    """``(module, None)``, or ``(None, why)`` when importing the plug-in module fails."""
     try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            return None
-        raise
+        return importlib.import_module(name), None
+    except ImportError as exc:  # a missing optional dependency: the command says which
+        missing = getattr(exc, "name", None)
+        hint = f"; install the extra that provides {missing!r}" if missing else ""
+        return None, f"cannot import {name} ({type(exc).__name__}: {exc}){hint}"
+
+
+def _unavailable(subparsers: Any, command: str, why: str) -> None:
+    """A placeholder for ``command`` whose module failed to import: it explains and exits 2."""
+    p = subparsers.add_parser(command, help=f"(unavailable: {why})", add_help=False)
+
+    def explain(args: argparse.Namespace) -> int:
+        print(f"litraj {command} is unavailable: {why}", file=sys.stderr)
+        return 2
+
+    p.set_defaults(func=explain, accepts_any_arguments=True)
 
 
 def _emit(args: argparse.Namespace, records: list[dict[str, Any]], text: Callable[[], str]) -> None:
@@ -165,10 +169,6 @@ def _cmd_cache(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_build(args: argparse.Namespace) -> int:
-    return args.builder_run(args)
-
-
 # --------------------------------------------------------------------------- parser
 
 
@@ -226,32 +226,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=_cmd_cache)
 
+    from litraj_data.builders import BUILDERS
+
     p = sub.add_parser("build", help="build a dataset version: from the official release, structures or raw NEB runs")
     bsub = p.add_subparsers(dest="builder", metavar="NAME")
-    for bname, (module_name, help_text) in BUILDERS.items():
-        module = _optional_module(module_name)
-        if module is None or not hasattr(module, "add_arguments"):
+    for bname, entry in BUILDERS.items():
+        module, why = _import_plugin(entry.module)
+        if module is None:
+            _unavailable(bsub, bname, why or "")
             continue
-        bp = bsub.add_parser(bname, help=help_text, description=help_text)
-        import inspect
+        bp = bsub.add_parser(bname, help=entry.help, description=entry.help)
+        module.add_arguments(bp, bname)
+        bp.set_defaults(func=module.run, dataset=bname)
 
-        # a module building several datasets takes the dataset name as a second argument
-        if len(inspect.signature(module.add_arguments).parameters) > 1:
-            module.add_arguments(bp, bname)
+    for module_name, commands in COMMANDS.items():
+        module, why = _import_plugin(module_name)
+        if module is None:
+            for command in commands:
+                _unavailable(sub, command, why or "")
         else:
-            module.add_arguments(bp)
-        bp.set_defaults(func=_cmd_build, builder_run=module.run, dataset=bname)
-
-    for module_name in COMMANDS:
-        module = _optional_module(module_name)
-        if module is not None and hasattr(module, "register"):
             module.register(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "accepts_any_arguments", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
     if not getattr(args, "func", None):
         parser.print_help()
         return 0 if args.command is None else 2

@@ -51,3 +51,32 @@ def test_build_verify_export_cache(release_archives, tmp_path, capsys):
     assert code == 1 and [r["ok"] for r in doc["records"] if not r["ok"]] == [False]
     code, doc = run_json(capsys, "cache", "path")
     assert code == 0 and doc["records"][0]["file"].endswith("litraj-cache")
+
+
+def test_every_declared_command_is_registered_and_nothing_else():
+    import argparse
+
+    from litraj_data import cli
+    from litraj_data.builders import BUILDERS
+
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    core = {"list", "info", "cite", "export", "verify", "cache", "build"}
+    declared = {c for names in cli.COMMANDS.values() for c in names}
+    assert set(sub.choices) == core | declared
+    build = next(a for a in sub.choices["build"]._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(build.choices) == set(BUILDERS)
+    for name in BUILDERS:  # no placeholder: every builder module imports here
+        assert "unavailable" not in (build.choices[name].description or "")
+
+
+def test_a_command_whose_module_fails_to_import_says_why(monkeypatch, capsys):
+    from litraj_data import cli
+
+    monkeypatch.setitem(cli.COMMANDS, "litraj_data.no_such_plugin", ("ghost",))
+    assert main(["ghost", "--anything", "x"]) == 2
+    err = capsys.readouterr().err
+    assert "litraj ghost is unavailable" in err and "No module named 'litraj_data.no_such_plugin'" in err
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "ghost" in capsys.readouterr().out

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fixtures_raw.make_raw_runs import cached_raw_runs
-from litraj_data.builders import mplitrj_raw, nebdft2k_raw
+from litraj_data.cli import main
 from litraj_data.builders.leakage import check_leakage
 from litraj_data.store.manifest import read_manifest
 from litraj_data.builders.raw_neb import (build_from_raw, config_hash, has_specific_tm, load_split_table,
@@ -168,19 +168,15 @@ def test_resume_reuses_spools(raw_runs, tmp_path):
 
 
 def test_cli_json(raw_runs, tmp_path, capsys):
-    for module, name in ((nebdft2k_raw, "nebDFT2k"), (mplitrj_raw, "MPLiTrj")):
-        parser = argparse.ArgumentParser()
-        module.add_arguments(parser)
-        args = parser.parse_args(["--raw", str(raw_runs), "--out", str(tmp_path / "out"), "--json"])
-        assert module.run(args) == 0
+    for name in ("nebDFT2k", "MPLiTrj"):
+        assert main(["build", name, "--raw", str(raw_runs), "--out", str(tmp_path / "out"), "--json"]) == 0
         doc = json.loads(capsys.readouterr().out)
         rec = doc["records"][0]
         assert rec["file"] == str(raw_runs) and rec["dataset"] == name and rec["ok"]
-    parser = argparse.ArgumentParser()
-    nebdft2k_raw.add_arguments(parser)
-    args = parser.parse_args(["--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2"), "--json"])
-    assert nebdft2k_raw.run(args) == 2
+    assert main(["build", "nebDFT2k", "--raw", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o2"), "--json"]) == 2
     assert json.loads(capsys.readouterr().out)["records"][0]["ok"] is False
+    with pytest.raises(SystemExit):  # MPLiTrj's options are not nebDFT2k's
+        main(["build", "nebDFT2k", "--raw", str(raw_runs), "--out", str(tmp_path / "o3"), "--subsample", "3"])
 
 
 @pytest.mark.slow
