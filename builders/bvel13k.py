@@ -15,8 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from litraj_data.builders.structure_builds import (add_common_arguments, chemsys, read_structure_inputs, report_build, resolve_splits,
-                               split_sources, structures_digest, write_failures)
+from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, add_common_arguments, chemsys, read_structure_inputs,
+                                                  report_build, resolve_splits, split_sources, stored, stored_structure,
+                                                  structures_digest, write_failures)
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 
 DATASET = "BVEL13k"
@@ -33,7 +34,7 @@ def _bvel_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, 
 
 def _value(x: Any) -> float:
     # checkpoints store inf as null; the dataset keeps the release's meaning: inf = no percolation
-    return math.inf if x is None else float(x)
+    return math.inf if x is None else stored(x, ENERGY_DECIMALS)
 
 
 def build_bvel13k(
@@ -97,7 +98,7 @@ def build_bvel13k(
                     "E_1D": _value(res["E_1D"]),
                     "E_2D": _value(res["E_2D"]),
                     "E_3D": _value(res["E_3D"]),
-                    **structure_to_row(s),
+                    **stored_structure(structure_to_row(s)),
                 }
 
     failures = write_failures(failures_table(records), staging / "failures.csv", ("material_id", "reason", "message"))

@@ -25,8 +25,9 @@ from typing import Any, Sequence
 
 from litraj_data.errors import LitrajError
 
-from litraj_data.builders.structure_builds import (add_common_arguments, chemsys, read_structure_inputs, report_build, resolve_splits,
-                               split_sources, structures_digest, write_failures)
+from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, LENGTH_DECIMALS, add_common_arguments, chemsys,
+                                                  read_structure_inputs, report_build, resolve_splits, split_sources,
+                                                  stored, stored_structure, structures_digest, write_failures)
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 
 DATASET = "nebBVSE122k"
@@ -154,10 +155,11 @@ def build_nebbvse122k(
                     continue
                 extra = None
                 if keep_bands:
-                    extra = json.dumps({"band_positions": h["band_positions"], "band_energies": h["band_energies"]})
-                yield {"edge_id": h["edge_id"], "material_id": name, "chemsys": system, "em": float(h["em"]),
-                       "converged": bool(h["converged"]), "neb_steps": int(h["neb_steps"]),
-                       **centroid_row(s, h), "info_extra": extra}
+                    extra = json.dumps({"band_positions": stored(h["band_positions"], LENGTH_DECIMALS).tolist(),
+                                        "band_energies": stored(h["band_energies"], ENERGY_DECIMALS).tolist()})
+                yield {"edge_id": h["edge_id"], "material_id": name, "chemsys": system,
+                       "em": stored(h["em"], ENERGY_DECIMALS), "converged": bool(h["converged"]),
+                       "neb_steps": int(h["neb_steps"]), **stored_structure(centroid_row(s, h)), "info_extra": extra}
 
     failures = write_failures(hop_failures(records), staging / "failures.csv",
                               ("material_id", "edge_id", "reason", "message"))

@@ -21,6 +21,29 @@ from litraj_data.errors import DataFormatError
 from litraj_data.builders.splits import assign_splits, read_split_table
 
 
+#: Decimals kept of computed values. Computed floats differ in the last bits between BLAS
+#: builds and CPUs (summation order), so the structure builders round what they store: a
+#: rebuild on any machine then gives the same bytes. 1e-9 eV and 1e-10 Å are far below any
+#: physical meaning (the BVSE grid alone is 0.2 Å) and above float64 noise (~1e-15 relative).
+ENERGY_DECIMALS = 9
+LENGTH_DECIMALS = 10
+
+
+def stored(value: Any, decimals: int) -> Any:
+    """``value`` (float or array) rounded to ``decimals``, with -0.0 made 0.0 and inf/nan kept.
+
+    Rounding alone is not enough for identical bytes: a coordinate of +1e-17 on one machine
+    and -1e-17 on another round to 0.0 and -0.0, so zero's sign is normalised too.
+    """
+    arr = np.round(np.asarray(value, dtype=np.float64), decimals) + 0.0
+    return float(arr) if arr.ndim == 0 else arr
+
+
+def stored_structure(row: Mapping[str, Any]) -> dict[str, Any]:
+    """A structure block (``numbers``, ``positions``, ``cell``, ``pbc``) with lengths as stored."""
+    return {**row, "positions": stored(row["positions"], LENGTH_DECIMALS), "cell": stored(row["cell"], LENGTH_DECIMALS)}
+
+
 def elements(structure: Any) -> set[str]:
     """Element symbols of a pymatgen structure."""
     return {site.specie.symbol for site in structure}

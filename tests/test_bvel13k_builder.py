@@ -143,3 +143,28 @@ def test_bvel_cli_json(tmp_path, capsys, small_set):
     args = parser.parse_args(["bvel", str(tmp_path / "LiF.cif"), "--resolution", "0.5"])
     assert args.func(args) == 0
     assert "LiF" in capsys.readouterr().out
+
+
+def test_stored_values_normalise_float_noise():
+    from litraj_data.builders.structure_builds import ENERGY_DECIMALS, LENGTH_DECIMALS, stored
+
+    assert stored(0.6714158051094047, ENERGY_DECIMALS) == stored(0.6714158051094055, ENERGY_DECIMALS)
+    zero = stored(np.array([-1e-17, 1e-17]), LENGTH_DECIMALS)
+    assert zero.tobytes() == np.zeros(2).tobytes()  # no -0.0: the bytes match, not only the values
+    assert stored(float("inf"), ENERGY_DECIMALS) == float("inf")
+
+
+def test_rebuild_with_last_digit_noise_gives_the_same_shards(tmp_path):
+    """What another BLAS build does to the inputs (last-digit noise) does not reach the stored bytes."""
+    from litraj_data.store.manifest import read_manifest
+
+    base = li3n()
+    noisy = base.copy()
+    for i in range(len(noisy)):  # 1e-13 A: float64 noise of a matrix product on another machine
+        noisy.translate_sites([i], [1e-13 * (i + 1), -1e-13, 0.0], frac_coords=False, to_unit_cell=False)
+    hashes = []
+    for k, s in enumerate((base, noisy)):
+        folder = build_bvel13k([("li3n", s)], tmp_path / f"out{k}", splits={"li3n": "train"}, progress=False,
+                               resolution=0.3, k=30)
+        hashes.append([f["sha256"] for f in read_manifest(folder).files()])
+    assert hashes[0] == hashes[1]
