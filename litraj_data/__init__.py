@@ -3,9 +3,8 @@
 >>> from litraj_data import load_litraj, list_datasets
 >>> ds = load_litraj("BVEL13k", split="test", source="sample")
 """
-__version__ = "0.1.0"
-
-from litraj_data.registry import citation_bibtex, info, list_datasets  # noqa: E402
+from litraj_data._version import __version__
+from litraj_data.registry import citation_bibtex, info, list_datasets
 
 
 def load_litraj(*args, **kwargs):  # noqa: D103 - documented on the real function

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from litraj_data import __version__
+from litraj_data._version import __version__
 from litraj_data.errors import LitrajError
 
 # Modules that add top-level commands: module -> the commands its register(subparsers) adds.

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from litraj_data import __version__ as _package_version
+from litraj_data._version import __version__ as _package_version
 from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.leaderboard.scoring.render import write_text_atomic
 from litraj_data.leaderboard.scoring.tasks import Task, get_task

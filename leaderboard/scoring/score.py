@@ -12,11 +12,12 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import pandas as pd
 
-from litraj_data import __version__ as _package_version
+from litraj_data._version import __version__ as _package_version
+from litraj_data.io import to_jsonable
 from litraj_data.leaderboard.scoring.bootstrap import bootstrap_ci
 from litraj_data.leaderboard.scoring.metrics import pa_mae, regression_metrics, screening_metrics
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI
-from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission
+from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
 from litraj_data.leaderboard.scoring.tasks import SUBSET_RULES, Task, Truth
 
 __all__ = ["score_submission", "summarise", "DROP_RULE"]
@@ -134,22 +135,6 @@ def _efs_summary(sub: Submission, truth: Truth) -> tuple[pd.DataFrame, dict[str,
     return items, extra
 
 
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating, float)):
-        return float(value) if np.isfinite(value) else None
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, (_dt.date, _dt.datetime)):
-        return value.isoformat()
-    return value
-
-
 def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] | None = None, *,
                      n_boot: int = 1000, seed: int = 0, threshold: float | None = None,
                      exclude_ids: Iterable[str] = ()) -> dict[str, Any]:
@@ -187,7 +172,7 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
     record: dict[str, Any] = {
         "file": sub.path, "task": task.id, "dataset": task.dataset,
         "dataset_version": truth.version or task.version, "split": task.split, "kind": task.kind,
-        "unit": task.unit, "model": dict(metadata or {}),
+        "unit": task.unit, "model": iso_dates(dict(metadata or {})),
         "scored_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "litraj_data_version": _package_version, "citation": CITATION, "doi": DOI, "notes": [],
     }
@@ -217,4 +202,4 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
         record["notes"].append("mae/rmse/r2/rp/slope are of the energy per atom (eV/atom); forces "
                                "(eV/A) and stress (eV/A^3) errors are per component")
     record["items"] = {c: items[c].tolist() for c in items.columns}
-    return _jsonable(record)
+    return to_jsonable(record)

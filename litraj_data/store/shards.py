@@ -28,7 +28,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from litraj_data import __version__
+from litraj_data._version import __version__
 from litraj_data.errors import DataFormatError
 from litraj_data.registry import DatasetConfig, get_config, citation_bibtex
 from litraj_data.schema import arrow_schema, rows_to_table, schema_fingerprint
