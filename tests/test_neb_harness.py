@@ -11,7 +11,7 @@ from ase.calculators.emt import EMT
 
 from litraj_data.leaderboard.neb import (CalculatorEvaluator, FactoryProvider, HopInput, NEBConfig, attach_batched,
                                          check_band, read_records, run_hop, run_hops)
-from litraj_data.errors import StructureError
+from litraj_data.errors import DataFormatError
 
 FAST = NEBConfig(fmax=0.05, steps=60, endpoint_fmax=0.05, endpoint_steps=60)
 
@@ -162,6 +162,58 @@ def test_torn_last_line_is_ignored_and_repaired(tmp_path):
     assert [r["edge_id"] for r in read_records(tmp_path)] == ["a_0_1_0_0_0", "b_0_1_0_0_0"]
 
 
+def test_torn_line_is_cut_and_its_hop_recomputed(tmp_path):
+    """A run killed while writing hop b's record: the torn line goes, b runs again, a does not."""
+    hops = [cu_vacancy_hop("a_0_1_0_0_0"), cu_vacancy_hop("b_0_1_0_0_0", n_images=4)]
+    run_hops(hops[:1], FactoryProvider(EMT, "emt"), tmp_path, FAST)
+    whole = (tmp_path / "results.jsonl").read_bytes()
+    with open(tmp_path / "results.jsonl", "ab") as fh:
+        fh.write(b'{"edge_id": "b_0_1_0_0_0", "barrier": 0.4')  # no newline: torn
+    s = run_hops(hops, FactoryProvider(EMT, "emt"), tmp_path, FAST)
+    assert s["skipped"] == 1 and s["done"] == 1  # b had no whole record: recomputed
+    text = (tmp_path / "results.jsonl").read_bytes()
+    assert text.startswith(whole) and text.endswith(b"\n")
+    lines = text.decode().splitlines()
+    assert len(lines) == 2 and [json.loads(ln)["edge_id"] for ln in lines] == ["a_0_1_0_0_0", "b_0_1_0_0_0"]
+    assert json.loads(lines[1])["error"] is None
+
+
+class CrashOnB:
+    """Provider whose worker process dies (hard exit) on a 30-atom band."""
+
+    key = "crash-on-4"
+
+    def calculator(self):
+        return _CrashingEMT()
+
+    def evaluator(self):
+        return None
+
+
+class _CrashingEMT(EMT):
+    def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+        import os
+
+        if atoms is not None and len(atoms) == 30:  # the "killer" hop below
+            os._exit(3)
+        super().calculate(atoms, properties, system_changes)
+
+
+def test_dead_worker_becomes_a_record_through_the_shared_executor(tmp_path):
+    hops = [cu_vacancy_hop(f"h{i}_0_1_0_0_0", shift=0.01 * i) for i in range(3)]
+    killer = cu_vacancy_hop("k_0_1_0_0_0")
+    for img in killer.images:
+        del img[-1]  # 30 atoms: _CrashingEMT kills its process on it
+    s = run_hops([hops[0], killer, *hops[1:]], CrashOnB(), tmp_path, FAST, workers=2)
+    assert s["done"] == 4 and s["failed"] == 1
+    recs = {r["edge_id"]: r for r in read_records(tmp_path)}
+    assert recs["k_0_1_0_0_0"]["error"]["reason"] == "worker_crashed"
+    assert "BrokenProcessPool" in recs["k_0_1_0_0_0"]["error"]["message"]
+    for h in hops:  # the other hops, some in flight when the worker died, still ran
+        assert recs[h.edge_id]["error"] is None and recs[h.edge_id]["barrier"] > 0.2
+    assert (tmp_path / "bands" / "failed.txt").read_text().split()[-1] == "k_0_1_0_0_0"
+
+
 @pytest.mark.parametrize("calc, reason", [(Raising, "model_error"), (NaNCalc, "nan"), (Exploding, "exploding_force")])
 def test_failures_are_recorded_and_run_continues(tmp_path, calc, reason):
     from litraj_data.leaderboard.neb.hops import HopInput as H
@@ -196,10 +248,14 @@ def test_bad_band_is_a_record():
     hop.images[2] = hop.images[2][1:]
     rec, frames = run_hop(hop, FactoryProvider(EMT, "emt"), FAST)
     assert frames is None and rec["error"]["reason"] == "bad_band"
-    with pytest.raises(StructureError, match="atoms"):
+    assert rec["error"]["check"] == "atom_count_mismatch"
+    json.dumps(rec, allow_nan=False)
+    with pytest.raises(DataFormatError, match="atoms") as exc:
         check_band(hop.images, "x")
-    with pytest.raises(StructureError, match=">= 3"):
+    assert exc.value.reason == "atom_count_mismatch"
+    with pytest.raises(DataFormatError, match=">= 3") as exc:
         check_band(hop.images[:2], "x")
+    assert exc.value.reason == "too_few_images"
 
 
 def test_not_converged_is_declared(tmp_path):

@@ -8,9 +8,11 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 
+from litraj_data import bands
+from litraj_data.bands import Band, check_band, energy_of, forces_of  # energy_of/forces_of: re-exported for the readers
 from litraj_data.errors import DataFormatError
 
-from litraj_data.builders.raw_runs.model import Band, Config
+from litraj_data.builders.raw_runs.model import Config
 
 IMAGE_DIR_RE = re.compile(r"^\d{2,3}$")
 
@@ -36,22 +38,6 @@ def image_dirs(run: Path) -> list[Path]:
     return dirs
 
 
-def energy_of(atoms: Atoms) -> float | None:
-    """Potential energy stored with a frame, or None when the frame has none."""
-    calc = atoms.calc
-    if calc is None or "energy" not in getattr(calc, "results", {}):
-        return None
-    return float(calc.results["energy"])
-
-
-def forces_of(atoms: Atoms) -> np.ndarray | None:
-    """Raw (unconstrained) forces stored with a frame, or None."""
-    calc = atoms.calc
-    if calc is None or "forces" not in getattr(calc, "results", {}):
-        return None
-    return np.asarray(calc.results["forces"], dtype=float)
-
-
 def stress_of(atoms: Atoms) -> np.ndarray | None:
     """Stress in Voigt order (eV/Å³), or None."""
     calc = atoms.calc
@@ -64,14 +50,12 @@ def stress_of(atoms: Atoms) -> np.ndarray | None:
 
 
 def check_same_system(frames: list[Atoms], ref: Atoms, where: str) -> None:
-    """Raise ``atom_count_mismatch`` / ``species_mismatch`` unless every frame matches ``ref``."""
-    for i, a in enumerate(frames):
-        if len(a) != len(ref):
-            raise DataFormatError(f"{where}: frame {i} has {len(a)} atoms, expected {len(ref)}",
-                                  reason="atom_count_mismatch")
-        if not np.array_equal(a.numbers, ref.numbers):
-            raise DataFormatError(f"{where}: frame {i} lists other species than the first image",
-                                  reason="species_mismatch")
+    """Raise ``atom_count_mismatch`` / ``species_mismatch`` unless every frame matches ``ref``.
+
+    The check is :func:`litraj_data.bands.check_band` (frames against each other, then
+    against ``ref``), so raw runs, submissions and the harness name a broken band alike.
+    """
+    check_band(frames, where, min_images=0, energies="ignore", finite=False, same_cell=False, numbers=ref.numbers)
 
 
 def check_energy(value: float | None, where: str) -> float:
@@ -102,29 +86,15 @@ def to_config(atoms: Atoms, kind: str, step: int, image: int, where: str) -> Con
 
 
 def band_from_frames(frames: list[Atoms], where: str, *, need_energies: bool) -> Band:
-    """Stack frames (same cell and species) into a :class:`Band`.
+    """Stack frames (same species) into a checked :class:`Band` (see :func:`litraj_data.bands.band_from_frames`).
 
     Parameters
     ----------
     need_energies : bool
         Raise ``missing_energy`` / ``nan_energy`` if any image lacks a finite energy;
-        otherwise a band with a missing energy gets ``energies=None``.
+        otherwise a band with a missing energy gets ``energies=None`` (a present energy
+        must still be finite).
     """
-    ref = frames[0]
-    check_same_system(frames, ref, where)
-    energies = [energy_of(a) for a in frames]
-    if need_energies:
-        energies = [check_energy(e, f"{where} image {i}") for i, e in enumerate(energies)]
-    elif any(e is not None and not np.isfinite(e) for e in energies):
-        raise DataFormatError(f"{where}: non-finite image energy", reason="nan_energy")
-    forces = [forces_of(a) for a in frames]
-    extras = [{k: v for k, v in a.info.items() if isinstance(v, (int, float, str, bool))} for a in frames]
-    return Band(
-        numbers=ref.numbers.copy(),
-        pbc=ref.pbc.copy(),
-        cell=ref.cell.array.copy(),
-        positions=np.stack([a.positions for a in frames]),
-        energies=None if any(e is None for e in energies) else np.array(energies, dtype=float),
-        forces=None if any(f is None for f in forces) else np.stack(forces),
-        extras=extras,
-    )
+    # raw readers never compared cells (fixed-cell VASP NEB; files differ in cell precision)
+    return bands.band_from_frames(frames, where, energies="required" if need_energies else "optional",
+                                  same_cell=False, min_images=1)

@@ -1,4 +1,4 @@
-"""Plain data objects describing one raw NEB hop run."""
+"""Plain data objects describing one raw NEB hop run (:class:`Band` lives in :mod:`litraj_data.bands`)."""
 from __future__ import annotations
 
 import re
@@ -9,6 +9,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
+
+# one Band for raw DFT bands, submitted bands and harness inputs; re-exported here for importers
+from litraj_data.bands import Band
 
 #: ``{material_id}_{source}_{target}_{ox}_{oy}_{oz}`` (offsets may be negative)
 EDGE_ID_RE = re.compile(r"^(?P<material_id>.+?)_(?P<source>\d+)_(?P<target>\d+)_(?P<ox>-?\d+)_(?P<oy>-?\d+)_(?P<oz>-?\d+)$")
@@ -58,49 +61,6 @@ class Config:
             results["stress"] = self.stress
         atoms.calc = SinglePointCalculator(atoms, **results)
         return atoms
-
-
-@dataclass
-class Band:
-    """A band of NEB images sharing one cell and one list of species.
-
-    ``energies`` is None unless every image has an energy; ``forces`` likewise (native VASP
-    end points are often copied in without forces).
-    """
-
-    numbers: np.ndarray          # (N,)
-    pbc: np.ndarray              # (3,)
-    cell: np.ndarray             # (3, 3)
-    positions: np.ndarray        # (M, N, 3)
-    energies: np.ndarray | None  # (M,)
-    forces: np.ndarray | None    # (M, N, 3)
-    extras: list[dict[str, Any]] = field(default_factory=list)
-
-    @property
-    def n_images(self) -> int:
-        return int(self.positions.shape[0])
-
-    @property
-    def barrier(self) -> float | None:
-        """max - min of the energy profile (the paper's barrier), None without energies."""
-        if self.energies is None:
-            return None
-        return float(np.max(self.energies) - np.min(self.energies))
-
-    def to_atoms(self) -> list[Atoms]:
-        """The images as ASE atoms (with single-point results where known)."""
-        out = []
-        for i in range(self.n_images):
-            a = Atoms(numbers=self.numbers, positions=self.positions[i], cell=self.cell, pbc=self.pbc)
-            results: dict[str, Any] = {}
-            if self.energies is not None:
-                results["energy"] = float(self.energies[i])
-            if self.forces is not None:
-                results["forces"] = self.forces[i]
-            if results:
-                a.calc = SinglePointCalculator(a, **results)
-            out.append(a)
-        return out
 
 
 @dataclass

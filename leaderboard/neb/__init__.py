@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from litraj_data.leaderboard.neb.batch import BandEvaluator, CalculatorEvaluator, attach_batched
 from litraj_data.leaderboard.neb.config import NEBConfig
-from litraj_data.leaderboard.neb.harness import HopFailure, run_hop, run_hops, read_records
+from litraj_data.leaderboard.neb.harness import HopFailure, OptimisationDiverged, run_hop, run_hops, read_records
 from litraj_data.leaderboard.neb.hops import HopInput, check_band, hop_from_row, hops_from_dataset
 from litraj_data.leaderboard.neb.provider import CalculatorProvider, FactoryProvider
 
-__all__ = ["BandEvaluator", "CalculatorEvaluator", "attach_batched", "NEBConfig", "HopFailure", "run_hop",
-           "run_hops", "read_records", "HopInput", "check_band", "hop_from_row", "hops_from_dataset",
+__all__ = ["BandEvaluator", "CalculatorEvaluator", "attach_batched", "NEBConfig", "HopFailure",
+           "OptimisationDiverged", "run_hop", "run_hops", "read_records", "HopInput", "check_band", "hop_from_row", "hops_from_dataset",
            "CalculatorProvider", "FactoryProvider"]

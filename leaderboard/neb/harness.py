@@ -12,7 +12,6 @@ the run goes on.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
 import time
@@ -24,10 +23,12 @@ import numpy as np
 from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 
-from litraj_data.errors import LitrajError
+from litraj_data.bands import check_band
+from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.io import JsonlCheckpoint, atomic_write_text
 from litraj_data.leaderboard.neb.batch import attach_batched
 from litraj_data.leaderboard.neb.config import NEBConfig
-from litraj_data.leaderboard.neb.hops import HopInput, check_band
+from litraj_data.leaderboard.neb.hops import HopInput
 from litraj_data.leaderboard.neb.provider import CalculatorProvider
 
 RESULTS = "results.jsonl"
@@ -35,18 +36,28 @@ BANDS = "bands"
 FAILED = "failed.txt"
 
 
-class HopFailure(LitrajError):
-    """A hop whose optimisation broke down (``nan``, ``exploding_force``, ``model_error``)."""
+class OptimisationDiverged(LitrajError):
+    """The model's energies or forces broke down during a hop's optimisation.
 
-    reason = "hop_failed"
+    ``reason``: ``nan`` (NaN/inf energy or forces) or ``exploding_force`` (a force above
+    ``NEBConfig.force_limit``). Not to be confused with
+    :class:`litraj_data.builders.raw_runs.HopFailure`, the record of a raw DFT run that
+    could not be read.
+    """
+
+    reason = "diverged"
+
+
+#: former name, kept for importers (it clashed with the raw-run reader's HopFailure record)
+HopFailure = OptimisationDiverged
 
 
 def _guard(energies: np.ndarray, forces: np.ndarray, limit: float, stage: str) -> None:
     if not (np.isfinite(energies).all() and np.isfinite(forces).all()):
-        raise HopFailure(f"{stage}: model returned NaN/inf energy or forces", reason="nan")
+        raise OptimisationDiverged(f"{stage}: model returned NaN/inf energy or forces", reason="nan")
     fmax = float(np.sqrt((forces ** 2).sum(-1)).max()) if forces.size else 0.0
     if fmax > limit:
-        raise HopFailure(f"{stage}: force {fmax:.3g} eV/A exceeds force_limit {limit:g} eV/A "
+        raise OptimisationDiverged(f"{stage}: force {fmax:.3g} eV/A exceeds force_limit {limit:g} eV/A "
                          "(exploding forces)", reason="exploding_force")
 
 
@@ -182,7 +193,13 @@ def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEB
                               "batched": bool(config.batched and provider.evaluator() is not None), **hop.meta}
     frames = None
     try:
-        check_band(hop.images, hop.edge_id)
+        check_band(hop.images, hop.edge_id, energies="ignore")  # the input band's own energies are not used
+    except DataFormatError as exc:  # the band itself is broken: record which check failed
+        record.update(barrier=None, converged=False, steps=None, fmax=None, energies=None,
+                      error={"reason": "bad_band", "check": exc.reason, "message": f"{type(exc).__name__}: {exc}"})
+        record["wall_time"] = time.perf_counter() - t0
+        return record, None
+    try:
         images = [img.copy() for img in hop.images]
         for img in images:
             img.set_constraint()  # uMLIP-NEB relaxes every atom
@@ -193,7 +210,7 @@ def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEB
                       steps=res["steps"], endpoint_steps=res["endpoint_steps"], fmax=_num(res["fmax"]),
                       energies=[float(v) for v in e], evaluations=res["evaluations"], error=None)
         frames = _band_frames(hop, images, e, res["forces"], res["converged"])
-    except Exception as exc:  # one bad hop never loses the run: record why
+    except Exception as exc:  # per-hop record: a model may raise anything; one bad hop never loses the run
         reason = getattr(exc, "reason", None) or ("model_error" if not isinstance(exc, LitrajError) else "error")
         record.update(barrier=None, converged=False, steps=None, fmax=None, energies=None,
                       error={"reason": reason, "message": f"{type(exc).__name__}: {exc}",
@@ -206,37 +223,24 @@ def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEB
 
 def read_records(out_dir: str | os.PathLike) -> list[dict[str, Any]]:
     """Records of ``OUT/results.jsonl`` (a torn last line from a killed run is ignored)."""
-    path = Path(out_dir) / RESULTS
-    if not path.exists():
-        return []
-    records = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue
-    return records
+    return JsonlCheckpoint(Path(out_dir) / RESULTS).records()
 
 
 class ResultSink:
-    """Streams records and bands into the output folder as hops finish."""
+    """Streams records and bands into the output folder as hops finish.
+
+    ``results.jsonl`` is a :class:`litraj_data.io.JsonlCheckpoint`: one fsynced line per
+    hop; a torn last line (a run killed mid-write) is cut off before the first new record,
+    and that hop, having no record, is simply run again.
+    """
 
     def __init__(self, out_dir: str | os.PathLike) -> None:
         self.out = Path(out_dir)
         (self.out / BANDS).mkdir(parents=True, exist_ok=True)
         self.path = self.out / RESULTS
-        self.done = {r["edge_id"] for r in read_records(self.out)}
-        self._repair_tail()
-
-    def _repair_tail(self) -> None:
-        # a run killed mid-write can leave a torn last line: end it so appends stay parseable
-        if self.path.exists() and self.path.stat().st_size:
-            with open(self.path, "rb") as fh:
-                fh.seek(-1, os.SEEK_END)
-                last = fh.read(1)
-            if last != b"\n":
-                with open(self.path, "ab") as fh:
-                    fh.write(b"\n")
+        self.checkpoint = JsonlCheckpoint(self.path)
+        self.checkpoint.repair()
+        self.done = {r["edge_id"] for r in self.checkpoint.records() if "edge_id" in r}
 
     def write(self, record: dict[str, Any], frames: list[Atoms] | None) -> None:
         from litraj_data.store.extxyz import write_extxyz
@@ -244,31 +248,15 @@ class ResultSink:
         eid = record["edge_id"]
         if frames is not None:
             write_extxyz(self.out / BANDS / f"{eid}.xyz", frames)
-        line = json.dumps(record, default=_json_default, allow_nan=False) + "\n"
-        with open(self.path, "a", encoding="utf-8") as fh:  # one write per record: a line is whole or torn
-            fh.write(line)
-            fh.flush()
-            os.fsync(fh.fileno())
+        self.checkpoint.append(record)  # after the band: a record always has its band file
         self.done.add(eid)
 
     def write_failed_list(self) -> Path:
         """``bands/failed.txt``: hops the scorer must treat as failed (errors, not converged)."""
-        records = read_records(self.out)
-        latest = {r["edge_id"]: r for r in records}
+        latest = {r["edge_id"]: r for r in self.checkpoint.records() if "edge_id" in r}
         failed = sorted(e for e, r in latest.items() if r.get("error") or not r.get("converged"))
-        path = self.out / BANDS / FAILED
-        tmp = path.with_name(f".{FAILED}.tmp")
-        tmp.write_text("# hops whose uMLIP-NEB failed or did not converge\n" + "".join(f"{e}\n" for e in failed))
-        os.replace(tmp, path)
-        return path
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return str(value)
+        return atomic_write_text(self.out / BANDS / FAILED, "# hops whose uMLIP-NEB failed or did not converge\n"
+                                 + "".join(f"{e}\n" for e in failed))
 
 
 def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: str | os.PathLike,

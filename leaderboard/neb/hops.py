@@ -4,10 +4,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Sequence
 
-import numpy as np
 from ase import Atoms
 
+# the one band check (DataFormatError with a reason); re-exported here for importers
+from litraj_data.bands import check_band
 from litraj_data.errors import StructureError
+from litraj_data.io import to_jsonable
 
 
 @dataclass
@@ -29,38 +31,6 @@ class HopInput:
     meta: dict[str, Any] = field(default_factory=dict)
 
 
-def check_band(images: Sequence[Atoms], edge_id: str = "band") -> None:
-    """Raise ``StructureError(reason="bad_band")`` unless the images form one band.
-
-    All images must hold the same atoms in the same order, the same cell and pbc, finite
-    positions, and there must be at least three images (two end points and a saddle).
-    """
-    if len(images) < 3:
-        raise StructureError(f"{edge_id}: a band needs >= 3 images, got {len(images)}", reason="bad_band")
-    ref = images[0]
-    for k, img in enumerate(images[1:], start=1):
-        if len(img) != len(ref):
-            raise StructureError(f"{edge_id}: image {k} has {len(img)} atoms, image 0 has {len(ref)}",
-                                 reason="bad_band")
-        if not np.array_equal(img.numbers, ref.numbers):
-            raise StructureError(f"{edge_id}: image {k} lists other elements or order than image 0",
-                                 reason="bad_band")
-        if not np.allclose(img.cell.array, ref.cell.array, atol=1e-6) or not np.array_equal(img.pbc, ref.pbc):
-            raise StructureError(f"{edge_id}: image {k} has another cell or pbc than image 0", reason="bad_band")
-    if not all(np.isfinite(img.positions).all() for img in images):
-        raise StructureError(f"{edge_id}: non-finite positions in the band", reason="bad_band")
-    if (ref.numbers == 0).any():
-        raise StructureError(f"{edge_id}: dummy atoms (X) cannot be evaluated by a potential", reason="bad_band")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.generic,)):
-        return value.item()
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
-
-
 def hop_from_row(row: dict[str, Any]) -> HopInput:
     """HopInput of a nebDFT2k row (its ``init`` band: the BVSE-NEB optimised path)."""
     from litraj_data.store.extxyz import band_frames
@@ -70,7 +40,7 @@ def hop_from_row(row: dict[str, Any]) -> HopInput:
         img.calc = None  # the stored (DFT or BVSE) results are not ours
         img.info = {}
         images.append(img)
-    meta = {k: _jsonable(row.get(k)) for k in ("material_id", "em_dft", "em_bvse", "has_specific_TM") if k in row}
+    meta = {k: to_jsonable(row.get(k)) for k in ("material_id", "em_dft", "em_bvse", "has_specific_TM") if k in row}
     return HopInput(str(row["edge_id"]), images, meta)
 
 

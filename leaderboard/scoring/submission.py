@@ -30,7 +30,9 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from litraj_data.errors import LitrajError
+# the one Band and band check; Band is re-exported here (and by the scoring package) for importers
+from litraj_data.bands import Band, band_from_frames, check_band
+from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.leaderboard.scoring.tasks import Task, Truth
 
 __all__ = ["Issue", "SubmissionInvalid", "Band", "Submission", "read_submission", "read_metadata",
@@ -66,16 +68,6 @@ class SubmissionInvalid(LitrajError, ValueError):
 
 
 @dataclass
-class Band:
-    """One optimised band: positions (images, atoms, 3), energies (images,), atomic numbers."""
-
-    positions: np.ndarray
-    energies: np.ndarray
-    numbers: np.ndarray | None = None
-    converged: bool | None = None
-
-
-@dataclass
 class Submission:
     """A parsed predictions file of one task (not yet validated)."""
 
@@ -105,19 +97,20 @@ def _reject(reason: str, message: str, **details: Any) -> SubmissionInvalid:
 # --------------------------------------------------------------------------- reading
 
 def _read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
             return pd.read_csv(path, comment="#"), None
         if suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
             table = pq.read_table(path)
             meta = table.schema.metadata or {}
             version = meta.get(b"litraj_dataset_version")
             return table.to_pandas(), version.decode() if version else None
-    except Exception as exc:  # a corrupt file: say which and why
-        raise _reject("unreadable", f"cannot read {path}: {exc}") from exc
+    except (ValueError, OSError, pa.ArrowException) as exc:  # corrupt file (parse errors are ValueErrors)
+        raise _reject("unreadable", f"cannot read {path}: {type(exc).__name__}: {exc}") from exc
     raise _reject("unreadable", f"{path}: predictions must be .csv or .parquet, got {suffix or 'no suffix'!r}")
 
 
@@ -145,25 +138,11 @@ def _read_scalar(path: Path, task: Task) -> Submission:
     return Submission(task=task, path=str(path), predictions=out, duplicate_ids=dup, dataset_version=version)
 
 
-def _energy_of(atoms: Any) -> float:
-    try:
-        return float(atoms.get_potential_energy())
-    except Exception:
-        for key in ("energy", "free_energy"):
-            if key in atoms.info:
-                return float(atoms.info[key])
-    raise ValueError("frame has no energy (no calculator result and no info['energy'])")
-
-
-def _band_from_frames(frames: list[Any]) -> Band:
-    converged = [f.info.get("converged") for f in frames if "converged" in f.info]
-    counts = {len(f) for f in frames}
-    if len(counts) != 1:
-        raise ValueError(f"images differ in atom count: {sorted(counts)}")
-    return Band(positions=np.stack([f.get_positions() for f in frames]),
-                energies=np.array([_energy_of(f) for f in frames], dtype=float),
-                numbers=np.asarray(frames[0].numbers),
-                converged=None if not converged else bool(all(bool(c) for c in converged)))
+def _band_of(frames: list[Any], where: str) -> Band:
+    # structure and energies only: finiteness is a validation issue (non_finite), not a read error
+    band = band_from_frames(frames, where, energies="required", finite=False, same_cell=False, allow_dummy=True)
+    band.forces = None  # not scored; frames of some tools carry NaN forces
+    return band
 
 
 def _edge_id_from_name(name: str) -> str:
@@ -192,8 +171,8 @@ def _read_bands_extxyz(paths: list[Path]) -> tuple[dict[str, Band], list[str]]:
     for p in paths:
         try:
             frames = read(p, ":")
-        except Exception as exc:
-            raise _reject("unreadable", f"cannot read band file {p}: {exc}") from exc
+        except (ValueError, KeyError, IndexError, OSError) as exc:  # what ASE raises on malformed extxyz
+            raise _reject("unreadable", f"cannot read band file {p}: {type(exc).__name__}: {exc}") from exc
         groups: dict[str, list[Any]] = {}
         for f in frames:
             eid = str(f.info.get("edge_id", _edge_id_from_name(p.name)))
@@ -203,9 +182,9 @@ def _read_bands_extxyz(paths: list[Path]) -> tuple[dict[str, Band], list[str]]:
                 dups.append(eid)
                 continue
             try:
-                bands[eid] = _band_from_frames(group)
-            except ValueError as exc:
-                raise _reject("bad_band", f"{p}: band {eid}: {exc}", edge_id=eid) from exc
+                bands[eid] = _band_of(group, f"{p}: band {eid}")
+            except DataFormatError as exc:
+                raise _reject("bad_band", str(exc), edge_id=eid, check=exc.reason) from exc
     return bands, dups
 
 
@@ -314,10 +293,21 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise _reject("metadata", f"metadata {p} must be a YAML mapping of {', '.join(METADATA_FIELDS)}")
     if "model" not in meta and "name" in meta:
         meta["model"] = meta.pop("name")
-    for key, value in list(meta.items()):  # YAML dates -> ISO text, so records stay JSON
-        if isinstance(value, (_dt.date, _dt.datetime)):
-            meta[key] = value.isoformat()
-    return meta
+    return iso_dates(meta)
+
+
+def iso_dates(value: Any) -> Any:
+    """``value`` with every date/datetime (YAML turns ``2024-05-01`` into one) as ISO text.
+
+    Metadata is stored in score records, which are JSON: a date is written as its ISO text.
+    """
+    if isinstance(value, (_dt.date, _dt.datetime)):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {k: iso_dates(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [iso_dates(v) for v in value]
+    return value
 
 
 # --------------------------------------------------------------------------- validation
@@ -419,32 +409,31 @@ def _check_scalar(sub: Submission, truth: Truth) -> list[Issue]:
     return issues
 
 
+#: band-check reason -> submission issue (a band is counted once, under its first problem)
+_BAND_ISSUES = {"atom_count_mismatch": "band_atoms", "species_mismatch": "band_order",
+                "too_few_images": "band_images", "image_count_mismatch": "band_images",
+                "nan_positions": "non_finite", "nan_energy": "non_finite", "missing_energy": "non_finite",
+                "dummy_atoms": "band_order"}
+
+
 def _check_bands(sub: Submission, truth: Truth) -> list[Issue]:
     task = truth.task
     rows = truth.table.set_index(task.id_column)
-    counts: list[str] = []
-    order: list[str] = []
-    images: list[str] = []
-    finite: list[str] = []
+    found: dict[str, list[str]] = {"band_atoms": [], "band_order": [], "band_images": [], "non_finite": []}
     barriers = []
     for eid, band in sub.bands.items():
         if eid not in rows.index or eid in sub.failed_ids:
             continue
-        ref_numbers = np.asarray(rows.at[eid, "band_numbers"])
-        ref_images = len(rows.at[eid, "relaxed_positions"])
-        if band.positions.shape[1] != ref_numbers.size:
-            counts.append(f"{eid} ({band.positions.shape[1]} atoms, expected {ref_numbers.size})")
+        try:
+            check_band(band, eid, min_images=0, energies="required", numbers=rows.at[eid, "band_numbers"],
+                       n_images=len(rows.at[eid, "relaxed_positions"]))
+        except DataFormatError as exc:
+            found[_BAND_ISSUES[exc.reason]].append(str(exc))
             continue
-        if band.numbers is not None and not np.array_equal(np.asarray(band.numbers), ref_numbers):
-            order.append(eid)
-            continue
-        if band.positions.shape[0] != ref_images or band.energies.size != ref_images:
-            images.append(f"{eid} ({band.positions.shape[0]} images, expected {ref_images})")
-            continue
-        if not (np.isfinite(band.positions).all() and np.isfinite(band.energies).all()):
-            finite.append(eid)
-            continue
-        barriers.append(band.energies.max() - band.energies.min())
+        barriers.append(band.barrier)
+    counts, order, images, finite = (found[k] for k in ("band_atoms", "band_order", "band_images", "non_finite"))
+    finite = [m.split(":", 1)[0] for m in finite]  # ids only, as the other non_finite issues list them
+    order = [m.split(":", 1)[0] for m in order]
     issues = []
     if counts:
         issues.append(Issue("band_atoms", f"{len(counts)} bands have the wrong number of atoms, e.g. "
