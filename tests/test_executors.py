@@ -90,3 +90,43 @@ def test_raw_builder_on_dask_equals_local(tmp_path_factory, tmp_path, cluster):
                        scheduler=cluster.scheduler_address)
     assert a["rows"] == b["rows"] and a["failures"] == b["failures"] and sum(a["rows"].values()) == 3
     assert _shards(Path(a["path"])) == _shards(Path(b["path"]))
+
+
+def _dies_on_three(x: int) -> int:
+    import os
+
+    if x == 3:
+        os._exit(5)  # a segfault / OOM kill as the pool sees it
+    if x == 5:
+        raise ValueError("five is bad")
+    return 10 * x
+
+
+def _as_record(item: int, exc: BaseException) -> tuple[str, int, str]:
+    return ("failed", item, type(exc).__name__)
+
+
+@pytest.mark.parametrize("start_method", [None, "spawn"])
+def test_dead_worker_becomes_a_record_and_the_rest_still_run(start_method):
+    got = dict(map_unordered(_dies_on_three, range(10), workers=2, in_flight=4, on_error=_as_record,
+                             start_method=start_method, threads_per_worker=1))
+    assert got.pop(3) == ("failed", 3, "BrokenProcessPool")  # only the item its dead worker held
+    assert got.pop(5) == ("failed", 5, "ValueError")
+    assert got == {i: 10 * i for i in range(10) if i not in (3, 5)}
+
+
+def test_without_on_error_a_dead_worker_still_raises():
+    from concurrent.futures.process import BrokenProcessPool
+
+    with pytest.raises(BrokenProcessPool):
+        list(map_unordered(_dies_on_three, range(5), workers=2))  # 3 kills its worker; no 5 to race
+
+
+def test_on_error_in_this_process():
+    got = dict(map_unordered(_dies_on_three, [1, 5, 2], workers=1, on_error=_as_record))
+    assert got == {0: 10, 1: ("failed", 5, "ValueError"), 2: 20}
+
+
+def test_on_error_on_dask(cluster):
+    got = dict(map_unordered(_dies_on_three, [1, 5, 2], scheduler=cluster.scheduler_address, on_error=_as_record))
+    assert got == {0: 10, 1: ("failed", 5, "ValueError"), 2: 20}
