@@ -165,3 +165,26 @@ def test_page_in_headless_chromium(scored):
 
     img = imread(shot)
     assert img.reshape(-1, img.shape[-1]).std(axis=0).max() > 0.01
+
+
+def test_rendered_files_are_world_readable(scored, capsys):
+    """`leaderboard render --html` writes a page a web server (another user) can read: 0644 under umask 022."""
+    import os
+    import stat
+
+    from litraj_data.cli import main
+    from litraj_data.leaderboard.scoring.render import write_text_atomic
+
+    rec, tmp = scored
+    old = os.umask(0o022)
+    try:
+        assert main(["leaderboard", "render", "--html", str(tmp / "site"), "--submissions", str(tmp / "records")]) == 0
+        write_text_atomic(tmp / "new" / "page.md", "x")  # the name importers use, folder created
+    finally:
+        os.umask(old)
+    capsys.readouterr()
+    written = [tmp / "site" / "index.html", *sorted((tmp / "site" / "plots").glob("*.png")), tmp / "new" / "page.md"]
+    assert len(written) == 4
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o644, path
+    assert not list((tmp / "site").glob(".*.tmp"))  # no temporary file left behind

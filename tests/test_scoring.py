@@ -144,6 +144,32 @@ def test_tasks_registry():
         get_task("nebDFT2k/emm")
 
 
+def test_tasks_yaml_unknown_key_names_file_and_key(tmp_path):
+    from importlib import resources
+
+    import yaml
+
+    from litraj_data.errors import DataFormatError
+    from litraj_data.leaderboard.scoring.tasks import load_tasks_file
+
+    shipped = resources.files("litraj_data.leaderboard.scoring").joinpath("tasks.yaml").read_text()
+    raw = yaml.safe_load(shipped)
+    good = tmp_path / "tasks.yaml"
+    good.write_text(yaml.safe_dump(raw, sort_keys=False))
+    assert list(load_tasks_file(good)) == list_tasks()
+    raw["tasks"]["nebDFT2k/umlip_neb"]["drop_failed"] = True  # the key that was parsed and never used
+    bad = tmp_path / "bad_tasks.yaml"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataFormatError, match=r"bad_tasks\.yaml: unknown key 'drop_failed'") as exc:
+        load_tasks_file(bad)
+    assert "nebDFT2k/umlip_neb" in str(exc.value) and exc.value.reason == "bad_format"
+    raw["tasks"]["nebDFT2k/umlip_neb"].pop("drop_failed")
+    raw["tasks"]["nebDFT2k/umlip_neb"]["kind"] = "vectors"
+    bad.write_text(yaml.safe_dump(raw))
+    with pytest.raises(DataFormatError, match="kind"):
+        load_tasks_file(bad)
+
+
 def test_reference_rows_marked_and_cited():
     rows = reference_rows(get_task("nebDFT2k/em"))
     assert len(rows) == 12
@@ -318,6 +344,27 @@ def test_band_parquet_and_wrong_atoms_order_images(tmp_path):
     bad.to_parquet(tmp_path / "bad.parquet")
     reasons = _reasons(validate(read_submission(tmp_path / "bad.parquet", truth.task), truth))
     assert {"band_atoms", "band_order", "band_images"} <= reasons
+
+
+def test_band_file_problems_use_the_one_band_check(tmp_path):
+    from ase.io import read, write
+
+    truth = band_truth()
+    folder = write_band_files(truth, tmp_path / "bands")
+    first, second = truth.table.edge_id.iloc[0], truth.table.edge_id.iloc[1]
+    frames = read(folder / f"{first}.xyz", ":")
+    frames[1].calc.results["energy"] = float("nan")
+    write(folder / f"{first}.xyz", frames, format="extxyz")
+    issues = validate(read_submission(folder, truth.task), truth)  # NaN: a validation issue, not a read error
+    nf = next(i for i in issues if i.reason == "non_finite")
+    assert nf.details["first"] == [first]
+    frames = read(folder / f"{second}.xyz", ":")
+    frames[2].numbers = frames[2].numbers[::-1].copy()
+    write(folder / f"{second}.xyz", frames, format="extxyz")
+    with pytest.raises(SubmissionInvalid) as exc:
+        read_submission(folder, truth.task)
+    issue = exc.value.issues[0]
+    assert issue.reason == "bad_band" and issue.details == {"edge_id": second, "check": "species_mismatch"}
 
 
 def test_band_missing_hop_must_be_declared(tmp_path):

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
 from litraj_data.errors import LitrajError
+from litraj_data.io import dumps_json
 from litraj_data.leaderboard.baselines.models import model_names
 from litraj_data.leaderboard.baselines.train import predict_baseline, train_baseline
 
@@ -14,7 +14,7 @@ __all__ = ["register"]
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
-    print(json.dumps({"records": [record]}, indent=2, default=str) if args.json else text)
+    print(dumps_json({"records": [record]}, indent=2) if args.json else text)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:

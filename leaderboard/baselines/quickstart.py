@@ -5,13 +5,13 @@ board on any built dataset.
 """
 from __future__ import annotations
 
-import json
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from litraj_data.io import atomic_write_json
 from litraj_data.leaderboard.scoring.board import build_board
-from litraj_data.leaderboard.scoring.render import markdown_board, write_text_atomic
+from litraj_data.leaderboard.scoring.render import markdown_board
 from litraj_data.leaderboard.scoring.score import score_submission
 from litraj_data.leaderboard.scoring.submission import read_metadata, read_submission
 from litraj_data.leaderboard.scoring.tasks import get_task
@@ -53,7 +53,8 @@ def baseline_board(source: str | None = None, task_id: str = "nebBVSE122k/em", m
     record = score_submission(read_submission(pred["file"], task), truth, read_metadata(pred["metadata"]),
                               n_boot=n_boot, seed=seed)
     record_path = out / "records" / f"{tag}.json"
-    write_text_atomic(record_path, json.dumps(record, indent=2, allow_nan=False))
+    record_path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(record_path, record)
     return {"record": record, "markdown": markdown_board(build_board([record], tasks=[task.id])),
             "files": {"model": str(out / "model" / tag), "predictions": pred["file"],
                       "metadata": pred["metadata"], "record": str(record_path)},

@@ -13,7 +13,7 @@ import yaml
 
 from litraj_data._version import __version__ as _package_version
 from litraj_data.errors import DataFormatError, LitrajError
-from litraj_data.leaderboard.scoring.render import write_text_atomic
+from litraj_data.io import atomic_write_json, atomic_write_text, atomic_writer
 from litraj_data.leaderboard.scoring.tasks import Task, get_task
 from litraj_data.leaderboard.baselines.descriptors import featurize_row
 from litraj_data.leaderboard.baselines.models import make_search
@@ -142,9 +142,8 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
     search.fit(X, y, groups=groups)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    tmp = out_dir / ".model.joblib.tmp"
-    joblib.dump(search.best_estimator_, tmp)
-    os.replace(tmp, out_dir / "model.joblib")
+    with atomic_writer(out_dir / "model.joblib", "wb") as fh:
+        joblib.dump(search.best_estimator_, fh)
     label = {"rf": "RF", "xgb": "XGB", "xgbrf": "XGBRF", "knn": "KNN", "svr": "SVR", "krr": "KRR"}[model]
     info = {
         "task": task.id, "model": model, "label": f"{label}-tl" if tl else label, "tl": tl,
@@ -156,7 +155,7 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
         "trained_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "litraj_data_version": _package_version,
     }
-    write_text_atomic(out_dir / "model.json", json.dumps(info, indent=2, default=str))
+    atomic_write_json(out_dir / "model.json", info)
     return info
 
 
@@ -198,12 +197,12 @@ def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, so
     out = Path(out)
     df = pd.DataFrame({task.id_column: rows[task.id_column].astype(str), "prediction": pred})
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    if out.suffix.lower() in (".parquet", ".pq"):
-        df.to_parquet(tmp, index=False)
-    else:
-        df.to_csv(tmp, index=False)
-    os.replace(tmp, out)
+    parquet = out.suffix.lower() in (".parquet", ".pq")
+    with atomic_writer(out, "wb" if parquet else "w", newline="") as fh:
+        if parquet:
+            df.to_parquet(fh, index=False)
+        else:
+            df.to_csv(fh, index=False)
     meta = {
         "model": f"{info['label']} baseline", "model_version": info["litraj_data_version"],
         "authors": ["litraj-data baselines"], "url": None,
@@ -213,6 +212,6 @@ def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, so
         "date": _dt.date.today().isoformat(),
     }
     meta_path = out.with_name(out.stem + ".metadata.yaml")
-    write_text_atomic(meta_path, yaml.safe_dump(meta, sort_keys=False))
+    atomic_write_text(meta_path, yaml.safe_dump(meta, sort_keys=False))
     return {"file": str(out), "metadata": str(meta_path), "task": task.id, "n": int(len(df)),
             "n_imputed": len(failures)}

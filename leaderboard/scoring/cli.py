@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from litraj_data.errors import LitrajError
+from litraj_data.io import atomic_write_json, dumps_json
 from litraj_data.leaderboard.scoring.board import build_board, load_records
-from litraj_data.leaderboard.scoring.render import json_document, markdown_board, plot_record, render_html, write_text_atomic
+from litraj_data.leaderboard.scoring.render import json_document, markdown_board, plot_record, render_html
 from litraj_data.leaderboard.scoring.score import score_submission
 from litraj_data.leaderboard.scoring.submission import SubmissionInvalid, read_metadata, read_submission, validate
 from litraj_data.leaderboard.scoring.tasks import get_task, list_tasks
@@ -23,7 +24,7 @@ __all__ = ["register"]
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
     if getattr(args, "json", False):
-        print(json.dumps(payload, indent=2, allow_nan=False, default=str))
+        print(dumps_json(payload, indent=2))
     else:
         print(text)
 
@@ -32,7 +33,7 @@ def _fail(args: argparse.Namespace, file: str, exc: Exception, code: int) -> int
     issues = [i.as_dict() for i in exc.issues] if isinstance(exc, SubmissionInvalid) else \
         [{"reason": getattr(exc, "reason", "error"), "message": str(exc)}]
     if getattr(args, "json", False):
-        print(json.dumps({"records": [{"file": file, "valid": False, "issues": issues}]}, indent=2, default=str))
+        print(dumps_json({"records": [{"file": file, "valid": False, "issues": issues}]}, indent=2))
     print(str(exc), file=sys.stderr)
     return code
 
@@ -77,7 +78,8 @@ def _cmd_score(args: argparse.Namespace) -> int:
     if args.plots:
         record["plots"] = plot_record(record, args.plots)
     if args.out:
-        write_text_atomic(args.out, json.dumps(record, indent=2, allow_nan=False))
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(args.out, record)
         record["record_file"] = str(args.out)
     board = build_board([record], tasks=[task.id])
     _emit(args, json.loads(json_document([record])), markdown_board(board))

@@ -6,15 +6,14 @@ for sorting) plus PNG plots in ``plots/``; it works when opened from the file sy
 from __future__ import annotations
 
 import html
-import json
 import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from litraj_data.io import atomic_write_text, dumps_json
 from litraj_data.registry import citation_bibtex
 from litraj_data.leaderboard.scoring.board import build_board, model_label
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI, REPORTED_NOTE
@@ -29,18 +28,13 @@ _EFS_COLS = [("mae", "E MAE (eV/atom)"), ("rmse", "E RMSE (eV/atom)"), ("forces_
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and ``os.replace``."""
+    """Create ``path``'s folder, then :func:`litraj_data.io.atomic_write_text` (kept for importers).
+
+    The file gets the umask's mode (0644 under umask 022), so a web server can serve it.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, text)
 
 
 def _columns(task_id: str) -> list[tuple[str, str]]:
@@ -100,7 +94,7 @@ def json_document(records: list[dict[str, Any]], *, with_items: bool = False) ->
         if not with_items:
             r.pop("items", None)
         out.append(r)
-    return json.dumps({"records": out}, indent=2, allow_nan=False)
+    return dumps_json({"records": out}, indent=2)
 
 
 def _slug(text: str) -> str:
@@ -277,7 +271,7 @@ def render_html(records: list[dict[str, Any]], out_dir: str | os.PathLike, *,
                 body.append(f'<div class="plots">{imgs}</div>')
             meta = rec.get("model") or {}
             body.append("<details><summary>model metadata</summary><pre>"
-                        + html.escape(json.dumps(meta, indent=2, default=str)) + "</pre></details>")
+                        + html.escape(dumps_json(meta, indent=2)) + "</pre></details>")
         body.append("</section>")
     body.append(f"<h2>Citation</h2><p>{html.escape(CITATION)} "
                 f'<a href="https://doi.org/{DOI}">doi:{DOI}</a></p><pre>{html.escape(citation_bibtex())}</pre>')

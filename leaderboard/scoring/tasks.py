@@ -7,21 +7,21 @@ truth through ``litraj_data.loaders.load_litraj``; tests and offline users build
 """
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
 import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from litraj_data.errors import DataFormatError, UnknownDatasetError
+from litraj_data.errors import DataFormatError, LitrajError, UnknownDatasetError
+from litraj_data.io import did_you_mean
 
-__all__ = ["Task", "Truth", "list_tasks", "get_task", "SUBSET_RULES"]
-
-KINDS = ("scalar", "bands", "efs")
+__all__ = ["Task", "Truth", "list_tasks", "get_task", "load_tasks_file", "SUBSET_RULES"]
 
 # Subset name -> rule on the truth table. "w/o TM"/"with TM" follow the paper (Table 4).
 SUBSET_RULES = {
@@ -66,7 +66,6 @@ class Task:
     screening_threshold: float | None = None
     unit_check: float | None = None
     tl_feature: str | None = None
-    drop_failed: bool = False
     requires_not_finetuned: bool = False
     reference: Mapping[str, str] | None = None
 
@@ -112,7 +111,7 @@ class Task:
         try:
             version = str(manifest_of(self.dataset, version=self.version, source=source,
                                       cache_dir=cache_dir).version)
-        except Exception:  # the loader opened it, so only the version label is unknown
+        except (LitrajError, OSError):  # the loader opened it, so only the version label is unknown
             version = _dataset_version(dd)
         tables: dict[str, Any] = {}
         wanted = self.truth_columns()
@@ -197,33 +196,90 @@ class Truth:
                   if s not in eval_splits}
         return cls(task=task, table=table, other_split_ids=others, version=version)
 
-    def subset_masks(self, table: pd.DataFrame | None = None) -> dict[str, np.ndarray]:
-        """``{subset name: boolean mask}`` over ``table`` (default: the whole truth table)."""
-        df = self.table if table is None else table
-        return {name: SUBSET_RULES[name](df) for name in self.task.subsets}
+
+class _TaskSpec(BaseModel):
+    """Schema of one task in ``tasks.yaml``: an unknown key is an error, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    dataset: str
+    version: str
+    split: Literal["train", "val", "test", "all"]
+    kind: Literal["scalar", "bands", "efs"]
+    id_column: str
+    target: str
+    unit: str
+    description: str = ""
+    metrics: tuple[str, ...] = ()
+    subsets: tuple[str, ...] = ("all",)
+    screening_threshold: float | None = None
+    unit_check: float | None = None
+    tl_feature: str | None = None
+    requires_not_finetuned: bool = False
+    reference: dict[str, str] | None = None
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, v: Any) -> Any:
+        return str(v) if isinstance(v, (int, float)) else v  # YAML reads 1.0 as a number
+
+    @field_validator("subsets")
+    @classmethod
+    def _known_subsets(cls, v: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [s for s in v if s not in SUBSET_RULES]
+        if unknown:
+            raise ValueError(f"unknown subsets {unknown} (known: {list(SUBSET_RULES)})")
+        return v
+
+
+class _TasksFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tasks: dict[str, _TaskSpec]
+
+
+def _schema_error(path: str, exc: ValidationError) -> DataFormatError:
+    problems = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"])
+        if err["type"] == "extra_forbidden":
+            problems.append(f"unknown key {err['loc'][-1]!r} at {where}")
+        else:
+            problems.append(f"{where}: {err['msg']}")
+    return DataFormatError(f"{path}: " + "; ".join(problems), reason="bad_format")
+
+
+def load_tasks_file(path: str | Path) -> dict[str, Task]:
+    """Tasks of a ``tasks.yaml`` file, validated against the schema.
+
+    Raises
+    ------
+    DataFormatError
+        ``bad_format``: not YAML, an unknown key (named with the file), a missing key or a
+        value of the wrong type or vocabulary.
+    """
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise DataFormatError(f"{path}: not valid YAML: {exc}", reason="bad_format") from exc
+    try:
+        spec_file = _TasksFile.model_validate(raw)
+    except ValidationError as exc:
+        raise _schema_error(str(path), exc) from exc
+    return {task_id: Task(id=task_id, dataset=spec.dataset, version=spec.version, split=spec.split,
+                          kind=spec.kind, id_column=spec.id_column, target=spec.target, unit=spec.unit,
+                          description=" ".join(spec.description.split()), metrics=spec.metrics,
+                          subsets=spec.subsets, screening_threshold=spec.screening_threshold,
+                          unit_check=spec.unit_check, tl_feature=spec.tl_feature,
+                          requires_not_finetuned=spec.requires_not_finetuned, reference=spec.reference)
+            for task_id, spec in spec_file.tasks.items()}
 
 
 @lru_cache(maxsize=None)
 def _load_tasks() -> dict[str, Task]:
-    raw = yaml.safe_load(resources.files(__package__).joinpath("tasks.yaml").read_text(encoding="utf-8"))
-    tasks: dict[str, Task] = {}
-    for task_id, spec in raw["tasks"].items():
-        if spec["kind"] not in KINDS:
-            raise ValueError(f"tasks.yaml: task {task_id} has unknown kind {spec['kind']!r}")
-        unknown = [s for s in spec.get("subsets", ["all"]) if s not in SUBSET_RULES]
-        if unknown:
-            raise ValueError(f"tasks.yaml: task {task_id} has unknown subsets {unknown}")
-        tasks[task_id] = Task(
-            id=task_id, dataset=spec["dataset"], version=str(spec["version"]), split=spec["split"],
-            kind=spec["kind"], id_column=spec["id_column"], target=spec["target"], unit=spec["unit"],
-            description=" ".join(str(spec.get("description", "")).split()),
-            metrics=tuple(spec.get("metrics", ())), subsets=tuple(spec.get("subsets", ["all"])),
-            screening_threshold=spec.get("screening_threshold"), unit_check=spec.get("unit_check"),
-            tl_feature=spec.get("tl_feature"), drop_failed=bool(spec.get("drop_failed", False)),
-            requires_not_finetuned=bool(spec.get("requires_not_finetuned", False)),
-            reference=spec.get("reference"),
-        )
-    return tasks
+    with resources.as_file(resources.files(__package__).joinpath("tasks.yaml")) as path:
+        return load_tasks_file(path)
 
 
 def list_tasks() -> list[str]:
@@ -245,7 +301,6 @@ def get_task(task_id: str) -> Task:
     by_lower = {k.lower(): k for k in tasks}
     if task_id.lower() in by_lower:
         return tasks[by_lower[task_id.lower()]]
-    close = difflib.get_close_matches(task_id.lower(), list(by_lower), n=1, cutoff=0.5)
-    hint = f" Did you mean {by_lower[close[0]]!r}?" if close else ""
+    hint = did_you_mean(task_id, tasks)
     raise UnknownDatasetError(f"unknown task {task_id!r}.{hint} Tasks: {', '.join(tasks)}",
                               reason="unknown_task")

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from litraj_data.errors import StructureError
+from litraj_data.errors import LitrajError, StructureError
 from litraj_data.leaderboard.hops.api import HopSystem, as_atoms, bvse_neb
 from litraj_data.leaderboard.hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF, HopGraph, build_hop_graph
 from litraj_data.leaderboard.hops.supercell import MIN_WIDTH, band_images, hop_geometry, supercell_atoms
@@ -82,7 +82,8 @@ def structure_hops(structure: Any, material_id: str = "structure", cutoff: float
             try:
                 res = bvse_neb(system, hop, n_images=geom.n_images)
                 positions, barrier = res.positions, float(res.barrier)
-            except Exception:  # BVSE trouble: the straight line is still a valid start
+            except (LitrajError, ValueError, ArithmeticError):  # BVSE trouble (parameters, a singular
+                # field, an overflow): the straight line is still a valid start
                 positions = geom.initial_band()
         images, mover = band_images(supercell_atoms(plain, geom.scale), geom, positions)
         for img in images:

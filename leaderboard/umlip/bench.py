@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from litraj_data.io import atomic_write_text
 from litraj_data.leaderboard.neb.config import NEBConfig
 from litraj_data.leaderboard.neb.harness import BANDS, read_records, run_hops
 from litraj_data.leaderboard.neb.hops import hops_from_dataset
@@ -39,11 +40,7 @@ def write_metadata(path: str | os.PathLike, provider: UMLIPProvider, task: str, 
     meta.update(authors=authors, url=URLS.get(provider.spec.name), training_data=TRAINING_DATA.get(provider.spec.name),
                 fine_tuned_on_litraj=False, hyperparameters={"neb": config.as_dict()},
                 date=_dt.date.today().isoformat(), task=task, split=split)
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, yaml.safe_dump(meta, sort_keys=False))
 
 
 def bench_umlip(provider: UMLIPProvider, out: str | os.PathLike, dataset: str = "nebDFT2k", split: str = "test",

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import sys
 from typing import Any
 
 from litraj_data.errors import LitrajError
+from litraj_data.io import dumps_json
 from litraj_data.leaderboard.neb.config import NEBConfig
 from litraj_data.leaderboard.umlip.runners import list_models
 
@@ -75,7 +75,7 @@ def _config(args: argparse.Namespace) -> NEBConfig:
 
 def _error(args: argparse.Namespace, file: str, exc: Exception) -> int:
     if args.json:
-        print(json.dumps({"records": [{"file": file, "ok": False, "reason": getattr(exc, "reason", "error"),
+        print(dumps_json({"records": [{"file": file, "ok": False, "reason": getattr(exc, "reason", "error"),
                                        "error": str(exc)}]}))
     print(f"error: {exc}", file=sys.stderr)
     return 2
@@ -103,7 +103,7 @@ def run_bench(args: argparse.Namespace) -> int:
         return _error(args, args.out, exc)
     record = {"file": summary["submission"], "ok": True, **summary}
     if args.json:
-        print(json.dumps({"records": [record]}, default=str))
+        print(dumps_json({"records": [record]}))
     else:
         print(f"{summary['task']}: {summary['n_hops']} hops ({summary['n_converged']} converged, "
               f"{summary['skipped']} resumed) -> {summary['submission']} + {summary['metadata']}")
@@ -148,7 +148,7 @@ def run_screen(args: argparse.Namespace) -> int:
                 failed = True
             records.append(rec)
     if args.json:
-        print(json.dumps({"records": records}, default=str))
+        print(dumps_json({"records": records}))
     else:
         for rec in records:
             _print_screen(rec)

@@ -12,6 +12,8 @@ m3gnet         ``matgl``       ``--weights DIR`` required  no (image by image)
 from __future__ import annotations
 
 import importlib.util
+import pickle
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -131,7 +133,8 @@ class UMLIPProvider:
             return _BUILDERS[self.spec.name](self.weights, _resolve_device(self.device))
         except ModelUnavailable:
             raise
-        except Exception as exc:  # a checkpoint of another model, a corrupt file
+        except (RuntimeError, ValueError, KeyError, OSError, EOFError, pickle.UnpicklingError,
+                zipfile.BadZipFile) as exc:  # a checkpoint of another model (missing keys), a corrupt file
             if self.weights is None:
                 raise
             raise ModelUnavailable(f"{self.spec.name}: cannot load weights {self.weights} ({type(exc).__name__}: "
