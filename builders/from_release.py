@@ -20,6 +20,7 @@ import argparse
 import hashlib
 import io
 import json
+import math
 import zipfile
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -32,7 +33,7 @@ from litraj_data.errors import DataFormatError
 from litraj_data.registry import DatasetConfig, get_config
 from litraj_data.store.atoms_codec import STRUCTURE_ARRAYS, atoms_to_card_row, calc_results, dumps
 from litraj_data.io import sha256_file
-from litraj_data.store.extxyz import iter_extxyz
+from litraj_data.store.extxyz import iter_extxyz, iter_extxyz_frames
 from litraj_data.store.shards import write_dataset
 
 
@@ -46,16 +47,28 @@ class ReleaseArchive:
         self.path = Path(path)
         self._zip: zipfile.ZipFile | None = None
         if self.path.is_dir():
-            self._files = {p.name: p for p in sorted(self.path.rglob("*")) if p.is_file()}
+            members = [(p.name, p) for p in sorted(self.path.rglob("*")) if p.is_file()]
+            self._sizes = {str(p): p.stat().st_size for _, p in members}
         elif self.path.is_file():
             try:
                 self._zip = zipfile.ZipFile(self.path)
             except zipfile.BadZipFile as exc:
                 raise DataFormatError(f"{self.path} is not a readable zip archive ({exc}); it may be truncated: "
                                       "download it again", reason="bad_archive") from exc
-            self._files = {Path(i.filename).name: i.filename for i in self._zip.infolist() if not i.is_dir()}
+            infos = [i for i in self._zip.infolist() if not i.is_dir()]
+            members = [(Path(i.filename).name, i.filename) for i in infos]
+            self._sizes = {i.filename: i.file_size for i in infos}
         else:
             raise FileNotFoundError(f"release source not found: {self.path}")
+        # files are found by base name (the release's folder layout varies); two members with one
+        # base name would silently shadow each other, so remember them and refuse to pick one
+        self._files: dict[str, Any] = {}
+        self._shadowed: dict[str, list[str]] = {}
+        for base, member in members:
+            if base in self._files:
+                self._shadowed.setdefault(base, [str(self._files[base])]).append(str(member))
+            else:
+                self._files[base] = member
 
     def has(self, name: str) -> bool:
         return name in self._files
@@ -67,6 +80,14 @@ class ReleaseArchive:
         if name not in self._files:
             raise DataFormatError(f"{self.path} has no {name} ({what}); is this the right archive?",
                                   reason="missing_file")
+        if name in self._shadowed:
+            raise DataFormatError(f"{self.path} holds {len(self._shadowed[name])} files named {name}: "
+                                  f"{', '.join(self._shadowed[name])}; keep only the release's own",
+                                  reason="member_shadowing")
+
+    def size(self, name: str) -> int:
+        """Bytes of member ``name`` (uncompressed)."""
+        return self._sizes[str(self._files[name])]
 
     def open_text(self, name: str) -> io.TextIOBase:
         self.require(name, "file")
@@ -99,8 +120,14 @@ def _read_index(archive: ReleaseArchive, config: DatasetConfig) -> pd.DataFrame 
         if config.release.get("layout") == "index_trajectories":
             archive.require(name, "index of hops and splits")
         return None
-    with archive.open_text(name) as fh:
-        frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    archive.require(name, "index")
+    try:
+        with archive.open_text(name) as fh:
+            frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError as exc:
+        raise DataFormatError(f"{name}: not UTF-8 text ({exc.reason})", reason="not_utf8") from exc
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise DataFormatError(f"{name}: not a readable CSV ({exc})", reason="bad_index") from exc
     frame.columns = [c.strip() for c in frame.columns]
     if frame.columns[0].startswith("Unnamed") or frame.columns[0] == "":
         frame = frame.drop(columns=frame.columns[0])
@@ -108,7 +135,75 @@ def _read_index(archive: ReleaseArchive, config: DatasetConfig) -> pd.DataFrame 
     if key and key not in frame.columns:
         raise DataFormatError(f"{name} has no {key!r} column (columns: {', '.join(frame.columns)})",
                               reason="missing_column")
+    if key:
+        dup = frame[key][frame[key].duplicated()].tolist()
+        if dup:
+            raise DataFormatError(f"{name}: {len(dup)} duplicate {key} values, e.g. {dup[:3]}", reason="duplicate_id")
     return frame
+
+
+def _flat(value: Any) -> np.ndarray:
+    """Every number of a (possibly ragged) nested list/array, as one float vector."""
+    if isinstance(value, np.ndarray):
+        return value.astype(float).ravel()
+    if isinstance(value, (list, tuple)):
+        parts = [_flat(v) for v in value]
+        return np.concatenate(parts) if parts else np.zeros(0)
+    return np.asarray([value], dtype=float)
+
+
+def check_row(row: Mapping[str, Any], config: DatasetConfig, where: str) -> None:
+    """Refuse a row with non-finite numbers where the card does not allow them.
+
+    Positions, cells, energies, forces and stresses must be finite; a float target may be
+    ``+inf`` only where its card column says ``allow_inf`` (BVEL13k: "does not percolate");
+    NaN is never a value.
+
+    Raises
+    ------
+    DataFormatError
+        ``non_finite``, naming ``where`` (file:line) and the column.
+    """
+    for col in config.columns:
+        value = row.get(col.name)
+        if value is None or col.kind in ("string", "json", "bool", "bool3", "int32", "int64", "int32_list"):
+            continue
+        if col.kind == "float64":
+            v = float(value)
+            if math.isnan(v) or (math.isinf(v) and not (col.allow_inf and v > 0)):
+                raise DataFormatError(f"{where}: {col.name} is {v} (not a finite number)", reason="non_finite")
+            continue
+        try:
+            arr = _flat(value)
+        except (TypeError, ValueError) as exc:
+            raise DataFormatError(f"{where}: {col.name} is not numeric ({exc})", reason="bad_value") from exc
+        if not np.all(np.isfinite(arr)):
+            raise DataFormatError(f"{where}: {col.name} holds non-finite values", reason="non_finite")
+
+
+def _card_row(atoms: Any, config: DatasetConfig, where: str, **kwargs: Any) -> dict[str, Any]:
+    try:
+        row = atoms_to_card_row(atoms, config, **kwargs)
+    except (ValueError, TypeError) as exc:  # coerce() of a non-numeric info or index value
+        raise DataFormatError(f"{where}: {exc}", reason="bad_value") from exc
+    check_row(row, config, where)
+    return row
+
+
+def _check_against_index(atoms: Any, idx_row: Mapping[str, Any], config: DatasetConfig, where: str) -> None:
+    """Values a frame and its index row both carry must agree (a mixed-up index is not data)."""
+    for col in config.columns:
+        if not col.source.startswith("info.") or col.kind != "float64":
+            continue
+        key = col.source[5:]
+        if key in atoms.info and str(idx_row.get(key, "")).strip() not in ("", "nan"):
+            try:
+                a, b = float(atoms.info[key]), float(idx_row[key])
+            except (TypeError, ValueError) as exc:
+                raise DataFormatError(f"{where}: {key} is not numeric ({exc})", reason="bad_value") from exc
+            close = math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 1e-9 * max(1.0, abs(a))
+            if not (a == b or close):
+                raise DataFormatError(f"{where}: {key} = {a} in the frame but {b} in the index", reason="index_mismatch")
 
 
 def _split_rows(archive: ReleaseArchive, config: DatasetConfig, split: str,
@@ -117,12 +212,31 @@ def _split_rows(archive: ReleaseArchive, config: DatasetConfig, split: str,
 
     def rows(skip: int) -> Iterator[dict[str, Any]]:
         key = config.release.get("index_key")
+        id_col = config.row_id
+        seen: set[str] = set()
+        n = 0
         with archive.open_text(fname) as fh:
-            for i, atoms in enumerate(iter_extxyz(fh, skip=skip, label=fname), start=skip):
+            for i, (line, atoms) in enumerate(iter_extxyz_frames(fh, skip=skip, label=fname,
+                                                                 size=archive.size(fname)), start=skip):
+                where = f"{fname}:{line}"
                 idx_row = None
                 if index is not None and key:
                     idx_row = index.get(str(atoms.info.get(key)))
-                yield atoms_to_card_row(atoms, config, index_row=idx_row, row_id=f"{split}-{i}")
+                    if idx_row is None:
+                        raise DataFormatError(f"{where}: {key} {atoms.info.get(key)!r} is not in the index",
+                                              reason="index_mismatch")
+                row = _card_row(atoms, config, where, index_row=idx_row, row_id=f"{split}-{i}")
+                if idx_row is not None:
+                    _check_against_index(atoms, idx_row, config, where)
+                rid = row.get(id_col)
+                if rid is not None:
+                    if rid in seen:
+                        raise DataFormatError(f"{where}: duplicate {id_col} {rid!r}", reason="duplicate_id")
+                    seen.add(rid)
+                n += 1
+                yield row
+        if n == 0 and skip == 0:
+            raise DataFormatError(f"{fname}: the {split} split holds no frames", reason="empty_split")
 
     return rows
 
@@ -164,13 +278,13 @@ def _trajectory_rows(archive: ReleaseArchive, config: DatasetConfig, edges: list
             atoms = centroids.get(edge)
             if atoms is None:
                 raise DataFormatError(f"{rel['centroids']} has no centroid for {edge}", reason="missing_centroid")
-            row = atoms_to_card_row(atoms, config, index_row=idx_row)
+            row = _card_row(atoms, config, f"{rel['centroids']} ({edge})", index_row=idx_row)
             bands = {}
             for part, pattern in (("init", rel["init_file"]), ("relaxed", rel["relaxed_file"])):
                 fname = pattern.format(edge_id=edge)
                 archive.require(fname, f"{part} trajectory of {edge}")
                 with archive.open_text(fname) as fh:
-                    bands[part] = _band_block(list(iter_extxyz(fh, label=fname)), fname)
+                    bands[part] = _band_block(list(iter_extxyz(fh, label=fname, size=archive.size(fname))), fname)
             init, relaxed = bands["init"], bands["relaxed"]
             if not np.array_equal(init["numbers"], relaxed["numbers"]):
                 raise DataFormatError(f"{edge}: init and relaxed bands hold different atoms", reason="bad_band")
@@ -181,6 +295,7 @@ def _trajectory_rows(archive: ReleaseArchive, config: DatasetConfig, edges: list
                 relaxed_energies=relaxed["energies"], relaxed_forces=relaxed["forces"],
                 band_extras=dumps({"init": init["extras"], "relaxed": relaxed["extras"]}),
             )
+            check_row(row, config, f"{edge} bands")
             yield row
 
     return rows
@@ -209,13 +324,20 @@ def plan_release(archive: ReleaseArchive, config: DatasetConfig) -> tuple[dict[s
             raise DataFormatError(f"{config.release['index']} has no {split_col!r} column", reason="missing_column")
         archive.require(config.release["centroids"], "centroid supercells")
         with archive.open_text(config.release["centroids"]) as fh:
-            centroids = {str(a.info.get("edge_id")): a for a in iter_extxyz(fh, label=config.release["centroids"])}
+            centroids = {str(a.info.get("edge_id")): a for a in iter_extxyz(fh, label=config.release["centroids"],
+                                                                             size=archive.size(config.release["centroids"]))}
         unknown = sorted(set(index[split_col]) - set(config.splits))
         if unknown:
             raise DataFormatError(f"{config.release['index']}: unknown split values {unknown}", reason="bad_split")
+        missing = sorted(set(index[config.release["index_key"]]) - set(centroids))
+        if missing:
+            raise DataFormatError(f"{config.release['centroids']} has no centroid for {len(missing)} hops of the "
+                                  f"index, e.g. {missing[:3]}", reason="index_mismatch")
         sources = {}
         for split in config.splits:
             edges = [r for r in index.to_dict("records") if r[split_col] == split]
+            if not edges:
+                raise DataFormatError(f"{config.release['index']}: no hop in the {split} split", reason="empty_split")
             sources[split] = _trajectory_rows(archive, config, edges, centroids)
         return sources, notes
     raise ValueError(f"unknown release layout {layout!r} in the card of {config.name}")

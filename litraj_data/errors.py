@@ -67,3 +67,21 @@ class RegistryError(LitrajError, ValueError):
     """
 
     reason = "bad_registry"
+
+
+class LockedError(LitrajError):
+    """Another process holds the lock of a version or cache entry (the message names it)."""
+
+    reason = "locked"
+
+
+class DiskFullError(LitrajError, OSError):
+    """No space left while writing; what was staged has been removed, nothing else changed."""
+
+    reason = "disk_full"
+
+
+class UnsafeNameError(DataFormatError):
+    """A file or version name from a manifest, card or archive that would leave its folder."""
+
+    reason = "unsafe_name"

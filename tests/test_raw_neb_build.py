@@ -154,8 +154,10 @@ def test_resume_reuses_spools(raw_runs, tmp_path):
     build_from_raw("nebDFT2k", raw_runs, out)
     spool = out / ".raw_neb_work" / "nebDFT2k" / "mp-1960_0_3_0_0_0.arrow"
     before = spool.stat().st_mtime_ns
-    with pytest.raises(FileExistsError):
-        build_from_raw("nebDFT2k", raw_runs, out)
+    manifest = out / "nebDFT2k" / "1.0.0" / "manifest.json"
+    built_at = manifest.stat().st_mtime_ns
+    res = build_from_raw("nebDFT2k", raw_runs, out)  # same runs: the finished version is reused, not rewritten
+    assert manifest.stat().st_mtime_ns == built_at and sum(res["rows"].values()) == 2
     res = build_from_raw("nebDFT2k", raw_runs, out, overwrite=True)
     assert spool.stat().st_mtime_ns == before  # not re-read
     assert sum(res["rows"].values()) == 2
@@ -163,6 +165,8 @@ def test_resume_reuses_spools(raw_runs, tmp_path):
     run = out.parent / "raw_copy"
     shutil.copytree(raw_runs, run, ignore=shutil.ignore_patterns(".complete"))
     (run / "mp-1960_0_3_0_0_0.neb" / "FINISHED").unlink()
+    with pytest.raises(FileExistsError, match="built from other sources"):
+        build_from_raw("nebDFT2k", run, out)
     res = build_from_raw("nebDFT2k", run, out, overwrite=True)
     assert sum(res["rows"].values()) == 1
 

@@ -43,6 +43,7 @@ class ColumnSpec:
     nullable: bool = False
     unit: str | None = None
     description: str = ""
+    allow_inf: bool = False
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class ColumnEntry(Strict):
     nullable: bool = False
     unit: str | None = None
     description: str = ""
+    allow_inf: bool = False
 
 
 class IncludeEntry(Strict):
@@ -179,7 +181,8 @@ def _parse_columns(raw: list[Any], blocks: dict[str, list[Any]], source: str,
             continue
         col = validate_document(ColumnEntry, entry, f"{source}: columns[{k}]")
         columns.append(ColumnSpec(name=col.name, kind=col.type, source=col.from_ or col.name,
-                                  nullable=col.nullable, unit=col.unit, description=prefix + col.description))
+                                  nullable=col.nullable, unit=col.unit, description=prefix + col.description,
+                                  allow_inf=col.allow_inf))
     names = [c.name for c in columns]
     duplicated = {n for n in names if names.count(n) > 1}
     if duplicated:

@@ -29,8 +29,28 @@ from litraj_data.store.atoms_codec import loads
 _FLOAT = "%.17g"
 
 
-def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz") -> Iterator[Any]:
-    """Yield ASE Atoms from an extxyz text stream one frame at a time.
+#: the shortest line an atom can have in extxyz ("X 0 0 0" plus a newline): bounds atom counts
+MIN_ATOM_LINE = 8
+
+
+def _readline(stream: io.TextIOBase, label: str, line_no: int) -> str:
+    try:
+        return stream.readline()
+    except UnicodeDecodeError as exc:
+        # the decoder reads ahead in blocks: the bad byte is at or shortly after this line
+        raise DataFormatError(f"{label}: not UTF-8 text at or after line {line_no} ({exc.reason}: byte "
+                              f"0x{exc.object[exc.start]:02x})", reason="not_utf8") from exc
+    except (zipfile.BadZipFile, EOFError, OSError) as exc:
+        raise DataFormatError(f"{label}:{line_no}: cannot be read ({exc}); the archive is corrupted or truncated",
+                              reason="truncated") from exc
+
+
+def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz",
+                       size: int | None = None) -> Iterator[tuple[int, Any]]:
+    """Yield ``(line, Atoms)`` from an extxyz text stream, one frame at a time.
+
+    ``line`` is the 1-based line number of the frame's atom-count line, for messages that
+    point at the file and line.
 
     Parameters
     ----------
@@ -40,43 +60,65 @@ def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz") 
         Frames to pass over first, by counting lines only.
     label : str
         Name used in error messages.
+    size : int, optional
+        Bytes in the stream (file or zip member size): an atom count that these bytes
+        cannot hold is refused before anything is read.
 
     Raises
     ------
     DataFormatError
-        On a bad frame header or a frame cut short (a truncated file).
+        ``bad_frame`` (no atom count, a negative one, a malformed frame), ``bad_atom_count``
+        (more atoms than the remaining bytes can hold), ``truncated`` (cut short),
+        ``not_utf8``; each message names ``label:line``.
     """
-    index = 0
+    index, line_no, consumed = 0, 0, 0
     while True:
-        try:
-            header = stream.readline()
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise DataFormatError(f"{label}: cannot read frame {index} ({exc}); the archive is corrupted or "
-                                  "truncated", reason="truncated") from exc
+        header = _readline(stream, label, line_no + 1)
         if not header:
             return
+        line_no += 1
+        consumed += len(header)
         if not header.strip():
             continue
+        start = line_no
         try:
             natoms = int(header.split()[0])
         except ValueError as exc:
-            raise DataFormatError(f"{label}: frame {index} starts with {header.strip()[:40]!r}, "
+            raise DataFormatError(f"{label}:{start}: frame {index} starts with {header.strip()[:40]!r}, "
                                   "expected the atom count", reason="bad_frame") from exc
-        try:
-            lines = [stream.readline() for _ in range(natoms + 1)]
-        except (zipfile.BadZipFile, EOFError, OSError) as exc:
-            raise DataFormatError(f"{label}: frame {index} unreadable ({exc}); the archive is corrupted or "
-                                  "truncated", reason="truncated") from exc
-        if any(line == "" for line in lines) or (not lines[-1].endswith("\n") and len(lines[-1].split()) < 4):
-            raise DataFormatError(f"{label}: frame {index} is cut short ({natoms} atoms announced); the file "
-                                  "is truncated", reason="truncated")
+        if natoms < 0:
+            raise DataFormatError(f"{label}:{start}: frame {index} announces {natoms} atoms", reason="bad_frame")
+        if size is not None and natoms * MIN_ATOM_LINE > size - consumed:
+            raise DataFormatError(f"{label}:{start}: frame {index} announces {natoms} atoms but only "
+                                  f"{max(size - consumed, 0)} bytes follow", reason="bad_atom_count")
+        lines = []
+        for _ in range(natoms + 1):  # one at a time: a huge count on a short file stops at its end
+            line = _readline(stream, label, line_no + 1)
+            if line == "":
+                raise DataFormatError(f"{label}:{start}: frame {index} is cut short ({natoms} atoms announced, "
+                                      f"{max(len(lines) - 1, 0)} found); the file is truncated", reason="truncated")
+            line_no += 1
+            consumed += len(line)
+            lines.append(line)
+        if not lines[-1].endswith("\n") and len(lines[-1].split()) < 4:
+            raise DataFormatError(f"{label}:{start}: frame {index} is cut short ({natoms} atoms announced); the "
+                                  "file is truncated", reason="truncated")
         if index >= skip:
             text = header + "".join(lines)
             try:
-                yield next(read_xyz(io.StringIO(text), 0))
-            except Exception as exc:  # ASE raises assorted errors on malformed frames
-                raise DataFormatError(f"{label}: frame {index} is malformed ({exc})", reason="bad_frame") from exc
+                atoms = next(read_xyz(io.StringIO(text), 0))
+            except (ValueError, IndexError, KeyError, TypeError, StopIteration) as exc:  # what ASE raises on bad text
+                raise DataFormatError(f"{label}:{start}: frame {index} is malformed ({type(exc).__name__}: {exc})",
+                                      reason="bad_frame") from exc
+            yield start, atoms
         index += 1
+
+
+def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz",
+                size: int | None = None) -> Iterator[Any]:
+    """Yield ASE Atoms from an extxyz text stream one frame at a time (see :func:`iter_extxyz_frames`)."""
+    for _, atoms in iter_extxyz_frames(stream, skip=skip, label=label, size=size):
+        yield atoms
 
 
 def _fmt_float(x: float) -> str:

@@ -9,14 +9,22 @@ Layout of a finished version::
         failures.csv                      # optional extra files, checksummed too
         manifest.json                     # written last
 
-While building, everything lives in ``OUT/NAME/.VERSION.partial/``. Each shard is
-written as ``*.tmp`` and renamed when closed; ``progress.json`` records the closed shards
-so that an interrupted build resumes at the first unfinished shard. The finished folder
-appears with one atomic rename, so no reader ever sees half a version.
+Safety (docs/formats.md): a writer holds the version's lock (``OUT/NAME/.VERSION.lock``)
+from start to finish, so two builds of one version never mix; a second writer waits, then
+reuses the finished version when it was built from the same sources, or is refused.
+Everything is staged in ``OUT/NAME/.VERSION.partial/``; each shard is written under a
+temporary name and renamed when closed; ``progress.json`` records the closed shards and a
+fingerprint of the inputs (schema, sources, code version), so an interrupted build resumes
+at the first unfinished shard only when the inputs are the same, and starts afresh (saying
+so) otherwise. The finished folder appears with one rename (an old version is swapped out
+atomically), so no reader ever sees half a version. A full disk removes the staging folder
+and raises :class:`~litraj_data.errors.DiskFullError`.
 """
 from __future__ import annotations
 
 import datetime as _dt
+import errno
+import hashlib
 import json
 import os
 import shutil
@@ -29,12 +37,15 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from litraj_data._version import __version__
-from litraj_data.errors import DataFormatError
+from litraj_data.errors import DataFormatError, DiskFullError
 from litraj_data.registry import DatasetConfig, get_config, citation_bibtex
 from litraj_data.schema import arrow_schema, rows_to_table, schema_fingerprint
 
 from litraj_data.io import atomic_write_text, sha256_file
-from litraj_data.store.manifest import write_manifest
+from litraj_data.store.layout import lock_path, recover_version, replace_version
+from litraj_data.store.locks import exclusive
+from litraj_data.store.manifest import read_manifest, write_manifest
+from litraj_data.store.names import safe_component, safe_version
 
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024
 BATCH_ROWS = 1024
@@ -69,10 +80,16 @@ class _Progress:
     def __init__(self, staging: Path, fingerprint: str) -> None:
         self.path = staging / "progress.json"
         self.data: dict[str, Any] = {"fingerprint": fingerprint, "splits": {}}
+        self.restarted = False
         if self.path.is_file():
-            old = json.loads(self.path.read_text())
+            try:
+                old = json.loads(self.path.read_text())
+            except ValueError:
+                old = {}
             if old.get("fingerprint") == fingerprint:
                 self.data = old
+            else:
+                self.restarted = True
 
     def split(self, name: str) -> dict[str, Any]:
         return self.data["splits"].setdefault(name, {"shards": [], "rows_done": 0, "complete": False})
@@ -106,7 +123,7 @@ def _write_split(name: str, split: str, rows: Iterator[Mapping[str, Any]], confi
 
     def open_shard() -> None:
         nonlocal writer, sink, tmp_path
-        tmp_path = staging / f"{split}-{shard_idx:05d}.arrow.tmp"
+        tmp_path = staging / f".{split}-{shard_idx:05d}.{os.getpid()}.arrow.tmp"
         sink = pa.OSFile(str(tmp_path), "wb")
         writer = pa.ipc.new_stream(sink, schema)
 
@@ -173,6 +190,7 @@ def write_dataset(
     check_counts: bool = False,
     overwrite: bool = False,
     progress: bool | None = None,
+    lock_timeout: float | None = None,
 ) -> Path:
     """Write one version of dataset ``name`` as Arrow shards with a manifest.
 
@@ -199,34 +217,95 @@ def write_dataset(
         Compare row counts with the card's split counts: fewer rows give a warning (and a
         note), more rows an error.
     overwrite : bool
-        Replace an existing finished version (otherwise that is an error).
+        Replace an existing finished version (swapped atomically). Without it, an existing
+        version built from the same ``sources`` is returned as is, and one built from other
+        sources is an error.
     progress : bool, optional
         Show a tqdm bar (default: when stderr is a terminal).
+    lock_timeout : float, optional
+        Seconds to wait for another writer of the same version (default: as long as it works).
 
     Returns
     -------
     Path
         The finished version folder (holding ``manifest.json``).
+
+    Raises
+    ------
+    LockedError
+        ``lock_timeout`` ran out while another process wrote this version.
+    DiskFullError
+        The disk filled up; the staging folder was removed.
+    FileExistsError
+        The version exists, built from other sources, and ``overwrite`` is False.
     """
     config = get_config(name)
-    version = version or config.version
-    root = Path(out) / config.name
+    version = safe_version(version or config.version)
+    out = Path(out)
+    root = out / config.name
     final = root / version
-    if final.exists() and not overwrite:
-        raise FileExistsError(f"{final} exists; pass overwrite=True (--overwrite) to rebuild it")
-    staging = root / f".{version}.partial"
+    root.mkdir(parents=True, exist_ok=True)
+    with exclusive(lock_path(out, config.name, version), f"{config.name} {version} in {out}", lock_timeout):
+        recover_version(final)
+        if final.exists():
+            if not overwrite and _same_sources(final, sources):
+                return final  # a concurrent or earlier writer already built exactly this
+            if not overwrite:
+                raise FileExistsError(f"{final} exists (built from other sources); pass overwrite=True "
+                                      "(--overwrite) to rebuild it")
+        staging = root / f".{version}.partial"
+        try:
+            return _write_locked(config, version, splits, final, staging, sources=sources, extra_files=extra_files,
+                                 notes=list(notes), max_shard_bytes=max_shard_bytes, check_counts=check_counts,
+                                 progress=progress)
+        except OSError as exc:
+            if exc.errno != errno.ENOSPC:
+                raise
+            shutil.rmtree(staging, ignore_errors=True)
+            raise DiskFullError(f"no space left on the device of {out} while writing {config.name} {version}; "
+                                "the staged files were removed and nothing else changed. Free space and rerun.") \
+                from exc
+
+
+def _same_sources(final: Path, sources: Mapping[str, Any] | None) -> bool:
+    """Whether the finished version at ``final`` was built from ``sources`` (and is complete)."""
+    try:
+        man = read_manifest(final)
+    except (DataFormatError, OSError, ValueError):
+        return False
+    return json.loads(json.dumps(dict(sources or {}), default=str)) == man.data.get("sources")
+
+
+def inputs_fingerprint(schema_fp: str, sources: Mapping[str, Any] | None, split_names: Iterable[str],
+                       max_shard_bytes: int) -> str:
+    """What a staging folder's shards depend on: schema, sources (archive/structure digests and
+    settings), the code version, the splits and the shard size."""
+    doc = json.dumps({"schema": schema_fp, "sources": dict(sources or {}), "code": __version__,
+                      "splits": list(split_names), "max_shard_bytes": max_shard_bytes}, sort_keys=True, default=str)
+    return hashlib.sha256(doc.encode()).hexdigest()
+
+
+def _write_locked(config: DatasetConfig, version: str, splits: Mapping[str, RowSource], final: Path, staging: Path, *,
+                  sources: Mapping[str, Any] | None, extra_files: Mapping[str, str | Path] | None, notes: list[str],
+                  max_shard_bytes: int, check_counts: bool, progress: bool | None) -> Path:
+    """The body of :func:`write_dataset`, run while holding the version's lock."""
     staging.mkdir(parents=True, exist_ok=True)
     schema = arrow_schema(config)
     fingerprint = schema_fingerprint(schema)
-    state = _Progress(staging, fingerprint)
-    for stale in staging.glob("*.tmp"):  # a shard that was open when the build stopped
+    state = _Progress(staging, inputs_fingerprint(fingerprint, sources, _ordered_splits(splits), max_shard_bytes))
+    if state.restarted:
+        print(f"litraj: {staging} holds a partial build from other inputs (archive, structures, settings or code "
+              "version); starting this version afresh", file=sys.stderr, flush=True)
+        shutil.rmtree(staging)
+        staging.mkdir(parents=True)
+    for stale in staging.glob("*.tmp"):  # a shard that was open when the build stopped (we hold the lock)
         stale.unlink()
 
     show = sys.stderr.isatty() if progress is None else progress
     from tqdm.auto import tqdm
 
-    notes = list(notes)
     for split in _ordered_splits(splits):
+        safe_component(split, "split name")
         st = state.split(split)
         if st["complete"]:
             continue
@@ -246,7 +325,7 @@ def write_dataset(
         "format": "arrow",
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "code_version": f"litraj-data {__version__}",
-        "sources": dict(sources or {}),
+        "sources": json.loads(json.dumps(dict(sources or {}), default=str)),
         "schema": {"fingerprint": fingerprint, "columns": [{"name": f.name, "type": str(f.type)} for f in schema]},
         "splits": {},
         "extra_files": [],
@@ -260,7 +339,7 @@ def write_dataset(
             msg = f"{config.name}/{split}: {total_rows} rows, the official release has {expected}"
             if total_rows > expected:
                 raise DataFormatError(msg + " (more rows than the release: wrong archive?)", reason="bad_counts")
-            warnings.warn(msg + " (a partial archive?)", stacklevel=2)
+            warnings.warn(msg + " (a partial archive?)", stacklevel=3)
             notes.append(msg)
         files = []
         for i, shard in enumerate(shards):
@@ -274,19 +353,14 @@ def write_dataset(
         state.save()
         manifest["splits"][split] = {"num_rows": total_rows, "files": files}
     for fname, path in (extra_files or {}).items():
-        target = staging / fname
+        target = staging / safe_component(fname, "extra file name")
         shutil.copyfile(path, target)
         manifest["extra_files"].append({"name": fname, "sha256": sha256_file(target),
                                         "num_bytes": target.stat().st_size})
     atomic_write_text(staging / "README.md", dataset_card(config, manifest))
     (staging / "progress.json").unlink(missing_ok=True)
     write_manifest(staging, manifest)
-    if final.exists():
-        trash = root / f".{version}.old"
-        shutil.rmtree(trash, ignore_errors=True)
-        os.replace(final, trash)
-        shutil.rmtree(trash)
-    os.replace(staging, final)
+    replace_version(staging, final)
     return final
 
 
@@ -304,8 +378,6 @@ def convert_version(folder: str | Path, out: str | Path, fmt: str) -> Path:
         Destination folder (created; must not hold a manifest already).
     fmt : {"arrow", "parquet"}
     """
-    from litraj_data.store.manifest import read_manifest
-
     if fmt not in ("arrow", "parquet"):
         raise ValueError(f"format must be 'arrow' or 'parquet', not {fmt!r}")
     man = read_manifest(folder)
