@@ -7,13 +7,15 @@ temporary name and are renamed when complete (and, when a sha256 is given, verif
 from __future__ import annotations
 
 import hashlib
+import errno
 import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from litraj_data.errors import IntegrityError, OfflineError
+from litraj_data.errors import DiskFullError, IntegrityError, OfflineError
+from litraj_data.io import atomic_writer
 
 CONNECT_TIMEOUT_S = 15.0
 
@@ -52,10 +54,17 @@ def fetch(url: str, dest: str | Path, *, sha256: str | None = None, what: str = 
     if is_remote(url) and is_offline():
         raise OfflineError(f"offline (LITRAJ_OFFLINE/HF_HUB_OFFLINE set) and {what} is not cached: {url}. "
                            "Unset the variable, or pass a local copy with --source PATH.", reason="offline")
-    tmp = dest.with_name(f".{dest.name}.download")
+    try:
+        resp = urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S)
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+        if url_to_path(url) is not None:
+            raise FileNotFoundError(f"{what} not found: {url} ({exc})") from exc
+        raise OfflineError(f"cannot download {what} from {url}: {exc}. Check the network, or pass a local "
+                           "copy with --source PATH.", reason="unreachable") from exc
     h = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=CONNECT_TIMEOUT_S) as resp, open(tmp, "wb") as out:
+        # a temporary name unique to this writer beside dest, renamed only when complete and verified
+        with resp, atomic_writer(dest, "wb") as out:
             total = int(resp.headers.get("Content-Length") or 0) or None
             from tqdm.auto import tqdm
 
@@ -64,15 +73,14 @@ def fetch(url: str, dest: str | Path, *, sha256: str | None = None, what: str = 
                     out.write(chunk)
                     h.update(chunk)
                     bar.update(len(chunk))
-    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
-        tmp.unlink(missing_ok=True)
-        if url_to_path(url) is not None:
-            raise FileNotFoundError(f"{what} not found: {url} ({exc})") from exc
-        raise OfflineError(f"cannot download {what} from {url}: {exc}. Check the network, or pass a local "
-                           "copy with --source PATH.", reason="unreachable") from exc
-    if sha256 and h.hexdigest() != sha256:
-        tmp.unlink(missing_ok=True)
-        raise IntegrityError(f"{url}: sha256 {h.hexdigest()} does not match the expected {sha256} "
-                             "(corrupted or changed upstream); nothing was kept", reason="checksum")
-    os.replace(tmp, dest)
+            if sha256 and h.hexdigest() != sha256:
+                raise IntegrityError(f"{url}: sha256 {h.hexdigest()} does not match the expected {sha256} "
+                                     "(corrupted or changed upstream); nothing was kept", reason="checksum")
+    except OSError as exc:
+        if exc.errno == errno.ENOSPC:
+            raise DiskFullError(f"no space left for {dest} while downloading {what}; nothing was kept") from exc
+        if isinstance(exc, (urllib.error.URLError, TimeoutError, ConnectionError)):
+            raise OfflineError(f"the connection broke while downloading {what} from {url}: {exc}; nothing was "
+                               "kept, retry", reason="unreachable") from exc
+        raise
     return dest

@@ -19,18 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 from pathlib import Path
 
 
 from litraj_data.io import sha256_file
+from typing import Any
 from litraj_data.store.layout import sample_root
 from litraj_data.store.manifest import Manifest, read_manifest
 from litraj_data.download import fetch, is_offline, is_remote, url_to_path
 from litraj_data.errors import DataFormatError, IntegrityError, OfflineError
 from litraj_data.registry import DatasetConfig
 
-from litraj_data.loaders.cache import source_key
+from litraj_data.loaders.cache import cache_entry, publish, require_writable, source_key
+from litraj_data.store.locks import exclusive
+from litraj_data.store.names import inside, safe_component, safe_version
 from litraj_data.loaders.verify import ensure_verified, mark_verified
 
 SAMPLE_DATASETS_HINT = "the embedded sample holds BVEL13k and nebBVSE122k"
@@ -43,14 +47,13 @@ def _sample_in_cache(manifest: Manifest, cache: Path) -> Manifest:
     the package folder may be read-only and must stay pristine, the cache may not.
     """
     digest = hashlib.sha256("|".join(f["sha256"] for f in manifest.files()).encode()).hexdigest()[:12]
-    target = cache / manifest.dataset / f"{manifest.version}+sample-{digest}"
-    if not (target / "manifest.json").is_file():
-        ensure_verified(manifest, cache)
-        staging = target.with_name(f".{target.name}.partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(manifest.root, staging)
-        staging.replace(target)
-    man = read_manifest(target)
+    entry = f"{manifest.version}+sample-{digest}"
+    with cache_entry(cache, manifest.dataset, entry) as staging:
+        if staging is not None:
+            ensure_verified(manifest, cache)
+            shutil.copytree(manifest.root, staging, dirs_exist_ok=True)
+            publish(staging, cache / manifest.dataset / entry)
+    man = read_manifest(cache / manifest.dataset / entry)
     ensure_verified(man, cache)
     return man
 
@@ -85,17 +88,34 @@ def _as_arrow(manifest: Manifest, cache: Path) -> Manifest:
         return manifest
     from litraj_data.store.shards import convert_version
 
-    target = cache / manifest.dataset / f"{manifest.version}+{source_key(str(manifest.root))}"
-    if not (target / "manifest.json").is_file():
-        staging = target.with_name(f".{target.name}.partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        convert_version(manifest.root, staging, "arrow")
-        staging.replace(target)
-    return read_manifest(target)
+    entry = f"{safe_version(manifest.version)}+{source_key(str(manifest.root))}"
+    with cache_entry(cache, manifest.dataset, entry) as staging:
+        if staging is not None:
+            convert_version(manifest.root, staging, "arrow")
+            publish(staging, cache / manifest.dataset / entry)
+    return read_manifest(cache / manifest.dataset / entry)
+
+
+def _mirror_manifest(data: Any, config: DatasetConfig, url: str) -> list[dict[str, Any]]:
+    """The files a downloaded manifest lists, after checking every name in it (it is untrusted)."""
+    if not isinstance(data, dict) or data.get("dataset") != config.name:
+        raise DataFormatError(f"{url}/manifest.json is not a manifest of {config.name}", reason="wrong_dataset")
+    safe_version(data.get("version"))
+    try:
+        records = [f for s in data["splits"].values() for f in s["files"]] + list(data.get("extra_files", []))
+        for rec in records:
+            safe_component(rec["name"], f"file name in {url}/manifest.json")
+            if not isinstance(rec["sha256"], str) or len(rec["sha256"]) != 64:
+                raise DataFormatError(f"{url}/manifest.json: {rec['name']} has no sha256", reason="bad_manifest")
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DataFormatError(f"{url}/manifest.json is malformed ({exc})", reason="bad_manifest") from exc
+    for split in data["splits"]:
+        safe_component(split, f"split name in {url}/manifest.json")
+    return records
 
 
 def _from_mirror(url: str, config: DatasetConfig, version: str | None, cache: Path) -> Manifest:
-    """Download a built version from a URL of its folder, checking every sha256."""
+    """Download a built version from a URL of its folder, checking every name and sha256."""
     base = url.rstrip("/")
     local = url_to_path(base)
     if local is not None and local.is_dir():
@@ -103,33 +123,35 @@ def _from_mirror(url: str, config: DatasetConfig, version: str | None, cache: Pa
         if found is None:
             raise DataFormatError(f"{url} holds no manifest.json of {config.name}", reason="missing_manifest")
         base = found.as_uri()
-    cached = [p for p in (cache / config.name).glob(f"*+{source_key(base)}") if (p / "manifest.json").is_file()]
+    key = source_key(base)
+    cached = [p for p in (cache / config.name).glob(f"*+{key}") if (p / "manifest.json").is_file()]
     if cached and is_offline():  # offline: what this mirror gave before is good enough
         return read_manifest(max(cached))
-    downloads = cache / "downloads" / source_key(base)
-    man_path = fetch(base + "/manifest.json", downloads / "manifest.json", what=f"{config.name} manifest")
-    data = json.loads(man_path.read_text())
-    target = cache / config.name / f"{data['version']}+{source_key(base)}"
-    if (target / "manifest.json").is_file():
-        return read_manifest(target)
-    staging = target.with_name(f".{target.name}.partial")
-    staging.mkdir(parents=True, exist_ok=True)
-    records = [f for s in data["splits"].values() for f in s["files"]] + data.get("extra_files", [])
-    for rec in records:
-        dest = staging / rec["name"]
-        if dest.is_file() and sha256_file(dest) == rec["sha256"]:
-            continue  # resumed download
-        fetch(f"{base}/{rec['name']}", dest, sha256=rec["sha256"], what=rec["name"])
-    if (staging / "README.md").exists() is False:
+    require_writable(cache)
+    with exclusive(cache / ".locks" / f"mirror-{key}.lock", f"download of {base}"):
+        downloads = cache / "downloads" / key
+        man_path = fetch(base + "/manifest.json", downloads / "manifest.json", what=f"{config.name} manifest")
         try:
-            fetch(base + "/README.md", staging / "README.md", what="dataset card")
-        except (OfflineError, FileNotFoundError, IntegrityError):
-            pass
-    shutil.copyfile(man_path, staging / "manifest.json")
-    staging.replace(target)
-    man = read_manifest(target)
-    mark_verified(man, cache)
-    return man
+            data = json.loads(man_path.read_text())
+        except ValueError as exc:
+            raise DataFormatError(f"{base}/manifest.json is not JSON ({exc})", reason="bad_manifest") from exc
+        records = _mirror_manifest(data, config, base)
+        entry = f"{data['version']}+{key}"
+        with cache_entry(cache, config.name, entry) as staging:
+            if staging is not None:
+                for rec in records:  # into downloads/ first (we hold the mirror's lock): a rerun resumes
+                    part = inside(downloads, rec["name"])
+                    if not (part.is_file() and sha256_file(part) == rec["sha256"]):
+                        fetch(f"{base}/{rec['name']}", part, sha256=rec["sha256"], what=rec["name"])
+                    os.replace(part, inside(staging, rec["name"]))
+                try:
+                    fetch(base + "/README.md", staging / "README.md", what="dataset card")
+                except (OfflineError, FileNotFoundError, IntegrityError):
+                    pass
+                shutil.copyfile(man_path, staging / "manifest.json")
+                publish(staging, cache / config.name / entry)
+                mark_verified(read_manifest(cache / config.name / entry), cache)
+    return read_manifest(cache / config.name / entry)
 
 
 def _from_hub(spec: str, config: DatasetConfig, version: str | None, cache: Path) -> Manifest:
@@ -170,22 +192,17 @@ def _from_hub(spec: str, config: DatasetConfig, version: str | None, cache: Path
 
 def _import(config: DatasetConfig, source: str | Path | None, version: str | None, cache: Path,
             key: str | None) -> Manifest:
+    """A release archive imported into the cache once; concurrent loaders wait for the first."""
     from litraj_data.builders.from_release import import_release
 
-    folder_version = config.version if version is None else version
-    name = folder_version if key is None else f"{folder_version}+{key}"
-    target = cache / config.name / name
-    if (target / "manifest.json").is_file():
-        return read_manifest(target)
-    tmp_root = cache / ".imports" / (key or "official")
-    built = import_release(config.name, source, tmp_root, version=name, overwrite=True,
-                           progress=None)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    built.replace(target)
-    shutil.rmtree(tmp_root, ignore_errors=True)
-    man = read_manifest(target)
-    mark_verified(man, cache)
-    return man
+    folder_version = safe_version(config.version if version is None else version)
+    entry = folder_version if key is None else f"{folder_version}+{key}"
+    with cache_entry(cache, config.name, entry) as staging:
+        if staging is not None:
+            built = import_release(config.name, source, staging, version=entry, overwrite=True, progress=None)
+            publish(built, cache / config.name / entry)
+            mark_verified(read_manifest(cache / config.name / entry), cache)
+    return read_manifest(cache / config.name / entry)
 
 
 def resolve(config: DatasetConfig, source: str | Path | None, version: str | None, cache: Path) -> Manifest:

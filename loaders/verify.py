@@ -2,8 +2,12 @@
 
 Opening a version checks that every file exists with its recorded size (cheap). The
 sha256 of every file is checked when a version is downloaded or imported, by
-``litraj verify``, and the first time a folder outside the cache is opened; a stamp
-(size, mtime) in the cache then lets later opens skip rehashing until a file changes.
+``litraj verify``, and the first time a folder is opened; a stamp in the cache (size,
+mtime, ctime and inode of every file) then lets later opens skip rehashing until a file
+changes. ctime cannot be set back by a user, so a file rewritten in place with its mtime
+restored is caught and rehashed. A read-only cache serves what it holds (it rehashes
+instead of stamping). ``litraj verify`` also counts the rows of every shard and checks
+the dataset card.
 """
 from __future__ import annotations
 
@@ -50,6 +54,7 @@ def verify_manifest(manifest: Manifest) -> list[dict[str, Any]]:
         One record per file: ``file``, ``ok``, and ``problem`` when not ok.
     """
     records = []
+    shard_names = {f["name"] for f in manifest.files()}
     for rec in manifest.files() + manifest.extra_files():
         path = manifest.root / rec["name"]
         if not path.is_file():
@@ -60,8 +65,59 @@ def verify_manifest(manifest: Manifest) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"file": str(path), "ok": ok}
         if not ok:
             item["problem"] = f"sha256 {digest[:16]}... != manifest {rec['sha256'][:16]}..."
+        elif rec["name"] in shard_names:
+            rows = _shard_rows(path)
+            if rows != rec.get("num_rows"):
+                item.update(ok=False, problem=f"{rows} rows, manifest says {rec.get('num_rows')}")
         records.append(item)
+    for split in manifest.splits:
+        listed = sum(f.get("num_rows", 0) for f in manifest.files(split))
+        if listed != manifest.num_rows(split):
+            records.append({"file": f"{manifest.root}/manifest.json#{split}", "ok": False,
+                            "problem": f"files hold {listed} rows, split says {manifest.num_rows(split)}"})
+    records.append(_card_record(manifest))
     return records
+
+
+def _shard_rows(path: Path) -> int | str:
+    """Rows of an Arrow/Parquet shard from its metadata (or why it cannot be read)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        if path.suffix == ".parquet":
+            return pq.ParquetFile(path).metadata.num_rows
+        with pa.memory_map(str(path)) as src:
+            try:
+                return sum(b.num_rows for b in pa.ipc.open_stream(src))
+            except pa.ArrowInvalid:
+                src.seek(0)
+                return pa.ipc.open_file(src).read_all().num_rows
+    except (pa.ArrowInvalid, OSError) as exc:
+        return f"unreadable ({exc})"
+
+
+def _card_record(manifest: Manifest) -> dict[str, Any]:
+    """The dataset card (README.md): present, its front matter names the dataset and covers every shard."""
+    import fnmatch
+
+    import yaml
+
+    path = manifest.root / "README.md"
+    item: dict[str, Any] = {"file": str(path), "ok": True}
+    if not path.is_file():
+        return item | {"ok": False, "problem": "missing dataset card"}
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        front = yaml.safe_load(text.split("---", 2)[1]) if text.startswith("---") else None
+        patterns = {d["split"]: d["path"] for c in front["configs"] for d in c["data_files"]}
+    except (yaml.YAMLError, IndexError, KeyError, TypeError) as exc:
+        return item | {"ok": False, "problem": f"no readable front matter with configs/data_files ({exc})"}
+    for split in manifest.splits:
+        names = [f["name"] for f in manifest.files(split)]
+        if split not in patterns or not all(fnmatch.fnmatch(n, patterns[split]) for n in names):
+            return item | {"ok": False, "problem": f"data_files of split {split!r} do not match its shards"}
+    return item
 
 
 def _stamp_path(cache: Path, folder: Path) -> Path:
@@ -73,8 +129,16 @@ def _stamps(manifest: Manifest) -> dict[str, list[int]]:
     out = {}
     for rec in manifest.files() + manifest.extra_files():
         st = (manifest.root / rec["name"]).stat()
-        out[rec["name"]] = [st.st_size, st.st_mtime_ns]
+        out[rec["name"]] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     return out
+
+
+def _write_stamp(stamp: Path, current: dict[str, list[int]]) -> None:
+    try:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(stamp, json.dumps(current))
+    except OSError:  # a read-only cache: serve, and hash again next time
+        pass
 
 
 def ensure_verified(manifest: Manifest, cache: Path) -> None:
@@ -99,12 +163,9 @@ def ensure_verified(manifest: Manifest, cache: Path) -> None:
         first = bad[0]
         raise IntegrityError(f"{first['file']}: {first['problem']} (corrupted); {len(bad)} file(s) fail their "
                              f"checksum; {repair_hint(manifest)}", reason="checksum")
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(stamp, json.dumps(current))
+    _write_stamp(stamp, current)
 
 
 def mark_verified(manifest: Manifest, cache: Path) -> None:
     """Record a folder whose files were just hashed (after a download or a build)."""
-    stamp = _stamp_path(cache, manifest.root)
-    stamp.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(stamp, json.dumps(_stamps(manifest)))
+    _write_stamp(_stamp_path(cache, manifest.root), _stamps(manifest))

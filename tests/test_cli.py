@@ -40,7 +40,8 @@ def test_build_verify_export_cache(release_archives, tmp_path, capsys):
     assert code == 0 and doc["records"][0]["splits"] == {"train": 6, "val": 3, "test": 2}
     folder = tmp_path / "out" / "BVEL13k" / "1.0.0"
     code, doc = run_json(capsys, "verify", str(folder))
-    assert code == 0 and all(r["ok"] for r in doc["records"]) and len(doc["records"]) == 3
+    assert code == 0 and all(r["ok"] for r in doc["records"]) and len(doc["records"]) == 4  # 3 shards + card
+    assert doc["records"][-1]["file"].endswith("README.md")
     code, doc = run_json(capsys, "export", "BVEL13k", "--split", "val", "--out", str(tmp_path / "x"),
                          "--source", str(folder))
     assert code == 0 and doc["records"] == [{"file": str(tmp_path / "x" / "BVEL13k_val.xyz"), "rows": 3}]
