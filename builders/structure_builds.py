@@ -6,17 +6,15 @@ paper's rule, failures tables, resumable row sources and the common CLI options.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
-import io
 import json
-import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
 from litraj_data.errors import DataFormatError
+from litraj_data.io import write_csv_atomic
 
 from litraj_data.builders.splits import assign_splits, read_split_table
 
@@ -45,8 +43,8 @@ def stored_structure(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def elements(structure: Any) -> set[str]:
-    """Element symbols of a pymatgen structure."""
-    return {site.specie.symbol for site in structure}
+    """Element symbols of a pymatgen structure (disordered sites count each of their elements)."""
+    return {el.symbol for el in structure.composition.elements}
 
 
 def chemsys(structure: Any) -> str:
@@ -55,32 +53,65 @@ def chemsys(structure: Any) -> str:
 
 
 def structures_digest(structures: Sequence[tuple[str, Any]]) -> str:
-    """sha256 over ids, cells, numbers and positions (rounded to 1e-8 Å): the build's input."""
-    from litraj_data.schema import structure_to_row
-
+    """sha256 over ids and contents (see :func:`structure_digest`): the build's input."""
     h = hashlib.sha256()
     for name, s in structures:
-        row = structure_to_row(s)
-        h.update(name.encode() + b"\0")
-        for key in ("numbers", "cell", "positions"):
-            h.update(np.ascontiguousarray(np.round(np.asarray(row[key], dtype=float), 8)).tobytes())
+        h.update(name.encode() + b"\0" + structure_digest(s).encode())
     return "sha256:" + h.hexdigest()
 
 
-def read_structure_inputs(paths: Sequence[str | Path]) -> list[tuple[str, Any]]:
-    """All structures in files/folders, with unique ids (duplicates are an error)."""
+def read_structure_inputs(paths: Sequence[str | Path],
+                          failures: list[dict[str, str]] | None = None) -> list[tuple[str, Any]]:
+    """All structures in files/folders, with unique ids (duplicates are an error).
+
+    Parameters
+    ----------
+    paths : sequence of path
+        Files or folders.
+    failures : list, optional
+        When given, a file that cannot be read becomes a row here (``material_id`` = the file
+        stem, ``reason`` = ``read_error``, ``message``) and the others are still read;
+        otherwise it raises.
+
+    Raises
+    ------
+    DataFormatError
+        No structure at all, or duplicate material ids.
+    StructureError
+        An unreadable file, when ``failures`` is None.
+    """
+    from litraj_data.errors import StructureError
     from litraj_data.structures import iter_structure_files, read_structures
 
     out: list[tuple[str, Any]] = []
     for path in iter_structure_files(list(paths)):
-        out += read_structures(path)
+        try:
+            out += read_structures(path)
+        except StructureError as exc:
+            if failures is None:
+                raise
+            failures.append({"material_id": Path(path).stem, "edge_id": "", "reason": exc.reason, "message": str(exc)})
     if not out:
-        raise DataFormatError(f"no structures found in {', '.join(map(str, paths))}")
+        raise DataFormatError(f"no readable structures in {', '.join(map(str, paths))}", reason="no_structures")
     names = [n for n, _ in out]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup:
-        raise DataFormatError(f"duplicate material ids among the inputs: {dup[:5]}")
+        raise DataFormatError(f"duplicate material ids among the inputs: {dup[:5]}", reason="duplicate_id")
     return out
+
+
+def structure_digest(structure: Any) -> str:
+    """sha256 of one structure's content (numbers, cell, positions rounded to 1e-8 Å, occupancies)."""
+    from litraj_data.schema import structure_to_row
+
+    h = hashlib.sha256()
+    if structure.is_ordered:
+        row = structure_to_row(structure)
+        for key in ("numbers", "cell", "positions"):
+            h.update(np.ascontiguousarray(np.round(np.asarray(row[key], dtype=float), 8)).tobytes())
+    else:  # a disordered structure has no single species per site: hash its full description
+        h.update(json.dumps(structure.as_dict(), sort_keys=True, default=str).encode())
+    return h.hexdigest()
 
 
 def resolve_splits(splits: str | Path | Mapping[str, str] | None, computed: Iterable[str],
@@ -104,15 +135,8 @@ def resolve_splits(splits: str | Path | Mapping[str, str] | None, computed: Iter
 
 
 def write_failures(rows: list[dict[str, str]], path: Path, fields: Sequence[str]) -> Path:
-    """Write a failures table (CSV) atomically."""
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(fields), lineterminator="\n", extrasaction="ignore")
-    w.writeheader()
-    w.writerows(rows)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(buf.getvalue())
-    os.replace(tmp, path)
-    return path
+    """Write a failures table (CSV) atomically, formula-looking cells escaped."""
+    return write_csv_atomic(path, rows, fields)
 
 
 def split_sources(rows: Callable[[str], Iterator[dict[str, Any]]], table: Mapping[str, str],

@@ -6,6 +6,7 @@ the input order whatever the order of completion.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import time
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 from litraj_data.errors import LitrajError
+from litraj_data.builders.structure_builds import structure_digest
 from litraj_data.executors import map_unordered
 from litraj_data.io import JsonlCheckpoint, atomic_write_text, to_jsonable
 
@@ -28,6 +30,13 @@ def _call(func: Callable[[str, Any], dict], name: str, structure: Any) -> dict[s
         return {"material_id": name, "ok": False, "reason": exc.reason, "message": str(exc)}
     except Exception as exc:  # a calculator bug on one structure must not stop a build
         return {"material_id": name, "ok": False, "reason": "error", "message": f"{type(exc).__name__}: {exc}"}
+
+
+def _content_digest(item: Any) -> str:
+    """Digest of one job's input: a structure's content, or the JSON of plain data."""
+    if hasattr(item, "is_ordered") and hasattr(item, "lattice"):  # a pymatgen Structure
+        return structure_digest(item)
+    return hashlib.sha256(json.dumps(item, sort_keys=True, default=repr).encode()).hexdigest()
 
 
 def _call_item(func: Callable[[str, Any], dict], item: tuple[str, Any]) -> dict[str, Any]:
@@ -88,12 +97,15 @@ def run_structure_jobs(
         checkpoint.clear()  # other settings: start afresh
     atomic_write_text(sig_path, sig_text)
 
-    done = load_checkpoint(staging)
+    # a record is reused only for the same structure content: an edited CIF is computed again
+    digests = {name: _content_digest(s) for name, s in structures}
+    done = {n: {k: v for k, v in r.items() if k != "input"} for n, r in load_checkpoint(staging).items()
+            if r.get("input") == digests.get(n)}
     todo = [(n, s) for n, s in structures if n not in done]
     total, t0 = len(structures), time.monotonic()
     # at most 2 jobs per worker in flight (bounded memory); results in completion order
     for _, rec in map_unordered(functools.partial(_call_item, func), todo, workers, scheduler):
-        checkpoint.append(rec)
+        checkpoint.append({**rec, "input": digests[rec["material_id"]]})
         done[rec["material_id"]] = rec
         if progress:
             print(f"[{len(done)}/{total}] {rec['material_id']} "

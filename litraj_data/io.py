@@ -213,3 +213,35 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str:
     by_lower = {c.lower(): c for c in choices}
     close = difflib.get_close_matches(str(name).lower(), list(by_lower), n=1, cutoff=0.5)
     return f" Did you mean {by_lower[close[0]]!r}?" if close else ""
+
+
+#: first characters that make a spreadsheet treat a cell as a formula (OWASP CSV injection)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: formula-looking strings get a leading ``'``.
+
+    Messages in failures tables quote file names and parser output, which are untrusted:
+    ``=HYPERLINK(...)`` in a file name must not become a live formula. Numbers are kept.
+    """
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        try:
+            float(value)  # "-0.5" is a number, not a formula
+            return value
+        except ValueError:
+            return "'" + value
+    return value
+
+
+def write_csv_atomic(path: str | os.PathLike, rows: Iterable[Mapping[str, Any]], fields: Iterable[str]) -> Path:
+    """Write ``rows`` (dicts) as CSV with header ``fields``, cells escaped by :func:`csv_cell`, atomically."""
+    import csv
+
+    fields = list(fields)
+    with atomic_writer(path, "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=fields, lineterminator="\n", extrasaction="ignore")
+        w.writeheader()
+        for row in rows:
+            w.writerow({k: csv_cell(row.get(k, "")) for k in fields})
+    return Path(path)
