@@ -203,3 +203,46 @@ def test_baseline_board_on_built_dataset(tmp_path):
     assert "| KNN baseline" in res["markdown"] and "reported, not rerun (Table 2)" in res["markdown"]
     saved = json.loads(open(res["files"]["record"]).read())
     assert saved["subsets"]["all"]["mae"] == res["record"]["subsets"]["all"]["mae"]
+
+
+def test_model_folders_are_loaded_without_unpickling(hop_data, tmp_path):
+    """Models are saved with skops; a pickle (which can run code) needs an explicit --trust."""
+    import pickle
+
+    from litraj_data.leaderboard.baselines.persist import UntrustedModelError, load_model
+
+    pytest.importorskip("skops")
+    task = get_task("nebDFT2k/em")
+    trainval = pd.concat([hop_data["train"], hop_data["val"]], ignore_index=True)
+    train_baseline(task.id, "rf", tmp_path / "m", rows=trainval)
+    assert (tmp_path / "m" / "model.skops").is_file() and not (tmp_path / "m" / "model.joblib").exists()
+    assert hasattr(load_model(tmp_path / "m"), "predict")
+
+    class Payload:  # what a hostile shared folder would hold: unpickling runs os.system
+        def __reduce__(self):
+            return (open, (str(tmp_path / "pwned"), "w"))
+
+    evil = tmp_path / "evil"
+    evil.mkdir()
+    (evil / "model.json").write_text((tmp_path / "m" / "model.json").read_text())
+    (evil / "model.joblib").write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(UntrustedModelError, match="is a pickle"):
+        predict_baseline(evil, tmp_path / "p.csv", rows=hop_data["test"])
+    assert not (tmp_path / "pwned").exists()
+    with pytest.warns(UserWarning, match="unpickling"):
+        load_model(evil, trust=True)
+    assert (tmp_path / "pwned").exists()  # --trust really is trust
+
+
+def test_a_skops_file_asking_for_foreign_types_is_refused(tmp_path):
+    import skops.io as sio
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer
+
+    from litraj_data.leaderboard.baselines.persist import MODEL_FILE, UntrustedModelError, load_model
+
+    import os
+
+    (tmp_path / MODEL_FILE).write_bytes(sio.dumps(Pipeline([("f", FunctionTransformer(os.system))])))
+    with pytest.raises(UntrustedModelError, match="system"):
+        load_model(tmp_path)

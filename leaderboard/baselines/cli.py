@@ -33,7 +33,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     try:
         res = predict_baseline(args.model_dir, args.out, source=args.source, split=args.split,
-                               cache_dir=args.cache_dir, jobs=args.jobs)
+                               cache_dir=args.cache_dir, jobs=args.jobs, trust=args.trust)
     except (LitrajError, ValueError, OSError) as exc:
         print(f"baseline predict failed: {exc}", file=sys.stderr)
         return 2
@@ -63,6 +63,9 @@ def register(subparsers: Any) -> None:
     pr.add_argument("--cache-dir", help="dataset cache folder")
     pr.add_argument("--split", help="split to predict (default: the task's)")
     pr.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
+    pr.add_argument("--trust", action="store_true",
+                    help="load a model file that needs untrusted types or is a legacy pickle (can run code: "
+                         "only for a folder you made yourself)")
     pr.add_argument("--jobs", type=int, default=1, help="featurisation worker processes")
     pr.add_argument("--json", action="store_true")
     pr.set_defaults(func=_cmd_predict)

@@ -17,6 +17,7 @@ from litraj_data.io import atomic_write_json, atomic_write_text, atomic_writer
 from litraj_data.leaderboard.scoring.tasks import Task, get_task
 from litraj_data.leaderboard.baselines.descriptors import featurize_row
 from litraj_data.leaderboard.baselines.models import make_search
+from litraj_data.leaderboard.baselines.persist import load_model, save_model
 
 __all__ = ["feature_set_of", "featurize_rows", "train_baseline", "predict_baseline", "load_rows"]
 
@@ -108,7 +109,7 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
     model
         ``rf``, ``xgb``, ``xgbrf``, ``knn``, ``svr`` or ``krr``.
     out_dir
-        Folder for ``model.joblib`` and ``model.json``.
+        Folder for ``model.skops`` (a format that cannot run code) and ``model.json``.
     tl
         Add the task's BVSE barrier (``em_bvse`` for nebDFT2k) as a feature: the ``-tl`` variant.
     source
@@ -123,8 +124,6 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
     dict
         What ``model.json`` holds: task, model, features, best parameters, CV MAE, counts.
     """
-    import joblib
-
     task = get_task(task_id)
     if tl and not task.tl_feature:
         raise DataFormatError(f"{task.id} has no BVSE barrier feature for a -tl baseline", reason="unsupported_task")
@@ -142,8 +141,7 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
     search.fit(X, y, groups=groups)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    with atomic_writer(out_dir / "model.joblib", "wb") as fh:
-        joblib.dump(search.best_estimator_, fh)
+    save_model(search.best_estimator_, out_dir)
     label = {"rf": "RF", "xgb": "XGB", "xgbrf": "XGBRF", "knn": "KNN", "svr": "SVR", "krr": "KRR"}[model]
     info = {
         "task": task.id, "model": model, "label": f"{label}-tl" if tl else label, "tl": tl,
@@ -161,7 +159,7 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
 
 def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, source: str | None = None,
                      rows: pd.DataFrame | None = None, split: str | None = None,
-                     cache_dir: str | None = None, jobs: int = 1) -> dict[str, Any]:
+                     cache_dir: str | None = None, jobs: int = 1, trust: bool = False) -> dict[str, Any]:
     """Predict the task's evaluation split and write a submission (CSV + metadata YAML).
 
     Parameters
@@ -172,6 +170,9 @@ def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, so
         Predictions file (``.csv`` or ``.parquet``); ``<stem>.metadata.yaml`` is written beside it.
     source, rows, split
         Where the rows come from (default: the task's split loaded from ``source``).
+    trust
+        Load model files that need untrusted types or are pickles (see
+        :func:`~litraj_data.leaderboard.baselines.persist.load_model`).
 
     Returns
     -------
@@ -179,12 +180,10 @@ def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, so
         ``{"file", "metadata", "task", "n"}``. Rows that cannot be featurised get the
         training median (the submission stays complete), counted in ``n_imputed``.
     """
-    import joblib
-
     model_dir = Path(model_dir)
     info = json.loads((model_dir / "model.json").read_text())
     task = get_task(info["task"])
-    estimator = joblib.load(model_dir / "model.joblib")
+    estimator = load_model(model_dir, trust=trust)
     if rows is None:
         splits = [split or task.split] if (split or task.split) != "all" else ["train", "val", "test"]
         rows = load_rows(task, splits, source=source, tl=info["tl"], cache_dir=cache_dir)
