@@ -123,7 +123,7 @@ def build_bvel13k(
 
 def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> None:
     """Options of ``litraj build BVEL13k``."""
-    from litraj_data.leaderboard.bvse.cli import add_bvse_options
+    from litraj_data.leaderboard.bvse.settings import add_bvse_options
 
     add_common_arguments(parser, DATASET)
     add_bvse_options(parser, k_default=DEFAULT_SETTINGS["k"])
@@ -131,7 +131,7 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> No
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``litraj build BVEL13k``."""
-    from litraj_data.leaderboard.bvse.cli import bvse_kwargs
+    from litraj_data.leaderboard.bvse.settings import bvse_kwargs
 
     structures = read_structure_inputs(args.structures)
     manifest = build_bvel13k(

@@ -101,18 +101,22 @@ def centroid_supercell(run: HopRun) -> dict[str, Any]:
     (the target site empty). The moving ion is the atom that moves most between the first
     and last images (minimum image); its final position is put back as an ion of the same
     species (so both sites are occupied, as in the crystal), and a dummy atom X (number 0)
-    is appended, last, at the minimum-image midpoint of the hop.
+    is appended, last, at the minimum-image midpoint of the hop (not wrapped), by the
+    leaderboard's :func:`~litraj_data.leaderboard.hops.centroid.append_centroid`.
     """
+    from ase import Atoms
     from ase.geometry import find_mic
+
+    from litraj_data.leaderboard.hops.centroid import append_centroid
 
     band = run.final
     start, end = band.positions[0], band.positions[-1]
     d, dist = find_mic(end - start, band.cell, band.pbc)
     m = int(np.argmax(dist))
-    mid = start[m] + 0.5 * d[m]
-    numbers = np.concatenate([band.numbers, [band.numbers[m], 0]]).astype(np.int32)
-    positions = np.vstack([start, start[m] + d[m], mid])
-    return {"numbers": numbers, "positions": positions, "cell": band.cell, "pbc": band.pbc}
+    pristine = Atoms(numbers=np.append(band.numbers, band.numbers[m]), positions=np.vstack([start, start[m] + d[m]]),
+                     cell=band.cell, pbc=band.pbc)
+    cent = append_centroid(pristine, start[m] + 0.5 * d[m], wrap=False)
+    return {"numbers": cent.numbers.astype(np.int32), "positions": cent.positions, "cell": band.cell, "pbc": band.pbc}
 
 
 # --------------------------------------------------------------------------- rows
@@ -261,7 +265,7 @@ def bvse_barrier(run: HopRun, opts: Mapping[str, Any]) -> float | None:
     from ase.optimize import FIRE
 
     from litraj_data.leaderboard.hops.calculator import BVSECalculator
-    from litraj_data.leaderboard.hops.oxidation import oxidation_states
+    from litraj_data.leaderboard.physics.oxidation import oxidation_states
 
     band = run.initial
     cent = centroid_supercell(run)

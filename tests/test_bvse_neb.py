@@ -8,7 +8,7 @@ from hops_structures import real_structures
 from litraj_data.leaderboard.hops.api import HopSystem, bvse_neb, find_hops
 from litraj_data.leaderboard.hops.calculator import BVSECalculator
 from litraj_data.leaderboard.hops.energy import gather_field
-from litraj_data.leaderboard.hops.neb import improved_tangents
+from litraj_data.leaderboard.hops.bvse_band_neb import improved_tangents
 from litraj_data.leaderboard.hops.supercell import band_images, hop_geometry, n_intermediate_images, supercell_atoms
 
 

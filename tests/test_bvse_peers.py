@@ -86,7 +86,7 @@ def test_enough_structures():
 def test_parameter_table_equals_installed_bvlain():
     import importlib.util
 
-    from litraj_data.leaderboard.bvse.params import DATA_FILE
+    from litraj_data.leaderboard.physics.softbv import DATA_FILE
 
     spec = importlib.util.spec_from_file_location("make_params", DATA_FILE.with_name("make_params.py"))
     mod = importlib.util.module_from_spec(spec)

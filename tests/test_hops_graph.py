@@ -8,27 +8,27 @@ from pymatgen.core import Lattice, Structure
 from hops_structures import antifluorite, real_structures
 from litraj_data.errors import StructureError
 from litraj_data.leaderboard.hops.api import find_hops, hop_graph
-from litraj_data.leaderboard.hops.graph import dimensionality, percolation_cutoff
 from litraj_data.leaderboard.hops.percolation import percolation_barriers
+from litraj_data.leaderboard.physics.periodic import percolation_thresholds, periodic_dimension
 
 
 def test_dimensionality_of_simple_periodic_graphs():
     # one site, edge to its own image along a: a chain (1D); add b: a layer; add c: 3D
-    assert dimensionality(1, np.array([[0, 0, 1, 0, 0]])) == 1
-    assert dimensionality(1, np.array([[0, 0, 1, 0, 0], [0, 0, 0, 1, 0]])) == 2
-    assert dimensionality(1, np.array([[0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 1, 1, 1]])) == 3
+    assert periodic_dimension(1, np.array([[0, 0, 1, 0, 0]])) == 1
+    assert periodic_dimension(1, np.array([[0, 0, 1, 0, 0], [0, 0, 0, 1, 0]])) == 2
+    assert periodic_dimension(1, np.array([[0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 1, 1, 1]])) == 3
     # a ring inside the cell (0-1-0 with zero offsets) does not percolate
-    assert dimensionality(2, np.array([[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]])) == 0
+    assert periodic_dimension(2, np.array([[0, 1, 0, 0, 0], [1, 0, 0, 0, 0]])) == 0
     # two sites alternating along a: 0->1 (0), 1->0 (+a): 1D; parallel vectors count once
-    assert dimensionality(2, np.array([[0, 1, 0, 0, 0], [1, 0, 1, 0, 0], [0, 0, 2, 0, 0]])) == 1
+    assert periodic_dimension(2, np.array([[0, 1, 0, 0, 0], [1, 0, 1, 0, 0], [0, 0, 2, 0, 0]])) == 1
     # cycle translations found through a chain of unions (not only at the start node)
     e = np.array([[0, 1, 0, 0, 0], [1, 2, 0, 0, 0], [2, 0, 0, 1, 0], [3, 3, 0, 0, 1]])
-    assert dimensionality(4, e) == 1  # two separate 1D components, different directions
+    assert periodic_dimension(4, e) == 1  # two separate 1D components, different directions
 
 
 def test_percolation_thresholds_by_weight():
     edges = np.array([[0, 0, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1]])
-    dim, thr = percolation_cutoff(1, edges, np.array([0.3, 0.1, 0.7]))
+    dim, thr = percolation_thresholds(1, edges, np.array([0.3, 0.1, 0.7]))
     assert dim == 3
     np.testing.assert_allclose(thr, [0.1, 0.3, 0.7])
 
@@ -107,3 +107,10 @@ def test_percolation_barriers_follow_orbit_barriers():
     b2 = barriers.copy()
     b2[0] = np.nan
     assert percolation_barriers(g, b2, li)[0] > 0.3
+    # only the channel hops have barriers: 1D at 0.3 eV, 2D and 3D never ("does not percolate" = inf)
+    b3 = np.where([h.length < 3.1 for h in g.hops], 0.3, np.nan)
+    thr3 = percolation_barriers(g, b3, li)
+    assert thr3[0] == pytest.approx(0.3)
+    assert np.isposinf(thr3[1:]).all()
+    # no barrier at all: never percolates
+    assert np.isposinf(percolation_barriers(g, np.full(len(g.hops), np.nan), li)).all()

@@ -10,13 +10,21 @@ import numpy as np
 from pymatgen.core import Structure
 
 from litraj_data.errors import StructureError
-
+from litraj_data.io import to_jsonable
 from litraj_data.leaderboard.bvse.landscape import Landscape, compute_landscape
-from litraj_data.leaderboard.bvse.oxidation import FORBIDDEN_SPECIES, oxidation_states
-from litraj_data.leaderboard.bvse.params import framework_parameters
 from litraj_data.leaderboard.bvse.percolation import percolation_levels
+from litraj_data.leaderboard.bvse.settings import (
+    DEFAULT_CONNECTIVITY,
+    DEFAULT_CUTOFF,
+    DEFAULT_MAX_BARRIER,
+    DEFAULT_RESOLUTION,
+    PAPER_SETTINGS,
+)
+from litraj_data.leaderboard.physics.oxidation import FORBIDDEN_SPECIES, oxidation_states
+from litraj_data.leaderboard.physics.softbv import SCREENING_F, framework_parameters
 
-PAPER_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200}
+__all__ = ["PAPER_SETTINGS", "ENERGY_DECIMALS", "BVELResult", "bvse_landscape", "bvse_barriers"]
+
 ENERGY_DECIMALS = 9  # eV; grid energies are compared at this precision in the percolation
 
 
@@ -52,22 +60,18 @@ class BVELResult:
     pair_evaluations: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-friendly dict (inf written as None)."""
-        d = asdict(self)
-        for key in ("E_1D", "E_2D", "E_3D"):
-            d[key] = None if not np.isfinite(d[key]) else float(d[key])
-        d["dims"], d["shape"] = list(self.dims), list(self.shape)
-        return d
+        """JSON-friendly dict (inf, "does not percolate", written as None)."""
+        return to_jsonable(asdict(self))
 
 
 def bvse_landscape(
     structure: Structure,
-    resolution: float = 0.2,
-    cutoff: float = 10.0,
+    resolution: float = DEFAULT_RESOLUTION,
+    cutoff: float = DEFAULT_CUTOFF,
     k: int | None = None,
     mobile: str = "Li",
     mobile_oxidation: int = 1,
-    f: float = 0.74,
+    f: float = SCREENING_F,
     radii: str = "ase",
     shape: tuple[int, int, int] | None = None,
     forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES,
@@ -78,12 +82,13 @@ def bvse_landscape(
     See :func:`bvse_barriers` for the parameters.
     """
     t0 = time.perf_counter()
-    elements, states = oxidation_states(structure, mobile=mobile, forbidden_species=forbidden_species)
+    states = oxidation_states(structure, mobile=mobile, forbidden_species=forbidden_species)
+    elements = [site.specie.symbol for site in structure]
     framework = [i for i, el in enumerate(elements) if el != mobile]
     if not framework:
         raise StructureError(f"structure contains nothing but {mobile}", reason="no_framework")
     params = framework_parameters(
-        [elements[i] for i in framework], [states[i] for i in framework],
+        [elements[i] for i in framework], states[framework],
         mobile=(mobile, mobile_oxidation), f=f, radii=radii,
     )
     t1 = time.perf_counter()
@@ -100,14 +105,14 @@ def bvse_landscape(
 
 def bvse_barriers(
     structure: Structure,
-    resolution: float = 0.2,
-    cutoff: float = 10.0,
+    resolution: float = DEFAULT_RESOLUTION,
+    cutoff: float = DEFAULT_CUTOFF,
     k: int | None = None,
     mobile: str = "Li",
     mobile_oxidation: int = 1,
-    connectivity: int = 26,
-    max_barrier: float = 10.0,
-    f: float = 0.74,
+    connectivity: int = DEFAULT_CONNECTIVITY,
+    max_barrier: float = DEFAULT_MAX_BARRIER,
+    f: float = SCREENING_F,
     radii: str = "ase",
     shape: tuple[int, int, int] | None = None,
     forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES,

@@ -2,36 +2,14 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 from pathlib import Path
 from typing import Any
 
 from litraj_data.errors import LitrajError
-
-
-def add_bvse_options(parser: argparse.ArgumentParser, k_default: int | None = None) -> None:
-    """Options shared by ``litraj bvel`` and ``litraj build BVEL13k``."""
-    parser.add_argument("--resolution", type=float, default=0.2, help="grid spacing in Å (default 0.2)")
-    parser.add_argument("--cutoff", type=float, default=10.0, help="interaction cutoff in Å (default 10)")
-    parser.add_argument(
-        "--k", type=int, default=k_default,
-        help="only the k nearest framework ions (paper: 200); default: "
-        + ("all within the cutoff" if k_default is None else str(k_default)),
-    )
-    parser.add_argument("--connectivity", type=int, choices=(6, 26), default=26,
-                        help="grid neighbourhood for percolation (default 26, as bvlain)")
-    parser.add_argument("--max-barrier", type=float, default=10.0,
-                        help="barriers above this (eV) are reported as inf (default 10, bvlain's encut)")
-
-
-def bvse_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of :func:`bvse_barriers` from parsed options."""
-    return {
-        "resolution": args.resolution, "cutoff": args.cutoff, "k": args.k,
-        "connectivity": args.connectivity, "max_barrier": args.max_barrier,
-    }
+from litraj_data.io import dumps_json
+from litraj_data.leaderboard.bvse.settings import add_bvse_options, bvse_kwargs
 
 
 def _fmt(x: float | None) -> str:
@@ -67,8 +45,8 @@ def _cmd_bvel(args: argparse.Namespace) -> int:
                 failed += 1
             records.append(rec)
     if args.json:
-        json.dump({"records": records}, sys.stdout, allow_nan=False)
-        sys.stdout.write("\n")
+        # strict JSON: a barrier that never percolates (inf) is written as null
+        sys.stdout.write(dumps_json({"records": records}) + "\n")
     else:
         print(f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}")
         for r in records:

@@ -17,7 +17,8 @@ any distance is computed, and the k-th nearest is selected only among the rest (
 then made exact in float64). Excluded pairs get a sentinel distance at which both terms
 are exactly zero, and each term's row sums are one matrix-vector product. erfc comes from
 a cubic Hermite table (abs. error < 2e-14), 2-3x faster than ``scipy.special.erfc``.
-:func:`compute_landscape_reference` is the plain dense evaluation kept to test it against.
+The plain dense evaluation it is tested against lives with the tests
+(``tests/bvse_reference.py``).
 """
 from __future__ import annotations
 
@@ -29,8 +30,8 @@ from scipy.spatial import cKDTree
 from scipy.special import erfc
 
 from litraj_data.errors import StructureError
-
-from litraj_data.leaderboard.bvse.params import FrameworkParameters
+from litraj_data.leaderboard.physics.periodic import cell_images
+from litraj_data.leaderboard.physics.softbv import PairParameters
 
 MIN_DISTANCE = 1e-6  # Å; keeps the Coulomb term finite on a grid point that hits an ion
 TIE = 1e-9  # Å; ions this close to the limit (k-th nearest or cutoff) are inside it, so that
@@ -71,28 +72,6 @@ def grid_shape(lattice: np.ndarray, resolution: float) -> tuple[int, int, int]:
         raise ValueError("resolution must be positive")
     lengths = np.linalg.norm(lattice, axis=1)
     return tuple(int(max(3, np.ceil(x / resolution - 1e-9))) for x in lengths)
-
-
-def _framework_images(frac: np.ndarray, lattice: np.ndarray, reach: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cartesian positions of all periodic images within ``reach`` of the unit cell.
-
-    Returns the positions and the index of the ion each image comes from.
-    """
-    # Distance between opposite faces is 1/|b_i*|; images beyond ceil(reach |b_i*|) cells
-    # cannot come within ``reach`` of any point of the cell.
-    recip = np.linalg.inv(lattice).T
-    ext = np.ceil(reach * np.linalg.norm(recip, axis=1)).astype(int)
-    shifts = np.stack(np.meshgrid(*[np.arange(-e, e + 1) for e in ext], indexing="ij"), -1).reshape(-1, 3)
-    frac = frac - np.floor(frac)
-    cart = ((frac[None, :, :] + shifts[:, None, :]).reshape(-1, 3)) @ lattice
-    owner = np.tile(np.arange(len(frac)), len(shifts))
-    # drop images farther than ``reach`` from the cell (the cell is inside the sphere of
-    # radius |diagonal| around its centre)
-    centre = 0.5 * lattice.sum(axis=0)
-    corners = np.array([[i, j, k] for i in (0, 1) for j in (0, 1) for k in (0, 1)]) @ lattice
-    half_diag = np.max(np.linalg.norm(corners - centre, axis=1))
-    keep = np.linalg.norm(cart - centre, axis=1) <= reach + half_diag
-    return cart[keep], owner[keep]
 
 
 def _blocks(shape: tuple[int, int, int], edge: int) -> list[tuple[slice, slice, slice]]:
@@ -172,7 +151,7 @@ def _setup(lattice, frac_coords, resolution, cutoff, k, shape, block_edge) -> _S
     # the largest block's radius around its centre bounds the extra reach needed
     corner = np.array([[i, j, k_] for i in (0, 1) for j in (0, 1) for k_ in (0, 1)]) * (block_edge - 1)
     block_radius = np.max(np.linalg.norm((corner - (block_edge - 1) / 2) @ step, axis=1))
-    images, owner = _framework_images(frac_coords, lattice, cutoff + block_radius)
+    images, owner = cell_images(frac_coords, lattice, cutoff + block_radius)
     tree = cKDTree(images)
     points, centres, radii = [], [], []
     for bl in blocks:
@@ -232,7 +211,7 @@ def _kth_smallest(u: np.ndarray, kk: int) -> np.ndarray:
 def compute_landscape(
     lattice: np.ndarray,
     frac_coords: np.ndarray,
-    params: FrameworkParameters,
+    params: PairParameters,
     resolution: float = 0.2,
     cutoff: float = 10.0,
     k: int | None = None,
@@ -249,7 +228,7 @@ def compute_landscape(
         Lattice vectors as rows (Å).
     frac_coords : ndarray (m, 3)
         Fractional coordinates of the framework ions (mobile ions removed).
-    params : FrameworkParameters
+    params : PairParameters
         Per-ion parameters, aligned with ``frac_coords``.
     resolution : float
         Target grid spacing (Å).
@@ -269,8 +248,8 @@ def compute_landscape(
     Returns
     -------
     Landscape
-        Equal to :func:`compute_landscape_reference` within ~1e-12 eV (summation order
-        and the tabulated erfc).
+        Equal to the plain dense evaluation (``tests/bvse_reference.py``) within ~1e-12 eV
+        (summation order and the tabulated erfc).
     """
     lattice = np.asarray(lattice, dtype=float)
     frac_coords = np.asarray(frac_coords, dtype=float).reshape(-1, 3)
@@ -347,60 +326,5 @@ def compute_landscape(
             val = fast_erfc(x)
             val /= r
             e += val @ pref[ic]
-        energies[bl] = e.reshape(tuple(s.stop - s.start for s in bl))
-    return _finish(setup, energies, lattice, numbers, positions, n_pairs)
-
-
-def compute_landscape_reference(
-    lattice: np.ndarray,
-    frac_coords: np.ndarray,
-    params: FrameworkParameters,
-    resolution: float = 0.2,
-    cutoff: float = 10.0,
-    k: int | None = None,
-    shape: tuple[int, int, int] | None = None,
-    block_edge: int = 8,
-    numbers: np.ndarray | None = None,
-    positions: np.ndarray | None = None,
-) -> Landscape:
-    """Plain dense evaluation of :func:`compute_landscape` (same parameters and result).
-
-    Every candidate ion of a block is evaluated with ``scipy.special.erfc`` and masked
-    afterwards; the k nearest come from a float64 ``np.partition`` per point. Kept as the
-    straightforward reference the optimised path is tested against.
-    """
-    lattice = np.asarray(lattice, dtype=float)
-    frac_coords = np.asarray(frac_coords, dtype=float).reshape(-1, 3)
-    setup = _setup(lattice, frac_coords, resolution, cutoff, k, shape, block_edge)
-    images, owner = setup.images, setup.owner
-    morse_ion = params.d0 > 0
-    coul_ion = params.coulomb_prefactor != 0
-    energies = np.empty(setup.shape, dtype=float)
-    cut2 = cutoff * cutoff
-    n_pairs = 0
-    for bl, pts, c, cand in zip(setup.blocks, setup.points, setup.centres, setup.neighbours):
-        cand = np.sort(np.asarray(cand, dtype=np.int64))
-        e = np.zeros(len(pts))
-        if len(cand):
-            ion = owner[cand]
-            d2 = _squared_distances(pts + c, images[cand])
-            if k is not None and d2.shape[1] > k:
-                kth = np.partition(d2, k - 1, axis=1)[:, k - 1]
-                limit = _with_ties(np.minimum(kth, cut2))[:, None]
-            else:
-                limit = _with_ties(cut2)
-            within = d2 <= limit
-            n_pairs += int(np.count_nonzero(within))
-            m = morse_ion[ion]
-            if m.any():
-                r = np.sqrt(d2[:, m])
-                t = np.exp(params.alpha[ion[m]] * (params.r_min[ion[m]] - r))
-                phi = (0.5 * params.d0[ion[m]]) * t * (t - 2.0)
-                e += np.where(within[:, m], phi, 0.0).sum(axis=1)
-            c_ = coul_ion[ion]
-            if c_.any():
-                r = np.maximum(np.sqrt(d2[:, c_]), MIN_DISTANCE)
-                phi = params.coulomb_prefactor[ion[c_]] / r * erfc(r / params.screening[ion[c_]])
-                e += np.where(within[:, c_], phi, 0.0).sum(axis=1)
         energies[bl] = e.reshape(tuple(s.stop - s.start for s in bl))
     return _finish(setup, energies, lattice, numbers, positions, n_pairs)

@@ -18,7 +18,8 @@ Algorithm (exact on the grid; no bisection, no tolerance):
    the windings of its non-tree edges, and its dimensionality is their rank.
 4. One sweep over tree edges (merge components) and winding non-tree edges (add a vector
    to the component's basis) in order of weight records the first level at which any
-   component reaches rank 1, 2 and 3. Ranks are computed with exact integer arithmetic.
+   component reaches rank 1, 2 and 3. The sweep is the project's one periodic union-find
+   (:class:`litraj_data.leaderboard.physics.periodic.PeriodicUnionFind`, exact integer ranks).
 
 Neighbours: ``connectivity=26`` (faces, edges and corners of the grid cell in index space),
 the structuring element bvlain labels with (``generate_binary_structure(3, 3)``), or
@@ -31,6 +32,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree
+
+from litraj_data.leaderboard.physics.periodic import PeriodicUnionFind
 
 
 @dataclass
@@ -135,27 +138,6 @@ def _potentials(tree, shape: tuple[int, int, int]) -> np.ndarray:
         anc = nxt
 
 
-def _rank_add(basis: list, z: tuple) -> bool:
-    """Add z to a basis of integer vectors if it raises the rank (exact integer tests)."""
-    r = len(basis)
-    if r == 0:
-        basis.append(z)
-        return True
-    if r == 1:
-        a = basis[0]
-        if (a[1] * z[2] - a[2] * z[1], a[2] * z[0] - a[0] * z[2], a[0] * z[1] - a[1] * z[0]) != (0, 0, 0):
-            basis.append(z)
-            return True
-        return False
-    if r == 2:
-        a, b = basis
-        c = (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
-        if c[0] * z[0] + c[1] * z[1] + c[2] * z[2] != 0:
-            basis.append(z)
-            return True
-    return False
-
-
 def _sorted_events(weights: np.ndarray, *columns: np.ndarray, chunk: int = 1 << 15):
     """Yield rows ``(column values...)`` in order of weight, sorting lazily chunk by chunk.
 
@@ -253,41 +235,14 @@ def percolation_levels(energies: np.ndarray, connectivity: int = 26, max_level: 
         keep = weights <= max_level
         kinds, weights, a_all, b_all = kinds[keep], weights[keep], a_all[keep], b_all[keep]
 
-    parent = list(range(int(label.max()) + 1))
-    bases: dict[int, list] = {}
+    # the one periodic union-find of the project (also behind the hop graph's percolation):
+    # tree edges join components (every winding sits on a non-tree edge, so their lattice
+    # shift is zero here); a winding edge adds its cycle's translation to its component
+    uf = PeriodicUnionFind(int(label.max()) + 1)
     zl = z.tolist()
     best = 0
-
-    def find(x: int) -> int:
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
     for kind, wt, a, b in _sorted_events(weights, kinds, a_all, b_all):
-        ra = find(a)
-        if kind == 0:
-            rb = find(b)
-            if ra == rb:
-                continue
-            ba, bb = bases.get(ra), bases.get(rb)
-            if ba is None and bb is None:
-                parent[rb] = ra
-                continue
-            if ba is None or (bb is not None and len(bb) > len(ba)):
-                ra, rb, ba, bb = rb, ra, bb, ba
-            parent[rb] = ra
-            if bb:
-                for vec in bb:
-                    if len(ba) == 3 or not _rank_add(ba, vec):
-                        continue
-                bases.pop(rb, None)
-            rank = len(ba)
-        else:
-            basis = bases.setdefault(ra, [])
-            if len(basis) == 3 or not _rank_add(basis, tuple(zl[b])):
-                continue
-            rank = len(basis)
+        rank = uf.union(a, b) if kind == 0 else uf.add_translation(a, zl[b])
         while best < rank:
             best += 1
             levels[best - 1] = min(levels[best - 1], wt)

@@ -5,27 +5,12 @@ Both files hold the periodic grid as is (no repeated face): point (i, j, k) at f
 """
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from litraj_data.io import atomic_writer
 from litraj_data.leaderboard.bvse.landscape import Landscape
-
-
-def _atomic_write(path: Path, writer) -> Path:
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            writer(f)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_cube(landscape: Landscape, path: str | Path) -> Path:
@@ -34,7 +19,10 @@ def write_cube(landscape: Landscape, path: str | Path) -> Path:
     from ase.io.cube import write_cube as ase_write_cube
 
     atoms = Atoms(numbers=landscape.numbers, positions=landscape.positions, cell=landscape.lattice, pbc=True)
-    return _atomic_write(Path(path), lambda f: ase_write_cube(f, atoms, data=landscape.energies))
+    path = Path(path)
+    with atomic_writer(path) as f:
+        ase_write_cube(f, atoms, data=landscape.energies)
+    return path
 
 
 def write_grd(landscape: Landscape, path: str | Path, title: str = "BVSE landscape (eV), litraj-data") -> Path:
@@ -43,14 +31,13 @@ def write_grd(landscape: Landscape, path: str | Path, title: str = "BVSE landsca
     from ase.geometry import cell_to_cellpar
 
     cellpar = cell_to_cellpar(landscape.lattice)
-
-    def writer(f) -> None:
+    path = Path(path)
+    with atomic_writer(path) as f:
         f.write(title.replace("\n", " ") + "\n")
         f.write(" ".join(f"{x:.6f}" for x in cellpar) + "\n")
         f.write(" ".join(str(n) for n in landscape.shape) + "\n")
         np.savetxt(f, landscape.energies.ravel(order="F"), fmt="%.6f")
-
-    return _atomic_write(Path(path), writer)
+    return path
 
 
 def read_grd(path: str | Path) -> np.ndarray:

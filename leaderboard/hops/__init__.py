@@ -11,7 +11,7 @@ import importlib
 _EXPORTS = {
     "Hop": ".graph",
     "HopsResult": ".api",
-    "NEBResult": ".neb",
+    "NEBResult": ".bvse_band_neb",
     "BVSECalculator": ".calculator",
     "find_hops": ".api",
     "bvse_neb": ".api",

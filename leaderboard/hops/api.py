@@ -13,13 +13,13 @@ import numpy as np
 from ase import Atoms
 
 from litraj_data.errors import LitrajError, StructureError
-from litraj_data.leaderboard.hops.energy import DEFAULT_CUTOFF, FrameworkField, gather_field
+from litraj_data.leaderboard.hops.bvse_band_neb import PROTOCOLS, NEBResult, NEBSettings, relax_point, run_neb
+from litraj_data.leaderboard.hops.energy import DEFAULT_CUTOFF, FrameworkField, gather_field, segment_distance
 from litraj_data.leaderboard.hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF as DEFAULT_HOP_CUTOFF, Hop, HopGraph, build_hop_graph
-from litraj_data.leaderboard.hops.neb import PROTOCOLS, NEBResult, NEBSettings, relax_point, run_neb
-from litraj_data.leaderboard.hops.oxidation import oxidation_states
-from litraj_data.leaderboard.hops.params import PairParams, pair_params
 from litraj_data.leaderboard.hops.percolation import percolation_barriers
 from litraj_data.leaderboard.hops.supercell import HopGeometry, hop_geometry, supercell_atoms
+from litraj_data.leaderboard.physics.oxidation import oxidation_states
+from litraj_data.leaderboard.physics.softbv import PairParameters, framework_parameters
 
 MOBILE = "Li"
 MOBILE_Z = 3
@@ -57,7 +57,7 @@ class HopSystem:
     atoms: Atoms
     material_id: str
     charges: np.ndarray
-    params: PairParams
+    params: PairParameters
 
     @property
     def cell(self) -> np.ndarray:
@@ -72,12 +72,15 @@ class HopSystem:
         atoms = as_atoms(structure)
         if MOBILE_Z not in atoms.numbers:
             raise StructureError(f"{material_id}: no Li", reason="no_mobile_ion")
-        q = np.asarray(charges, float) if charges is not None else oxidation_states(atoms if "oxi_states" in atoms.arrays else structure)
+        # given states (on the Structure, or carried over to ``oxi_states`` by as_atoms) as they
+        # are, fractional allowed; else BVAnalyzer
+        q = (np.asarray(charges, float) if charges is not None
+             else oxidation_states(atoms if "oxi_states" in atoms.arrays else structure, mobile=MOBILE, integer=False))
         li_q = q[atoms.numbers == MOBILE_Z]
         if not np.all(li_q == li_q[0]) or li_q[0] <= 0:
             raise StructureError(f"{material_id}: Li oxidation states {sorted(set(li_q))}", reason="oxidation_states")
         atoms.set_array("oxi_states", q)
-        return cls(atoms, material_id, q, pair_params(atoms.numbers, q, MOBILE_Z, float(li_q[0])))
+        return cls(atoms, material_id, q, framework_parameters(atoms.numbers, q, mobile=(MOBILE_Z, float(li_q[0]))))
 
 
 def hop_graph(structure: Any, material_id: str = "structure", cutoff: float = DEFAULT_HOP_CUTOFF,
@@ -123,8 +126,6 @@ class _HopField:
 
     def __call__(self, x: np.ndarray):
         if not self.field.covers(x):
-            from litraj_data.leaderboard.hops.energy import segment_distance
-
             self.field = self.make(float(segment_distance(x, self.a, self.b).max()) + 2.0)
         return self.field.energy_forces(x)
 
@@ -154,7 +155,7 @@ def bvse_neb(structure: Any | HopSystem, hop: Hop, protocol: str | NEBSettings =
     hop : Hop
     protocol : {"paper", "ions-legacy"} or NEBSettings
         ``paper``: climbing image, improved tangent, k = 5 eV/A^2, FIRE, fmax 0.1 eV/A,
-        100 steps. ``ions-legacy``: the old ions 0.3.5-0.4.1 defaults (see ``neb.PROTOCOLS``).
+        100 steps. ``ions-legacy``: the old ions 0.3.5-0.4.1 defaults (see ``bvse_band_neb.PROTOCOLS``).
     cutoff : float
         BVSE interaction cutoff (A).
     seed : int, optional
@@ -226,7 +227,7 @@ class HopsResult:
     barriers : (n_hops,) float
         ``nan`` for failed hops.
     percolation : (3,) float
-        E_1D, E_2D, E_3D (eV; ``nan`` when not reached).
+        E_1D, E_2D, E_3D (eV; ``inf`` when not reached, ``null`` in JSON).
     failures : list of (edge_id, reason, message)
     """
 

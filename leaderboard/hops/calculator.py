@@ -22,9 +22,10 @@ from ase.constraints import FixAtoms
 from ase.data import atomic_numbers
 
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.hops.energy import DEFAULT_CUTOFF, lattice_images, pair_energy
-from litraj_data.leaderboard.hops.oxidation import oxidation_states
-from litraj_data.leaderboard.hops.params import pair_params
+from litraj_data.leaderboard.hops.energy import DEFAULT_CUTOFF, pair_energy
+from litraj_data.leaderboard.physics.oxidation import oxidation_states
+from litraj_data.leaderboard.physics.periodic import lattice_images
+from litraj_data.leaderboard.physics.softbv import framework_parameters
 
 
 def moving_mask(atoms, mobile: str = "Li") -> np.ndarray:
@@ -64,9 +65,8 @@ class BVSECalculator(Calculator):
         self._cache = None
 
     def _charges(self, atoms) -> np.ndarray:
-        if "oxi_states" in atoms.arrays:
-            return np.asarray(atoms.arrays["oxi_states"], dtype=float)
-        return oxidation_states(atoms)
+        # given ``oxi_states`` as they are (fractional allowed), else BVAnalyzer
+        return oxidation_states(atoms, mobile=self.mobile, integer=False)
 
     def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes) -> None:
         super().calculate(atoms, properties, system_changes)
@@ -84,7 +84,9 @@ class BVSECalculator(Calculator):
             q_mob = charges[moving]
             if not np.allclose(q_mob, q_mob[0]):
                 raise StructureError("moving ions carry different charges", reason="oxidation_states")
-            self._cache = pair_params(atoms.numbers, charges, mz, float(q_mob[0]))
+            if not q_mob[0] > 0:
+                raise StructureError(f"mobile ion charge must be positive, got {q_mob[0]}", reason="oxidation_states")
+            self._cache = framework_parameters(atoms.numbers, charges, mobile=(mz, float(q_mob[0])))
             self._cache_key = key
         params = self._cache
         cell = atoms.cell.array

@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 from typing import Any
 
 from litraj_data.errors import LitrajError
+from litraj_data.io import dumps_json
 
 
 def register(subparsers: Any) -> None:
@@ -25,8 +25,12 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _num(v: float) -> float | None:
-    return None if v is None or not math.isfinite(v) else round(float(v), 6)
+def _num(v: float | None) -> float | None:
+    # rounded for the record; inf ("does not percolate") stays inf and is written as null
+    # by dumps_json, so the text output can still say inf
+    if v is None:
+        return None
+    return round(float(v), 6) if math.isfinite(v) else float(v)
 
 
 def _record(file: str, name: str, structure, args) -> dict:
@@ -68,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
         for name, structure in items:
             records.append(_record(str(path), name, structure, args))
     if args.json:
-        print(json.dumps({"records": records}))
+        print(dumps_json({"records": records}))
     else:
         for r in records:
             if not r.get("ok"):

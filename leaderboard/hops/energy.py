@@ -14,20 +14,21 @@ import numpy as np
 from scipy.special import erfc
 
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.hops.params import PairParams
+from litraj_data.leaderboard.physics.periodic import lattice_images
+from litraj_data.leaderboard.physics.softbv import PairParameters
 
 DEFAULT_CUTOFF = 10.0  # A, interaction cutoff of the paper / ions
 _TWO_OVER_SQRT_PI = 2.0 / np.sqrt(np.pi)
 
 
-def pair_energy(r: np.ndarray, p: PairParams) -> tuple[np.ndarray, np.ndarray]:
+def pair_energy(r: np.ndarray, p: PairParameters) -> tuple[np.ndarray, np.ndarray]:
     """Pair energies and their radial derivatives dE/dr.
 
     Parameters
     ----------
     r : array (..., K)
         Distances (A) to K atoms whose parameters are ``p`` (broadcast on the last axis).
-    p : PairParams
+    p : PairParameters
         Parameters of the K atoms.
 
     Returns
@@ -37,10 +38,10 @@ def pair_energy(r: np.ndarray, p: PairParams) -> tuple[np.ndarray, np.ndarray]:
     e = np.exp(p.alpha * (p.r_min - r))
     morse = 0.5 * p.d0 * ((e - 1.0) ** 2 - 1.0)
     dmorse = -p.alpha * p.d0 * (e - 1.0) * e
-    x = r / p.coul_s
+    x = r / p.screening
     erfc_x = erfc(x)
-    coul = p.coul_a * erfc_x / r
-    dcoul = -p.coul_a * (erfc_x / r**2 + _TWO_OVER_SQRT_PI * np.exp(-x * x) / (p.coul_s * r))
+    coul = p.coulomb_prefactor * erfc_x / r
+    dcoul = -p.coulomb_prefactor * (erfc_x / r**2 + _TWO_OVER_SQRT_PI * np.exp(-x * x) / (p.screening * r))
     energy = np.where(p.morse, morse, coul)
     dedr = np.where(p.morse, dmorse, dcoul)
     return energy, dedr
@@ -56,48 +57,6 @@ def segment_distance(points: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nda
     return np.linalg.norm(points - (a + t[..., None] * ab), axis=-1)
 
 
-def plane_spacings(cell: np.ndarray) -> np.ndarray:
-    """Distances between lattice planes (perpendicular widths) of a 3x3 cell (rows)."""
-    vol = abs(np.linalg.det(cell))
-    return vol / np.linalg.norm(np.cross(cell[[1, 2, 0]], cell[[2, 0, 1]]), axis=1)
-
-
-def lattice_images(
-    cell: np.ndarray, frac: np.ndarray, center: np.ndarray, radius: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """All periodic images of the atoms within ``radius`` of ``center``.
-
-    Parameters
-    ----------
-    cell : (3, 3)
-        Lattice vectors as rows.
-    frac : (N, 3)
-        Fractional coordinates of the atoms (any range).
-    center : (3,)
-        Cartesian centre of the sphere.
-    radius : float
-
-    Returns
-    -------
-    atom : (K,) int
-        Index of the atom of each image.
-    shift : (K, 3) int
-        Lattice translation of each image (added to ``frac``).
-    pos : (K, 3) float
-        Cartesian positions.
-    """
-    h = plane_spacings(cell)
-    fc = np.linalg.solve(cell.T, center)
-    lo = np.floor(fc - radius / h - frac.max(axis=0)).astype(int)
-    hi = np.ceil(fc + radius / h - frac.min(axis=0)).astype(int)
-    grids = np.meshgrid(*[np.arange(l, u + 1) for l, u in zip(lo, hi)], indexing="ij")
-    shifts = np.stack([g.ravel() for g in grids], axis=1)
-    pos = (frac[None, :, :] + shifts[:, None, :]) @ cell  # (S, N, 3)
-    keep = np.linalg.norm(pos - center, axis=-1) <= radius
-    s_idx, a_idx = np.nonzero(keep)
-    return a_idx, shifts[s_idx], pos[s_idx, a_idx]
-
-
 @dataclass
 class FrameworkField:
     """The static field of a framework acting on one mobile ion near a hop segment.
@@ -106,7 +65,7 @@ class FrameworkField:
     ----------
     positions : (K, 3)
         Cartesian positions of the framework atoms (periodic images included).
-    params : PairParams
+    params : PairParameters
         Their pair parameters with the mobile ion.
     a, b : (3,)
         End points of the segment the field was gathered around.
@@ -117,7 +76,7 @@ class FrameworkField:
     """
 
     positions: np.ndarray
-    params: PairParams
+    params: PairParameters
     a: np.ndarray
     b: np.ndarray
     reach: float
@@ -155,7 +114,7 @@ class FrameworkField:
 def gather_field(
     cell: np.ndarray,
     frac: np.ndarray,
-    params: PairParams,
+    params: PairParameters,
     a: np.ndarray,
     b: np.ndarray,
     excluded: list[tuple[int, np.ndarray]],
@@ -171,7 +130,7 @@ def gather_field(
         Unit cell (rows).
     frac : (N, 3)
         Fractional coordinates of the unit-cell atoms.
-    params : PairParams
+    params : PairParameters
         Pair parameters of the N unit-cell atoms with the mobile ion.
     a, b : (3,)
         Cartesian end points of the hop.

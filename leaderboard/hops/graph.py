@@ -6,20 +6,23 @@ the smaller of ``(s, t, o)`` and ``(t, s, -o)``, so ``source <= target``.
 
 * Bottleneck: the smallest distance from the straight segment to any other atom (every
   periodic image of every atom except the two end points, other Li included).
-* Dimensionality: exact, by union-find over the quotient graph with lattice potentials; every
-  cycle closes with a lattice translation and the rank of those translations (per connected
-  component) is the dimension.
+* Dimensionality: exact, by the project's periodic union-find over the quotient graph with
+  lattice potentials (:mod:`litraj_data.leaderboard.physics.periodic`, also behind the BVSE
+  grid percolation); every cycle closes with a lattice translation and the integer rank of
+  those translations (per connected component) is the dimension. Never reached: ``inf``.
 * Symmetry: each edge is mapped by every space-group operation (spglib) and edges in one orbit
   share a representative, so equivalent hops are never split by rounding.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.hops.energy import lattice_images, segment_distance
+from litraj_data.leaderboard.hops.energy import segment_distance
+from litraj_data.leaderboard.physics.periodic import lattice_images, percolation_thresholds
 
 DEFAULT_CUTOFF = 8.0  # A, longest Li-Li hop considered
 DEFAULT_BOTTLENECK = 0.5  # A, smallest allowed segment-to-atom distance
@@ -124,101 +127,6 @@ def bottlenecks(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray) -> np.nda
     return out
 
 
-class _PeriodicUnionFind:
-    """Union-find over sites with lattice potentials; tracks each component's translations."""
-
-    def __init__(self, n: int) -> None:
-        self.parent = list(range(n))
-        self.pot = np.zeros((n, 3), dtype=np.int64)  # lattice position relative to parent
-        self.basis: dict[int, list[np.ndarray]] = {i: [] for i in range(n)}
-
-    def find(self, i: int) -> tuple[int, np.ndarray]:
-        p = np.zeros(3, dtype=np.int64)
-        path = []
-        while self.parent[i] != i:
-            path.append(i)
-            p = p + self.pot[i]
-            i = self.parent[i]
-        # path compression with accumulated potentials
-        acc = p.copy()
-        for node in path:
-            nxt = acc - self.pot[node]
-            self.pot[node] = acc
-            self.parent[node] = i
-            acc = nxt
-        return i, p
-
-    @staticmethod
-    def _extend(basis: list[np.ndarray], v: np.ndarray) -> None:
-        if len(basis) == 3 or not np.any(v):
-            return
-        if np.linalg.matrix_rank(np.array(basis + [v], dtype=float)) > len(basis):
-            basis.append(v)
-
-    def add(self, s: int, t: int, o: np.ndarray) -> None:
-        """Add the edge site s (cell 0) -- site t (cell o)."""
-        rs, ps = self.find(s)
-        rt, pt = self.find(t)
-        if rs == rt:
-            self._extend(self.basis[rs], ps + np.asarray(o) - pt)
-            return
-        # attach rt under rs so that position(t) = position(s) + o
-        self.parent[rt] = rs
-        self.pot[rt] = ps + np.asarray(o) - pt
-        for v in self.basis.pop(rt):
-            self._extend(self.basis[rs], v)
-
-    def dimension(self) -> int:
-        return max((len(b) for b in self.basis.values()), default=0)
-
-
-def dimensionality(n_sites: int, edges: np.ndarray) -> int:
-    """Periodic dimensionality (0-3) of the graph on ``n_sites`` sites with ``edges``.
-
-    ``edges`` rows are ``site_a, site_b, ox, oy, oz`` with sites numbered 0..n_sites-1.
-    """
-    uf = _PeriodicUnionFind(n_sites)
-    for s, t, *o in edges:
-        uf.add(int(s), int(t), np.asarray(o))
-    return uf.dimension()
-
-
-def percolation_cutoff(
-    n_sites: int, edges: np.ndarray, weights: np.ndarray
-) -> tuple[int, np.ndarray]:
-    """Smallest weight at which the edges with weight <= w reach each dimension.
-
-    Parameters
-    ----------
-    n_sites : int
-    edges : (E, 5) int, sites numbered 0..n_sites-1
-    weights : (E,) float
-
-    Returns
-    -------
-    max_dim : int
-        Dimensionality of the full graph.
-    thresholds : (3,) float
-        Threshold for 1D, 2D, 3D (``nan`` when never reached).
-    """
-    order = np.argsort(weights, kind="stable")
-    uf = _PeriodicUnionFind(n_sites)
-    thresholds = np.full(3, np.nan)
-    k = 0
-    while k < len(order):
-        w = weights[order[k]]
-        # all edges tied with w enter together
-        while k < len(order) and weights[order[k]] <= w + LENGTH_TOL:
-            s, t, *o = edges[order[k]]
-            uf.add(int(s), int(t), np.asarray(o))
-            k += 1
-        dim = uf.dimension()
-        for d in range(dim):
-            if np.isnan(thresholds[d]):
-                thresholds[d] = w
-    return uf.dimension(), thresholds
-
-
 def symmetry_operations(cell: np.ndarray, frac: np.ndarray, numbers: np.ndarray, symprec: float = 1e-3):
     """Rotations and translations of the space group (spglib), fractional coordinates."""
     import spglib
@@ -311,7 +219,7 @@ class HopGraph:
     cutoff : float
         Smallest hop length at which the graph percolates in ``max_dim`` dimensions.
     dim_cutoffs : (3,) float
-        Smallest hop length for 1D, 2D, 3D percolation (``nan`` when not reached).
+        Smallest hop length for 1D, 2D, 3D percolation (``inf`` when not reached).
     """
 
     material_id: str
@@ -321,8 +229,8 @@ class HopGraph:
     labels: np.ndarray
     hops: list[Hop] = field(default_factory=list)
     max_dim: int = 0
-    cutoff: float = float("nan")
-    dim_cutoffs: np.ndarray = field(default_factory=lambda: np.full(3, np.nan))
+    cutoff: float = math.inf
+    dim_cutoffs: np.ndarray = field(default_factory=lambda: np.full(3, math.inf))
 
 
 def _compact(edges: np.ndarray, li: np.ndarray) -> np.ndarray:
@@ -385,7 +293,8 @@ def build_hop_graph(
         edges, lengths, bn = edges[ok], lengths[ok], bn[ok]
     else:
         bn = np.zeros(0)
-    max_dim, dim_cut = percolation_cutoff(len(li), _compact(edges, li), lengths) if len(edges) else (0, np.full(3, np.nan))
+    # edges within LENGTH_TOL of each other enter together (symmetry-equal lengths differ by round-off)
+    max_dim, dim_cut = percolation_thresholds(len(li), _compact(edges, li), lengths, tie=LENGTH_TOL)
     if max_dim == 0:
         raise StructureError(
             f"{material_id}: Li hops up to {cutoff} A (bottleneck {bottleneck} A) do not percolate",

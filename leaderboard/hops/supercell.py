@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from litraj_data.leaderboard.hops.energy import plane_spacings
+from litraj_data.leaderboard.physics.periodic import plane_spacings
 
 MIN_WIDTH = 8.0  # A
 

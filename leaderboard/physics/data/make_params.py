@@ -7,15 +7,15 @@ and ``data/covalent_radii.py``. The ASE covalent radii (Cordero et al., Dalton T
 2832) are stored too because bvlain uses them by default for the Coulomb screening length,
 and the BVEL13k release was computed with that default.
 
-Run: ``python leaderboard/bvse/data/make_params.py`` (writes next to this script).
+Run: ``python leaderboard/physics/data/make_params.py`` (writes next to this script).
 """
 from __future__ import annotations
 
 import json
-import os
 import pickle
-import tempfile
 from pathlib import Path
+
+from litraj_data.io import atomic_write_text
 
 OUT = Path(__file__).with_name("softbv_params.json")
 
@@ -49,7 +49,7 @@ def build() -> dict:
             "reference": "H. Chen, L. L. Wong, S. Adams, Acta Cryst. B 75, 18-33 (2019), doi:10.1107/S2052520618015718",
             "copied_from": f"bvlain {bvlain.__version__} (MIT licence), data/cation.pkl, anion.pkl, quantum_n.pkl, covalent_radii.py",
             "ase_covalent_radii": "B. Cordero et al., Dalton Trans. 2008, 2832 (as tabulated in ase.data.covalent_radii)",
-            "generator": "leaderboard/bvse/data/make_params.py",
+            "generator": "leaderboard/physics/data/make_params.py",
         },
         "pair_columns": ["z_mobile", "q_mobile", "z_other", "q_other", "r_min", "alpha", "d0", "r0"],
         "cation_mobile_pairs": _pair_rows(cation),
@@ -62,12 +62,8 @@ def build() -> dict:
 
 
 def main() -> None:
-    text = json.dumps(build(), indent=0, sort_keys=False)
-    fd, tmp = tempfile.mkstemp(dir=OUT.parent, suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text + "\n")
-    os.chmod(tmp, 0o644)  # mkstemp creates 0600; package data must be world-readable
-    os.replace(tmp, OUT)
+    # the project's one atomic write (world-readable, as package data must be)
+    atomic_write_text(OUT, json.dumps(build(), indent=0, sort_keys=False) + "\n")
     print(f"wrote {OUT}")
 
 

@@ -1,4 +1,8 @@
-"""Nudged elastic band for one moving ion in a static field, vectorised over images.
+"""BVSE band NEB: nudged elastic band of one moving ion in a static field, vectorised over images.
+
+The reference BVSE-NEB of nebBVSE122k (driven by :func:`litraj_data.leaderboard.hops.api.bvse_neb`).
+Not to be confused with :mod:`litraj_data.leaderboard.neb`, the ASE NEB harness that runs any
+ASE calculator (uMLIPs) on whole supercell bands.
 
 Same algorithm as ASE's ``NEB(method='improvedtangent')`` driven by ASE's ``FIRE`` (same
 defaults: dt 0.1, maxstep 0.2 A on the whole step, dtmax 1.0, Nmin 5, finc 1.1, fdec 0.5,
@@ -14,7 +18,7 @@ freedom, so ASE's per-image calculator calls collapse into one evaluation.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -213,8 +217,3 @@ def run_neb(band: np.ndarray, energy_forces: EnergyForces, settings: NEBSettings
         fneb = evaluate()
         fmax_now = float(np.linalg.norm(fneb, axis=1).max())
     return NEBResult(float(e.max() - e.min()), fmax_now < settings.fmax, steps, fmax_now, x, e.copy())
-
-
-def legacy_settings(seed: int) -> NEBSettings:
-    """The ``ions-legacy`` protocol with another seed."""
-    return replace(PROTOCOLS["ions-legacy"], seed=int(seed))
