@@ -48,6 +48,7 @@ def build_bvel13k(
     version: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    input_failures: Sequence[dict[str, str]] = (),
     **settings: Any,
 ) -> Path:
     """Compute BVEL13k rows for ``structures`` and write them as a dataset version.
@@ -101,7 +102,8 @@ def build_bvel13k(
                     **stored_structure(structure_to_row(s)),
                 }
 
-    failures = write_failures(failures_table(records), staging / "failures.csv", ("material_id", "reason", "message"))
+    failures = write_failures(list(input_failures) + failures_table(records), staging / "failures.csv",
+                              ("material_id", "reason", "message"))
     notes = [
         "BVSE settings: mobile Li+, " + ", ".join(f"{k}={v}" for k, v in cfg.items())
         + "; oxidation states by BVAnalyzer (O1-, P3- forbidden); exact percolation on the grid",
@@ -133,10 +135,11 @@ def run(args: argparse.Namespace) -> int:
     """Entry point of ``litraj build BVEL13k``."""
     from litraj_data.leaderboard.bvse.settings import bvse_kwargs
 
-    structures = read_structure_inputs(args.structures)
+    input_failures: list[dict[str, str]] = []  # unreadable files: failures.csv rows, not an abort
+    structures = read_structure_inputs(args.structures, input_failures)
     manifest = build_bvel13k(
         structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler, staging=args.staging,
-        seed=args.seed, version=args.version, overwrite=args.overwrite, **bvse_kwargs(args),
+        seed=args.seed, version=args.version, overwrite=args.overwrite, input_failures=input_failures, **bvse_kwargs(args),
     )
     return report_build(args, manifest)
 

@@ -1,6 +1,6 @@
 """Import the authors' official release (zip, unpacked folder or URL) into shards.
 
-The official layouts (``../shared/litraj/FORMAT.md``, and the ``release:`` block of each
+The official layouts (``docs/formats.md``, and the ``release:`` block of each
 card) are of two kinds:
 
 ``split_files``

@@ -1,6 +1,6 @@
 """Prove the paper's split rule over any set of built datasets: no structure leaks into test.
 
-Rule (paper, Methods; ../shared/litraj/FORMAT.md "Splits"): splits are by structure and are
+Rule (paper, Methods; docs/formats.md): splits are by structure and are
 propagated from nebDFT2k, so no ``material_id`` of *any* test split may appear in *any*
 train or val split of the datasets checked together (the same dataset included).
 

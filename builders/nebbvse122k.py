@@ -100,6 +100,7 @@ def build_nebbvse122k(
     version: str | None = None,
     overwrite: bool = False,
     progress: bool = True,
+    input_failures: Sequence[dict[str, str]] = (),
     **settings: Any,
 ) -> Path:
     """Compute nebBVSE122k rows for ``structures`` and write them as a dataset version.
@@ -161,7 +162,7 @@ def build_nebbvse122k(
                        "em": stored(h["em"], ENERGY_DECIMALS), "converged": bool(h["converged"]),
                        "neb_steps": int(h["neb_steps"]), **stored_structure(centroid_row(s, h)), "info_extra": extra}
 
-    failures = write_failures(hop_failures(records), staging / "failures.csv",
+    failures = write_failures(list(input_failures) + hop_failures(records), staging / "failures.csv",
                               ("material_id", "edge_id", "reason", "message"))
     n_hops = sum(sum(h["ok"] for h in r["hops"]) for r in ok.values())
     desc = ", ".join(f"{k}={v}" for k, v in cfg.items())
@@ -196,10 +197,11 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> No
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``litraj build nebBVSE122k``."""
-    structures = read_structure_inputs(args.structures)
+    input_failures: list[dict[str, str]] = []  # unreadable files: failures.csv rows, not an abort
+    structures = read_structure_inputs(args.structures, input_failures)
     manifest = build_nebbvse122k(
         structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler, keep_bands=args.keep_bands,
-        staging=args.staging, seed=args.seed, version=args.version, overwrite=args.overwrite,
+        staging=args.staging, seed=args.seed, version=args.version, overwrite=args.overwrite, input_failures=input_failures,
         cutoff=args.cutoff, bottleneck=args.bottleneck, protocol=args.protocol, neb_seed=args.neb_seed,
     )
     return report_build(args, manifest)

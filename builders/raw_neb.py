@@ -30,7 +30,7 @@ import pyarrow as pa
 
 from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.executors import map_unordered
-from litraj_data.io import atomic_write_json, atomic_writer
+from litraj_data.io import atomic_write_json, write_csv_atomic
 from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
 from litraj_data.builders.splits import assign_splits
 
@@ -201,7 +201,7 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {"hop_id": hop_id, "path": str(path), "fingerprint": fingerprint}
     config = get_config(task["dataset"])
     schema = arrow_schema(config)
-    tmp = work / f".{stem}.arrow.tmp"
+    tmp = work / f".{stem}.{os.getpid()}.arrow.tmp"  # unique per process: two builds may share a work folder
     try:
         run = read_hop(path, fmax=opts.get("fmax"), tangent=opts.get("tangent"))
         summary.update(material_id=run.material_id, layout=run.layout, converged=run.converged,
@@ -330,10 +330,7 @@ def write_failures(path: Path, summaries: Iterable[Mapping[str, Any]], duplicate
     rows += [{k: s.get(k, "") for k in ("hop_id", "path", "reason", "message")} for s in summaries
              if s["status"] != "ok"]
     rows.sort(key=lambda r: (r["hop_id"], r["path"]))
-    with atomic_writer(path, "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=["hop_id", "path", "reason", "message"])
-        w.writeheader()
-        w.writerows(rows)
+    write_csv_atomic(path, rows, ["hop_id", "path", "reason", "message"])
     return len(rows)
 
 

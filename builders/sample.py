@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
-from litraj_data.store.layout import sample_root
+from litraj_data.store.layout import replace_version, sample_root
 
 from litraj_data.builders.sample_structures import load_sample_structures
 
@@ -73,11 +71,7 @@ def build_sample(out: str | Path | None = None, datasets: tuple[str, ...] = SAMP
                                             progress=progress))
             target = out / name / version
             target.parent.mkdir(parents=True, exist_ok=True)
-            old = target.with_name(f".{version}.old")
-            if target.exists():
-                os.replace(target, old)
-            os.replace(folder, target)
-            shutil.rmtree(old, ignore_errors=True)
+            replace_version(folder, target)  # the old sample or the new one is in place at every instant
             built[name] = target
     return built
 

@@ -8,6 +8,8 @@ rattled deterministically; values are random but seeded.
 """
 from __future__ import annotations
 
+import re
+
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -168,3 +170,29 @@ def write_release(name: str, root: str | Path, counts: dict[str, int] | None = N
     else:
         raise ValueError(f"no official layout for {name!r}")
     return _zip_folder(folder) if make_zip else folder
+
+
+# --------------------------------------------------------------------------- hostile inputs
+
+
+def _first_position_line(data: bytes) -> bytes:
+    lines = data.split(b"\n")
+    lines[2] = b"Li nan 0.0 0.0"
+    return b"\n".join(lines)
+
+
+#: Damaging edits of an official split file (``BVEL13k_train.xyz``): name -> (edit of the file's
+#: bytes, the importer's expected ``reason``, a regex its message must match). Shared by the
+#: hostile-input tests and ``benchmarks/soak_store.py``.
+HOSTILE_SPLIT_FILE_EDITS = {
+    "nan_position": (lambda d: _first_position_line(d), "non_finite", r"BVEL13k_train\.xyz:1: positions"),
+    "inf_cell": (lambda d: d.replace(b'Lattice="4.03', b'Lattice="inf', 1), "non_finite", r"BVEL13k_train\.xyz:1: cell"),
+    "nan_target": (lambda d: re.sub(rb"E_1D=[0-9.e+-]+", b"E_1D=nan", d, count=1), "non_finite",
+                   r"BVEL13k_train\.xyz:1: E_1D is nan"),
+    "non_numeric_target": (lambda d: re.sub(rb"E_2D=[0-9.e+-]+", b"E_2D=abc", d, count=1), "bad_value",
+                           r"BVEL13k_train\.xyz:1"),
+    "negative_atom_count": (lambda d: b"-3" + d[1:], "bad_frame", r"BVEL13k_train\.xyz:1: frame 0 announces -3"),
+    "huge_atom_count": (lambda d: b"30000000" + d[1:], "bad_atom_count", r"announces 30000000 atoms but only"),
+    "non_utf8": (lambda d: d.replace(b"Li ", b"L\xff ", 1), "not_utf8", r"BVEL13k_train\.xyz: not UTF-8"),
+    "blank_lines_only": (lambda d: b"\n\n\n", "empty_split", r"the train split holds no frames"),
+}

@@ -1,7 +1,6 @@
 """``litraj export``: a loaded dataset written as extxyz (official layout), Parquet or Arrow."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -9,6 +8,7 @@ import pandas as pd
 
 from litraj_data.registry import get_config
 
+from litraj_data.io import atomic_writer
 from litraj_data.loaders.convert import iter_atoms
 from litraj_data.loaders.load import load_litraj, manifest_of
 from litraj_data.registry import DatasetConfig
@@ -68,9 +68,8 @@ def export_dataset(name: str, out: str | Path, *, fmt: str = "extxyz", split: st
         path = out / config.release["centroids"]
         records.append({"file": str(path), "rows": write_extxyz(path, centroids)})
         path = out / config.release["index"]
-        tmp = path.with_name(f".{path.name}.tmp")
-        pd.DataFrame(index_rows).to_csv(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_writer(path, "w", newline="") as fh:
+            pd.DataFrame(index_rows).to_csv(fh, index=False)
         records.append({"file": str(path), "rows": len(index_rows)})
         return records
     for sname, ds in splits.items():

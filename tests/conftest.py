@@ -32,7 +32,7 @@ def release_archives(tmp_path_factory):
 @pytest.fixture(scope="session")
 def shared_dir():
     if not SHARED.is_dir():
-        pytest.skip("../shared is absent")
+        pytest.skip("the optional external test data (the project's shared fixture folder) is absent")
     return SHARED
 
 

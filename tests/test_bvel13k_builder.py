@@ -168,3 +168,45 @@ def test_rebuild_with_last_digit_noise_gives_the_same_shards(tmp_path):
                                resolution=0.3, k=30)
         hashes.append([f["sha256"] for f in read_manifest(folder).files()])
     assert hashes[0] == hashes[1]
+
+
+def test_an_edited_structure_is_computed_again_on_resume(tmp_path):
+    """The checkpoint is keyed by content, not only by id and settings."""
+    stage, out = tmp_path / "stage", tmp_path / "out"
+    first = build_bvel13k([("LiF", rocksalt(4.03))], out, splits={"LiF": "train"}, staging=stage, progress=False,
+                          resolution=0.3, k=30)
+    rec1 = load_checkpoint(stage)["LiF"]
+    build_bvel13k([("LiF", rocksalt(4.40))], out, splits={"LiF": "train"}, staging=stage, progress=False,
+                  resolution=0.3, k=30, overwrite=True)
+    rec2 = load_checkpoint(stage)["LiF"]
+    assert rec1["input"] != rec2["input"] and rec1["result"] != rec2["result"]
+    assert first.exists()
+
+
+def test_one_bad_input_file_does_not_abort_a_structure_build(tmp_path):
+    """Unreadable and disordered inputs become failures.csv rows; the rest is built."""
+    import csv
+
+    from litraj_data.cli import main
+
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    rocksalt(4.03).to(filename=str(inputs / "LiF.cif"))
+    disordered = rocksalt(4.03)
+    disordered.replace_species({"F": {"F": 0.5, "Cl": 0.5}})
+    disordered.to(filename=str(inputs / "LiFCl.cif"))
+    (inputs / "broken.cif").write_text("data_x\n_cell_length_a 4\nloop_\n_atom_site_label\nLi\n")
+    (inputs / "=HYPERLINK(1).cif").write_text("not a cif")
+    code = main(["build", "BVEL13k", "--structures", str(inputs), "--out", str(tmp_path / "out"), "--resolution",
+                 "0.3", "--k", "30", "--json"])
+    assert code == 0
+    version = tmp_path / "out" / "BVEL13k" / "1.0.0"
+    with open(version / "failures.csv", newline="") as fh:
+        rows = {r["material_id"]: r for r in csv.DictReader(fh)}
+    assert rows["LiFCl"]["reason"] == "disordered"
+    assert rows["broken"]["reason"] == "read_error"
+    assert rows["'=HYPERLINK(1)"]["reason"] == "read_error"  # a formula-looking cell is text in a spreadsheet
+    from litraj_data.store.manifest import read_manifest
+
+    man = read_manifest(version)
+    assert sum(man.num_rows(s) for s in man.splits) == 1  # LiF built

@@ -34,7 +34,7 @@ def raw_runs(tmp_path_factory) -> Path:
 @pytest.fixture()
 def spinel(tmp_path) -> Path:
     if not SPINEL.is_dir():
-        pytest.skip("../shared/fixtures/vasp_neb is absent")
+        pytest.skip("the optional real VASP NEB fixture (shared fixture folder, vasp_neb) is absent")
     dst = tmp_path / "AlCo2S4_Al_spinel"
     shutil.copytree(SPINEL, dst)
     return dst
@@ -51,7 +51,7 @@ def _reason(fn, *args, **kw) -> str:
 
 def test_spinel_energies_barrier_and_convergence():
     if not SPINEL.is_dir():
-        pytest.skip("../shared/fixtures/vasp_neb is absent")
+        pytest.skip("the optional real VASP NEB fixture (shared fixture folder, vasp_neb) is absent")
     run = read_hop(SPINEL)
     assert run.layout == "vasp" and run.hop_id == "AlCo2S4_Al_spinel"
     de = run.final.energies - run.final.energies[0]
@@ -72,7 +72,7 @@ def test_spinel_energies_barrier_and_convergence():
 
 def test_spinel_bands_and_configs():
     if not SPINEL.is_dir():
-        pytest.skip("../shared/fixtures/vasp_neb is absent")
+        pytest.skip("the optional real VASP NEB fixture (shared fixture folder, vasp_neb) is absent")
     run = read_hop(SPINEL)
     assert run.initial.n_images == run.final.n_images == 6
     # end points enter relaxed (OUTCAR last step), not the unrelaxed 00/POSCAR

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import shutil
 import time
 import zipfile
 from pathlib import Path
@@ -11,7 +10,7 @@ import pytest
 
 from litraj_data.builders.from_release import import_release
 from litraj_data.errors import DataFormatError
-from litraj_data.testing import write_release
+from litraj_data.testing import HOSTILE_SPLIT_FILE_EDITS, write_release
 
 
 @pytest.fixture()
@@ -25,24 +24,7 @@ def _edit(path: Path, fn) -> None:
     path.write_bytes(fn(path.read_bytes()))
 
 
-def _first_position_line(data: bytes) -> bytes:
-    lines = data.split(b"\n")
-    lines[2] = b"Li nan 0.0 0.0"
-    return b"\n".join(lines)
-
-
-CASES = {
-    "nan_position": (lambda d: _first_position_line(d), "non_finite", r"BVEL13k_train\.xyz:1: positions"),
-    "inf_cell": (lambda d: d.replace(b'Lattice="4.03', b'Lattice="inf', 1), "non_finite", r"BVEL13k_train\.xyz:1: cell"),
-    "nan_target": (lambda d: re.sub(rb"E_1D=[0-9.e+-]+", b"E_1D=nan", d, count=1), "non_finite",
-                   r"BVEL13k_train\.xyz:1: E_1D is nan"),
-    "non_numeric_target": (lambda d: re.sub(rb"E_2D=[0-9.e+-]+", b"E_2D=abc", d, count=1), "bad_value",
-                           r"BVEL13k_train\.xyz:1"),
-    "negative_atom_count": (lambda d: b"-3" + d[1:], "bad_frame", r"BVEL13k_train\.xyz:1: frame 0 announces -3"),
-    "huge_atom_count": (lambda d: b"30000000" + d[1:], "bad_atom_count", r"announces 30000000 atoms but only"),
-    "non_utf8": (lambda d: d.replace(b"Li ", b"L\xff ", 1), "not_utf8", r"BVEL13k_train\.xyz: not UTF-8"),
-    "blank_lines_only": (lambda d: b"\n\n\n", "empty_split", r"the train split holds no frames"),
-}
+CASES = HOSTILE_SPLIT_FILE_EDITS
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -1,6 +1,6 @@
 """Reader of a hop run in the authors' layout (``{edge_id}.neb/``, ASE-driven VASP NEB).
 
-Files (../shared/litraj/FORMAT.md): ``traj_init.xyz`` (initial band), ``source.xyz`` /
+Files (the authors' NEB procedure, docs/raw_neb.md): ``traj_init.xyz`` (initial band), ``source.xyz`` /
 ``target.xyz`` (FIRE relaxations of the end points; ASE writes optimiser trajectories in
 its binary ULM format whatever the suffix, so the format is sniffed), one
 ``band_optim_step_{i}.traj`` per band-optimisation step (all images), ``traj_final.xyz``,

@@ -42,7 +42,7 @@ def incar_fmax(folder: Path) -> float | None:
 
     try:
         ediffg = Incar.from_file(path).get("EDIFFG")
-    except Exception:  # an unreadable INCAR only costs us the run's own fmax
+    except (OSError, ValueError, KeyError, IndexError):  # an unreadable INCAR only costs us the run's own fmax
         return None
     if ediffg is None or float(ediffg) >= 0:
         return None

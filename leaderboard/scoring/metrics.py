@@ -1,6 +1,6 @@
 """Metrics of the LiTraj paper (Methods) and screening metrics.
 
-Definitions (``../shared/litraj/README.md``): MAE, RMSE, R^2 = 1 - RSS/TSS, Pearson R_p,
+Definitions (the paper, Methods; docs/leaderboard.md): MAE, RMSE, R^2 = 1 - RSS/TSS, Pearson R_p,
 slope of the least-squares line of prediction against target, barrier = max - min of a
 profile, PA-MAE = mean over images of the mean over atoms of the minimum-image distance.
 Values that a metric cannot define (R^2 of a constant target, R_p of fewer than two

@@ -13,7 +13,6 @@ and ``atoms.info`` keys.
 from __future__ import annotations
 
 import io
-import os
 import zipfile
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
@@ -22,6 +21,7 @@ import numpy as np
 from ase.io.extxyz import key_val_dict_to_str, read_xyz
 
 from litraj_data.errors import DataFormatError
+from litraj_data.io import atomic_writer
 
 
 from litraj_data.store.atoms_codec import loads
@@ -212,14 +212,11 @@ class _ExactArray(str):
 
 def write_extxyz(path: str | Path, frames: Iterable[Any]) -> int:
     """Write frames to ``path`` atomically; returns the number of frames."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
     n = 0
-    with open(tmp, "w", encoding="utf-8") as fh:
+    with atomic_writer(path, "w") as fh:
         for atoms in frames:
             write_frame(fh, atoms)
             n += 1
-    os.replace(tmp, path)
     return n
 
 

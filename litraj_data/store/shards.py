@@ -41,7 +41,7 @@ from litraj_data.errors import DataFormatError, DiskFullError
 from litraj_data.registry import DatasetConfig, get_config, citation_bibtex
 from litraj_data.schema import arrow_schema, rows_to_table, schema_fingerprint
 
-from litraj_data.io import atomic_write_text, sha256_file
+from litraj_data.io import atomic_write_text, atomic_writer, sha256_file
 from litraj_data.store.layout import lock_path, recover_version, replace_version
 from litraj_data.store.locks import exclusive
 from litraj_data.store.manifest import read_manifest, write_manifest
@@ -392,13 +392,12 @@ def convert_version(folder: str | Path, out: str | Path, fmt: str) -> Path:
             table = read_shard(Path(folder) / f["name"])
             stem = f["name"].rsplit(".", 1)[0]
             target = out / f"{stem}.{fmt}"
-            tmp = out / f".{target.name}.tmp"
-            if fmt == "parquet":
-                pq.write_table(table, tmp, compression="zstd", use_compliant_nested_type=False)
-            else:
-                with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
-                    w.write_table(table)
-            os.replace(tmp, target)
+            with atomic_writer(target, "wb") as fh:
+                if fmt == "parquet":
+                    pq.write_table(table, fh, compression="zstd", use_compliant_nested_type=False)
+                else:
+                    with pa.ipc.new_stream(fh, table.schema) as w:
+                        w.write_table(table)
             f.update(name=target.name, sha256=sha256_file(target), num_bytes=target.stat().st_size)
     for extra in man.extra_files():
         shutil.copyfile(Path(folder) / extra["name"], out / extra["name"])
