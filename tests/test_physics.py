@@ -298,3 +298,21 @@ def test_bvse_and_hops_use_the_same_pair_parameters():
     with pytest.raises(StructureError) as err:
         framework_parameters(["O"], [-2], mobile=("Li", 0))
     assert err.value.reason == "oxidation_states"
+
+
+def test_two_li_on_one_site_is_refused_by_both_reference_calculators():
+    """A bvel or hop result for a structure with a doubled site must not pass silently."""
+    from pymatgen.core import Lattice, Structure
+
+    from litraj_data.errors import StructureError
+    from litraj_data.leaderboard.bvse import bvse_barriers
+    from litraj_data.leaderboard.hops.graph import build_hop_graph
+
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.03), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    s.append("Li", s[0].frac_coords + 1e-3)
+    with pytest.raises(StructureError) as err:
+        bvse_barriers(s, resolution=0.3, k=30)
+    assert err.value.reason == "overlapping_atoms"
+    with pytest.raises(StructureError) as err:
+        build_hop_graph(s.lattice.matrix, s.frac_coords, np.array(s.atomic_numbers), "x")
+    assert err.value.reason == "overlapping_atoms"

@@ -21,6 +21,7 @@ from litraj_data.leaderboard.bvse.settings import (
     PAPER_SETTINGS,
 )
 from litraj_data.leaderboard.physics.oxidation import FORBIDDEN_SPECIES, oxidation_states
+from litraj_data.leaderboard.physics.periodic import check_no_overlaps
 from litraj_data.leaderboard.physics.softbv import SCREENING_F, framework_parameters
 
 __all__ = ["PAPER_SETTINGS", "ENERGY_DECIMALS", "BVELResult", "bvse_landscape", "bvse_barriers"]
@@ -82,6 +83,7 @@ def bvse_landscape(
     See :func:`bvse_barriers` for the parameters.
     """
     t0 = time.perf_counter()
+    check_no_overlaps(structure.lattice.matrix, structure.frac_coords)  # before states: a doubled site unbalances them
     states = oxidation_states(structure, mobile=mobile, forbidden_species=forbidden_species)
     elements = [site.specie.symbol for site in structure]
     framework = [i for i, el in enumerate(elements) if el != mobile]
@@ -155,7 +157,8 @@ def bvse_barriers(
     Raises
     ------
     StructureError
-        ``no_mobile_ion``, ``disordered``, ``oxidation_states`` or ``missing_parameters``.
+        ``no_mobile_ion``, ``disordered``, ``oxidation_states``, ``overlapping_atoms`` (two
+        atoms closer than 0.5 A) or ``missing_parameters``.
     """
     timings: dict[str, float] = {}
     land = bvse_landscape(

@@ -22,7 +22,7 @@ import numpy as np
 
 from litraj_data.errors import StructureError
 from litraj_data.leaderboard.hops.energy import segment_distance
-from litraj_data.leaderboard.physics.periodic import lattice_images, percolation_thresholds
+from litraj_data.leaderboard.physics.periodic import check_no_overlaps, lattice_images, percolation_thresholds
 
 DEFAULT_CUTOFF = 8.0  # A, longest Li-Li hop considered
 DEFAULT_BOTTLENECK = 0.5  # A, smallest allowed segment-to-atom distance
@@ -285,7 +285,7 @@ def build_hop_graph(
     li = np.nonzero(numbers == mobile_z)[0]
     if len(li) == 0:
         raise StructureError(f"{material_id}: no mobile ions (Z={mobile_z})", reason="no_mobile_ion")
-    _check_overlaps(cell, frac)
+    check_no_overlaps(cell, frac)
     edges, lengths = collect_edges(cell, frac, numbers, mobile_z, cutoff)
     if len(edges):
         bn = bottlenecks(cell, frac, edges)
@@ -316,11 +316,3 @@ def build_hop_graph(
         )
     return HopGraph(material_id, edges, lengths, bn, labels, hops, max_dim, perc_cut, dim_cut)
 
-
-def _check_overlaps(cell: np.ndarray, frac: np.ndarray, tol: float = 0.5) -> None:
-    """Raise ``overlapping_atoms`` when two atoms (or periodic images) are closer than tol."""
-    for a in range(len(frac)):
-        atom, shift, pos = lattice_images(cell, frac, frac[a] @ cell, tol)
-        self_img = (atom == a) & np.all(shift == 0, axis=1)
-        if np.any(~self_img):
-            raise StructureError(f"atoms closer than {tol} A (site {a})", reason="overlapping_atoms")

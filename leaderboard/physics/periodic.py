@@ -21,6 +21,8 @@ import math
 
 import numpy as np
 
+from litraj_data.errors import StructureError
+
 Vector = tuple[int, int, int]
 ZERO: Vector = (0, 0, 0)
 
@@ -103,6 +105,24 @@ def cell_images(frac: np.ndarray, lattice: np.ndarray, reach: float) -> tuple[np
     half_diag = np.max(np.linalg.norm(corners - centre, axis=1))
     keep = np.linalg.norm(cart - centre, axis=1) <= reach + half_diag
     return cart[keep], owner[keep]
+
+
+OVERLAP_TOL = 0.5  # A: closer than any real bond (H-H is 0.74 A); two atoms on one site
+
+
+def check_no_overlaps(cell: np.ndarray, frac: np.ndarray, tol: float = OVERLAP_TOL) -> None:
+    """Raise ``overlapping_atoms`` when two atoms (or periodic images) are closer than ``tol``.
+
+    Both reference calculators call it first: two Li on one site (a bad CIF, a supercell
+    made twice) would otherwise give a plausible-looking barrier.
+    """
+    for a in range(len(frac)):
+        atom, shift, _ = lattice_images(cell, frac, frac[a] @ cell, tol)
+        self_img = (atom == a) & np.all(shift == 0, axis=1)
+        if np.any(~self_img):
+            other = int(atom[~self_img][0])
+            raise StructureError(f"atoms {a} and {other} are closer than {tol} A (two atoms on one site?)",
+                                 reason="overlapping_atoms")
 
 
 # ------------------------------------------------------------------ exact integer rank
