@@ -11,7 +11,7 @@ from typing import Iterator
 
 from pymatgen.core import Structure
 
-from litraj_data.errors import StructureError
+from litraj_data.errors import DataFormatError, StructureError
 
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json")
 
@@ -60,10 +60,12 @@ def read_structures(path: str | Path) -> list[tuple[str, Structure]]:
     suffix = path.suffix.lower()
     try:
         if suffix in (".xyz", ".extxyz"):
-            from ase.io import read
             from pymatgen.io.ase import AseAtomsAdaptor
 
-            frames = read(path, index=":", format="extxyz")
+            from litraj_data.store.extxyz import iter_extxyz  # the package's one extxyz reader
+
+            with open(path, encoding="utf-8", newline="") as fh:
+                frames = list(iter_extxyz(fh, label=str(path), size=path.stat().st_size))
             out = []
             for i, atoms in enumerate(frames):
                 name = atoms.info.get("material_id") or (
@@ -81,5 +83,7 @@ def read_structures(path: str | Path) -> list[tuple[str, Structure]]:
         return [(path.stem, Structure.from_file(path))]
     except StructureError:
         raise
+    except DataFormatError as exc:  # the extxyz reader's named reasons (truncated, not_utf8, ...)
+        raise StructureError(str(exc), reason="read_error") from exc
     except Exception as exc:  # parsers raise anything from ValueError to IndexError
         raise StructureError(f"{path}: cannot read structure ({exc})", reason="read_error") from exc
