@@ -164,6 +164,48 @@ def test_fast_landscape_equals_plain_reference(name, k):
     assert fast.pair_evaluations == ref.pair_evaluations
 
 
+@pytest.mark.parametrize("k", [200, None])
+@pytest.mark.parametrize("name", ["sample-LiFePO4-62", "sample-Li2MnO3-12", "sample-LiCl-225", "sample-Li3N-191"])
+def test_compiled_landscape_equals_numpy_path(name, k):
+    # the compiled loop (numba) against the numpy blocked path it replaced, at the paper's
+    # settings: same grid energies to round-off, same pair count, whatever the thread count,
+    # and the same energies after the 1e-9 eV rounding the percolation works on
+    from bvse_reference import compute_landscape_numpy
+    from litraj_data.builders.sample_structures import get_sample_structure
+
+    s = get_sample_structure(name)
+    els, qs = elements_and_states(s)
+    fw = [i for i, e in enumerate(els) if e != "Li"]
+    p = framework_parameters([els[i] for i in fw], [qs[i] for i in fw])
+    args = (s.lattice.matrix, s.frac_coords[fw], p)
+    ref = compute_landscape_numpy(*args, resolution=0.2, cutoff=10.0, k=k)
+    one = compute_landscape(*args, resolution=0.2, cutoff=10.0, k=k, threads=1)
+    two = compute_landscape(*args, resolution=0.2, cutoff=10.0, k=k, threads=2, block_edge=4)
+    assert one.shape == ref.shape
+    low = ref.energies < ref.energies.min() + 10.0  # where barriers live (the rest: near-ion walls)
+    assert np.abs(one.energies - ref.energies)[low].max() < 1e-11
+    assert np.abs(one.energies - ref.energies).max() < 1e-9 * max(1.0, np.abs(ref.energies).max())
+    assert one.pair_evaluations == ref.pair_evaluations == two.pair_evaluations
+    assert np.abs(two.energies - one.energies)[low].max() < 1e-11
+    assert np.array_equal(np.round(one.energies[low], 9), np.round(ref.energies[low], 9))
+
+
+@pytest.mark.parametrize("connectivity", [6, 26])
+@pytest.mark.parametrize("seed", range(12))
+def test_compiled_percolation_equals_spanning_tree_oracle(seed, connectivity):
+    # many ties (energies on a coarse ladder) and a max_level: the sweep's levels are the
+    # MST / fundamental-cycle formulation's exactly
+    from bvse_reference import percolation_levels_mst
+
+    rng = np.random.default_rng(seed)
+    shape = tuple(int(v) for v in rng.integers(3, 10, 3))
+    e = np.round(rng.normal(size=shape), 1 if seed % 2 else 9)
+    for max_level in (None, float(np.quantile(e, 0.5))):
+        got = percolation_levels(e, connectivity=connectivity, max_level=max_level)
+        want = percolation_levels_mst(e, connectivity=connectivity, max_level=max_level)
+        assert got.levels == want.levels and got.emin == want.emin
+
+
 def test_grid_has_no_duplicated_face():
     lat = Lattice.cubic(4.03).matrix
     assert grid_shape(lat, 0.2) == (21, 21, 21)  # ceil(4.03 / 0.2): spacing 0.1919 Å, not 0.2015

@@ -125,3 +125,65 @@ def test_improved_tangent_follows_uphill_neighbour():
     t = improved_tangents(x, np.array([0.0, 1.0, 2.0, 3.0]))  # monotonic up: tau = R_{i+1} - R_i
     np.testing.assert_allclose(t[0], [1 / np.sqrt(2), 1 / np.sqrt(2), 0])
     np.testing.assert_allclose(t[1], [1, 0, 0])
+
+
+# ------------------------------------------------------------------ symmetric straight starts
+def _bumped_double_well(bump_centre):
+    """Two wells at x = -+1.5 A and a repulsive bump near the midpoint: the true path curves around it."""
+    wells = np.array([[-1.5, 0.0, 0.0], [1.5, 0.0, 0.0]])
+    bump = np.asarray(bump_centre, float)
+
+    def energy_forces(x):
+        e = np.zeros(len(x))
+        f = np.zeros_like(x)
+        for c, a, w in ((wells[0], -1.0, 0.5), (wells[1], -1.0, 0.5), (bump, 2.0, 0.3)):
+            d = x - c
+            g = a * np.exp(-np.einsum("ij,ij->i", d, d) / w)
+            e += g
+            f += (2.0 / w) * g[:, None] * d  # -dE/dx
+        return e, f
+
+    return wells, energy_forces
+
+
+def test_symmetric_straight_start_is_flagged_not_trusted():
+    from litraj_data.leaderboard.hops.bvse_band_neb import NEBSettings, run_neb
+
+    wells, ef = _bumped_double_well([0.0, 0.0, 0.0])
+    band = np.linspace(wells[0], wells[1], 7)
+    res = run_neb(band, ef, NEBSettings())
+    # the straight line is stationary by symmetry: the band "converges" on the bump's top
+    assert res.stationary_start and not res.symmetry_broken
+    assert res.converged and res.steps == 0
+    broken = run_neb(band, ef, NEBSettings(break_symmetry=0.1, seed=3))
+    assert broken.stationary_start and broken.symmetry_broken and broken.converged
+    # around the bump, the barrier is far below the straight-line maximum
+    assert broken.barrier < res.barrier - 0.5
+    assert np.abs(broken.positions[1:-1, 1:]).max() > 0.3  # the band left the line
+
+
+def test_asymmetric_start_is_not_flagged():
+    from litraj_data.leaderboard.hops.bvse_band_neb import NEBSettings, run_neb
+
+    wells, ef = _bumped_double_well([0.0, 0.2, 0.0])  # bump off the line: forces push the band away
+    res = run_neb(np.linspace(wells[0], wells[1], 7), ef, NEBSettings())
+    assert not res.stationary_start and res.steps > 0
+    # a stationary straight start also needs the maximum in the middle
+    wells, ef = _bumped_double_well([0.9, 0.0, 0.0])
+    res = run_neb(np.linspace(wells[0], wells[1], 7), ef, NEBSettings(climb=False, steps=0))
+    assert not res.stationary_start
+
+
+def test_rocksalt_vacancy_hop_is_a_stationary_start():
+    # LiCl's straight hop between edge-sharing octahedra crosses a mirror plane: flagged; the
+    # default (paper) protocol keeps the straight-line number, a push lowers it
+    from dataclasses import replace
+
+    from litraj_data.leaderboard.hops.bvse_band_neb import PROTOCOLS
+
+    s = real_structures()["LiCl"]
+    hop = find_hops(s, "LiCl")[0]
+    res = bvse_neb(s, hop)
+    assert res.stationary_start and res.steps == 0
+    broken = bvse_neb(s, hop, replace(PROTOCOLS["paper"], break_symmetry=0.1))
+    assert broken.symmetry_broken and broken.barrier < res.barrier - 0.3

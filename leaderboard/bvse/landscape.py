@@ -107,22 +107,6 @@ def _erfc_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return tuple(np.ascontiguousarray(row) for row in c)
 
 
-def fast_erfc(s: np.ndarray) -> np.ndarray:
-    """erfc(x) from the table, given ``s = x / ERFC_STEP`` (x >= 0); ``s`` is overwritten."""
-    c0, c1, c2, c3 = _erfc_table()
-    np.minimum(s, len(c0) - 1, out=s)
-    i = s.astype(np.intp)
-    s -= i  # local coordinate t in [0, 1)
-    out = c3.take(i)
-    out *= s
-    out += c2.take(i)
-    out *= s
-    out += c1.take(i)
-    out *= s
-    out += c0.take(i)
-    return out
-
-
 # ------------------------------------------------------------------ grid setup
 @dataclass
 class _Setup:
@@ -136,7 +120,13 @@ class _Setup:
     owner: np.ndarray
 
 
-def _setup(lattice, frac_coords, resolution, cutoff, k, shape, block_edge) -> _Setup:
+def _setup(lattice, frac_coords, resolution, cutoff, k, shape, block_edge, with_points: bool = True) -> _Setup:
+    """Grid, blocks, block centres and radii, lattice images and each block's candidates.
+
+    ``with_points=False`` skips the per-block point arrays (the compiled loop makes the
+    points itself) and derives centres and radii from the block's index box: the centre is
+    the mean of the box's points, the radius the distance to its farthest corner.
+    """
     if len(frac_coords) == 0:
         raise StructureError("the framework without the mobile ions is empty", reason="no_framework")
     if cutoff <= 0:
@@ -154,15 +144,25 @@ def _setup(lattice, frac_coords, resolution, cutoff, k, shape, block_edge) -> _S
     images, owner = cell_images(frac_coords, lattice, cutoff + block_radius)
     tree = cKDTree(images)
     points, centres, radii = [], [], []
-    for bl in blocks:
-        idx = np.stack(np.meshgrid(*[np.arange(s.start, s.stop) for s in bl], indexing="ij"), -1).reshape(-1, 3)
-        pts = idx @ step
-        c = pts.mean(axis=0)
-        pts -= c
-        points.append(pts)
-        centres.append(c)
-        radii.append(np.sqrt(np.max(np.einsum("ij,ij->i", pts, pts))))
-    centres, radii = np.array(centres), np.array(radii)
+    if with_points:
+        for bl in blocks:
+            idx = np.stack(np.meshgrid(*[np.arange(s.start, s.stop) for s in bl], indexing="ij"), -1).reshape(-1, 3)
+            pts = idx @ step
+            c = pts.mean(axis=0)
+            pts -= c
+            points.append(pts)
+            centres.append(c)
+            radii.append(np.sqrt(np.max(np.einsum("ij,ij->i", pts, pts))))
+        centres, radii = np.array(centres), np.array(radii)
+    else:
+        lo = np.array([[s.start for s in bl] for bl in blocks], dtype=float)
+        size = np.array([[s.stop - s.start for s in bl] for bl in blocks], dtype=float)
+        centres = (lo + (size - 1) / 2) @ step
+        half = (size - 1) / 2
+        radii = np.zeros(len(blocks))
+        for sign in corner / max(block_edge - 1, 1) * 2 - 1:  # the 8 corners as +-1 per axis
+            v = (half * sign) @ step
+            radii = np.maximum(radii, np.sqrt(np.einsum("ij,ij->i", v, v)))
     neighbours = tree.query_ball_point(centres, cutoff + radii + 1e-9)
     return _Setup(n, blocks, points, centres, radii, neighbours, images, owner)
 
@@ -188,26 +188,6 @@ def _squared_distances(pts: np.ndarray, ions: np.ndarray) -> np.ndarray:
     return d2
 
 
-def _kth_smallest(u: np.ndarray, kk: int) -> np.ndarray:
-    """Exact kk-th smallest value (1-based) of every row of ``u`` (float64).
-
-    Selection runs in float32 (several times faster); rounding is monotone, so the float32
-    k-th value is the rounding of the exact one, and where it is shared by a single entry
-    that entry is the exact answer. Rows with several entries rounding to it are redone
-    in float64.
-    """
-    if kk >= u.shape[1]:
-        return u.max(axis=1)
-    u32 = u.astype(np.float32)
-    kth32 = np.partition(u32, kk - 1, axis=1)[:, kk - 1]
-    eq = u32 == kth32[:, None]
-    kth = u[np.arange(len(u)), eq.argmax(axis=1)]
-    tied = np.flatnonzero(np.count_nonzero(eq, axis=1) > 1)
-    if tied.size:
-        kth[tied] = np.partition(u[tied], kk - 1, axis=1)[:, kk - 1]
-    return kth
-
-
 def compute_landscape(
     lattice: np.ndarray,
     frac_coords: np.ndarray,
@@ -219,6 +199,7 @@ def compute_landscape(
     block_edge: int = 6,
     numbers: np.ndarray | None = None,
     positions: np.ndarray | None = None,
+    threads: int | None = None,
 ) -> Landscape:
     """BVSE energy of the mobile ion at every grid point.
 
@@ -241,9 +222,13 @@ def compute_landscape(
     shape : tuple of int, optional
         Explicit grid shape (overrides ``resolution``).
     block_edge : int
-        Edge of the cubic blocks of grid points evaluated at once (memory ~ edge^3 x ions).
+        Edge of the cubic blocks of grid points that share one candidate list.
     numbers, positions : ndarray, optional
         The whole structure, kept on the result for volumetric files.
+    threads : int, optional
+        Threads of the compiled loop (default: numba's, i.e. all cores or
+        ``NUMBA_NUM_THREADS``). The result does not depend on it. Pass 1 inside worker
+        processes that already use every core.
 
     Returns
     -------
@@ -251,80 +236,40 @@ def compute_landscape(
         Equal to the plain dense evaluation (``tests/bvse_reference.py``) within ~1e-12 eV
         (summation order and the tabulated erfc).
     """
+    import numba
+
+    from litraj_data.leaderboard.bvse.kernels import landscape_blocks
+
     lattice = np.asarray(lattice, dtype=float)
     frac_coords = np.asarray(frac_coords, dtype=float).reshape(-1, 3)
-    setup = _setup(lattice, frac_coords, resolution, cutoff, k, shape, block_edge)
-    images, owner = setup.images, setup.owner
+    setup = _setup(lattice, frac_coords, resolution, cutoff, k, shape, block_edge, with_points=False)
     # per-ion constants; neutral ions ride in the Morse group with D0 = 0 (they still count
     # towards the k nearest)
     coul_ion = params.coulomb_prefactor != 0
     half_d0 = np.where(coul_ion, 0.0, 0.5 * params.d0)
     alpha = np.where(coul_ion, 0.0, params.alpha)
-    r_min = params.r_min
-    pref = params.coulomb_prefactor
     s_scale = 1.0 / (params.screening * ERFC_STEP)  # r -> x / ERFC_STEP
+    starts = np.array([[s_.start for s_ in bl] for bl in setup.blocks], dtype=np.int64)
+    sizes = np.array([[s_.stop - s_.start for s_ in bl] for bl in setup.blocks], dtype=np.int64)
+    # candidates of every block in index order (independent of KD-tree order), as CSR
+    counts = np.array([len(c) for c in setup.neighbours], dtype=np.int64)
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    idx = np.concatenate([np.sort(np.asarray(c, dtype=np.int64)) for c in setup.neighbours]) if ptr[-1] else \
+        np.zeros(0, dtype=np.int64)
+    table = np.ascontiguousarray(np.stack(_erfc_table(), axis=1))
+    step = lattice / np.array(setup.shape)[:, None]
     energies = np.empty(setup.shape, dtype=float)
-    cut2 = cutoff * cutoff
-    eps = 1e-6  # Å; margin of the block bounds over float round-off in distances
-    n_pairs = 0
-    for bl, pts, c, rad, cand in zip(setup.blocks, setup.points, setup.centres, setup.radii, setup.neighbours):
-        n_pts = len(pts)
-        if not cand:
-            energies[bl] = 0.0
-            continue
-        cand = np.sort(np.asarray(cand, dtype=np.int64))  # independent of KD-tree order
-        pos = images[cand] - c
-        dc = np.sqrt(np.einsum("ij,ij->i", pos, pos))
-        # every point's limit L(p) = min(d_k(p), cutoff) lies in [lo, hi]: distances from
-        # the block centre move by at most the block radius
-        if k is not None and len(cand) > k:
-            d_k = np.partition(dc, k - 1)[k - 1]
-            lo, hi = min(d_k - rad, cutoff), min(d_k + rad, cutoff)
-        else:
-            lo = hi = cutoff
-        certain = dc <= lo - rad - eps
-        keep = dc <= hi + rad + eps
-        ion = owner[cand]
-        coul = coul_ion[ion]
-        # column order: Morse certain | Morse uncertain | Coulomb uncertain | Coulomb certain,
-        # each group by distance from the centre: the uncertain columns are contiguous
-        m_in = np.flatnonzero(~coul & certain)
-        m_un = np.flatnonzero(~coul & keep & ~certain)
-        c_un = np.flatnonzero(coul & keep & ~certain)
-        c_in = np.flatnonzero(coul & certain)
-        cols = np.concatenate([m_in, m_un, c_un, c_in])
-        n_morse = len(m_in) + len(m_un)
-        u0, u1 = len(m_in), len(m_in) + len(m_un) + len(c_un)
-        n_certain = len(m_in) + len(c_in)
-        d2 = _squared_distances(pts, pos[cols])
-        unc = d2[:, u0:u1]
-        if u1 > u0:
-            if k is not None and len(cand) > k and n_certain + (u1 - u0) > k:
-                limit = _with_ties(np.minimum(_kth_smallest(unc, k - n_certain), cut2))[:, None]
-            else:
-                limit = _with_ties(cut2)
-            out = unc > limit
-            n_pairs += n_certain * n_pts + unc.size - int(np.count_nonzero(out))
-            # the sentinel (1e8 Å) makes exp(-alpha r) and erfc(r / s) exactly 0
-            np.copyto(unc, 1e16, where=out)
-        else:
-            n_pairs += n_certain * n_pts
-        np.sqrt(d2, out=d2)
-        e = np.zeros(n_pts)
-        ion = ion[cols]
-        if n_morse:
-            im = ion[:n_morse]
-            t = np.subtract(r_min[im], d2[:, :n_morse])
-            t *= alpha[im]
-            np.exp(t, out=t)
-            e += (t * t) @ half_d0[im]
-            e -= 2.0 * (t @ half_d0[im])
-        if n_morse < len(cols):
-            ic = ion[n_morse:]
-            r = np.maximum(d2[:, n_morse:], MIN_DISTANCE)
-            x = r * s_scale[ic]
-            val = fast_erfc(x)
-            val /= r
-            e += val @ pref[ic]
-        energies[bl] = e.reshape(tuple(s.stop - s.start for s in bl))
-    return _finish(setup, energies, lattice, numbers, positions, n_pairs)
+    previous = numba.get_num_threads()
+    if threads is not None:
+        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
+    try:
+        pairs = landscape_blocks(
+            starts, sizes, step, setup.centres, setup.radii, ptr, idx, setup.images,
+            setup.owner.astype(np.int64), coul_ion, half_d0, alpha, np.asarray(params.r_min, dtype=float),
+            np.asarray(params.coulomb_prefactor, dtype=float), s_scale, -1 if k is None else int(k),
+            float(cutoff), table, energies,
+        )
+    finally:
+        numba.set_num_threads(previous)
+    return _finish(setup, energies, lattice, numbers, positions, int(pairs.sum()))

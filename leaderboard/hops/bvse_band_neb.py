@@ -47,6 +47,12 @@ class NEBSettings:
         Seed of the legacy displacement.
     relax_endpoints : bool
         Legacy option: relax the moving ion at both end points first.
+    break_symmetry : float
+        If > 0 (A): when the start band is stationary by symmetry (see
+        :func:`stationary_by_symmetry`), push the moving ion of the interior images off the
+        line by up to this distance (a smooth bump, seeded by ``seed``, perpendicular to the
+        path) and optimise from there. Off by default: the paper's protocol starts from the
+        straight line and nothing in the release says it broke the symmetry.
     """
 
     k: float = 5.0
@@ -56,8 +62,10 @@ class NEBSettings:
     displacement: float = 0.0
     seed: int = 42
     relax_endpoints: bool = False
+    break_symmetry: float = 0.0
 
 
+STATIONARY_FORCE = 1e-6  # eV/A; a perpendicular force this small on every image is symmetry, not physics
 #: The paper's stated protocol (default) and the old ``SaddleFinder.bvse_neb`` defaults of
 #: ions 0.3.5-0.4.1 (no climbing image, k = 2, seeded framework displacement <= 0.2 A,
 #: end points relaxed, then a second band optimisation without the displacement).
@@ -84,6 +92,14 @@ class NEBResult:
         Final band (moving-ion positions, A).
     energies : (M,)
         Final energy profile (eV, absolute BVSE energies).
+    stationary_start : bool
+        The start band was stationary by symmetry (no perpendicular force on any image,
+        highest image in the middle): the optimiser cannot leave the straight line, so a
+        ``converged`` band may be a maximum along the path's normal, not a saddle, and its
+        barrier an upper bound. ``converged`` keeps its meaning (NEB force below fmax),
+        which is what the dataset stores.
+    symmetry_broken : bool
+        The band was restarted off the line (``NEBSettings.break_symmetry``).
     """
 
     barrier: float
@@ -93,6 +109,8 @@ class NEBResult:
     positions: np.ndarray
     energies: np.ndarray
     extras: dict = field(default_factory=dict)
+    stationary_start: bool = False
+    symmetry_broken: bool = False
 
 
 def improved_tangents(x: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -166,6 +184,45 @@ class _Fire:
         return dr
 
 
+def stationary_by_symmetry(x: np.ndarray, e: np.ndarray, f: np.ndarray, tol: float = STATIONARY_FORCE) -> bool:
+    """Is the band stationary by symmetry: no perpendicular force anywhere, maximum in the middle?
+
+    Parameters
+    ----------
+    x : (M, 3) positions, e : (M,) energies, f : (M-2, 3) true forces of the interior images.
+    tol : float
+        Largest perpendicular force (eV/A) counted as none.
+
+    Notes
+    -----
+    On such a band (a straight hop across a mirror plane or a 2-fold axis of the framework)
+    every force the NEB applies lies along the line, so the band can only slide along it;
+    with equal spacing and the climbing image on the symmetric maximum it is converged
+    before the first step. The maximum may still be a maximum across the path too (the
+    true path curving around it), which a symmetric start cannot see.
+    """
+    tau = improved_tangents(x, e)
+    perp = f - np.einsum("ij,ij->i", f, tau)[:, None] * tau
+    if float(np.linalg.norm(perp, axis=1).max()) > tol:
+        return False
+    m = len(x) - 2  # interior images
+    top = int(np.argmax(e[1:-1]))
+    middle = {m // 2} if m % 2 else {m // 2 - 1, m // 2}
+    return top in middle
+
+
+def _symmetry_breaking_push(x: np.ndarray, size: float, seed: int) -> np.ndarray:
+    """Interior displacements (M-2, 3): a sine bump of height ``size`` perpendicular to the line."""
+    rng = np.random.default_rng(seed)
+    axis = x[-1] - x[0]
+    axis = axis / np.linalg.norm(axis)
+    d = rng.normal(size=3)
+    d -= (d @ axis) * axis  # a random direction perpendicular to the straight path
+    d /= np.linalg.norm(d)
+    t = np.arange(1, len(x) - 1) / (len(x) - 1)
+    return size * np.sin(np.pi * t)[:, None] * d[None, :]
+
+
 def relax_point(x0: np.ndarray, energy_forces: EnergyForces, fmax: float, steps: int) -> tuple[np.ndarray, int]:
     """FIRE relaxation of the moving ion alone (used for legacy end-point relaxation)."""
     x = np.array(x0, float).reshape(1, 3)
@@ -201,6 +258,14 @@ def run_neb(band: np.ndarray, energy_forces: EnergyForces, settings: NEBSettings
     e_end, _ = energy_forces(x[[0, -1]])
     e = np.empty(len(x))
     e[0], e[-1] = e_end
+    ei, fi = energy_forces(x[1:-1])
+    e[1:-1] = ei
+    stationary = stationary_by_symmetry(x, e, fi)
+    broken = stationary and settings.break_symmetry > 0
+    if broken:
+        x[1:-1] += _symmetry_breaking_push(x, settings.break_symmetry, settings.seed)
+        ei, fi = energy_forces(x[1:-1])
+        e[1:-1] = ei
     opt = _Fire(3 * (len(x) - 2))
 
     def evaluate() -> np.ndarray:
@@ -208,7 +273,7 @@ def run_neb(band: np.ndarray, energy_forces: EnergyForces, settings: NEBSettings
         e[1:-1] = ei
         return neb_forces(x, e, fi, settings.k, settings.climb)
 
-    fneb = evaluate()
+    fneb = neb_forces(x, e, fi, settings.k, settings.climb)
     fmax_now = float(np.linalg.norm(fneb, axis=1).max())
     steps = 0
     while fmax_now >= settings.fmax and steps < settings.steps:
@@ -216,4 +281,5 @@ def run_neb(band: np.ndarray, energy_forces: EnergyForces, settings: NEBSettings
         steps += 1
         fneb = evaluate()
         fmax_now = float(np.linalg.norm(fneb, axis=1).max())
-    return NEBResult(float(e.max() - e.min()), fmax_now < settings.fmax, steps, fmax_now, x, e.copy())
+    return NEBResult(float(e.max() - e.min()), fmax_now < settings.fmax, steps, fmax_now, x, e.copy(),
+                     stationary_start=stationary, symmetry_broken=broken)

@@ -21,6 +21,9 @@ def register(subparsers: Any) -> None:
     p.add_argument("--neb", choices=["bvse"], default=None, help="also compute BVSE-NEB barriers")
     p.add_argument("--protocol", choices=["paper", "ions-legacy"], default="paper", help="NEB protocol")
     p.add_argument("--seed", type=int, default=None, help="seed of the ions-legacy displacement")
+    p.add_argument("--break-symmetry", type=float, default=0.0, metavar="A",
+                   help="restart a band that is stationary by symmetry at the start from a seeded "
+                   "perpendicular push of up to A angstrom (default 0: flag it as stationary_start only)")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run)
 
@@ -39,13 +42,24 @@ def _record(file: str, name: str, structure, args) -> dict:
     rec: dict[str, Any] = {"file": file, "material_id": name}
     try:
         if args.neb:
-            res = hop_barriers(structure, name, args.cutoff, args.bottleneck, args.protocol, args.seed)
+            protocol: Any = args.protocol
+            if getattr(args, "break_symmetry", 0.0):
+                from dataclasses import replace
+
+                from litraj_data.leaderboard.hops.bvse_band_neb import PROTOCOLS
+
+                protocol = replace(PROTOCOLS[args.protocol], break_symmetry=float(args.break_symmetry))
+            res = hop_barriers(structure, name, args.cutoff, args.bottleneck, protocol, args.seed)
             graph = res.graph
             hops = []
             for h, r in zip(res.hops, res.results):
                 d = h.as_dict()
+                # stationary_start: the straight start could not leave the line by symmetry, so
+                # em may be a maximum across the path (an upper bound), converged or not
                 d.update(em=_num(r.barrier) if r else None, converged=r.converged if r else None,
-                         neb_steps=r.steps if r else None)
+                         neb_steps=r.steps if r else None,
+                         stationary_start=r.stationary_start if r else None,
+                         symmetry_broken=r.symmetry_broken if r else None)
                 hops.append(d)
             rec["percolation_barriers"] = dict(zip(("E_1D", "E_2D", "E_3D"), map(_num, res.percolation)))
             rec["failures"] = [{"edge_id": e, "reason": r, "message": m} for e, r, m in res.failures]
@@ -81,8 +95,15 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['file']} [{r['material_id']}]: {r['max_dim']}D at {r['percolation_cutoff']} A, "
                   f"{len(r['hops'])} inequivalent hops")
             for h in r["hops"]:
-                extra = f"  em {h['em']} eV{'' if h['converged'] else ' (not converged)'}" if "em" in h else ""
+                flags = ("" if h["converged"] else " (not converged)") if "em" in h else ""
+                if h.get("stationary_start"):
+                    flags += " (restarted off a symmetric straight start)" if h.get("symmetry_broken") else \
+                        " (stationary start by symmetry: upper bound)"
+                extra = f"  em {h['em']} eV{flags}" if "em" in h else ""
                 print(f"  {h['edge_id']:<32} L {h['length']:.3f} A  bottleneck {h['bottleneck']:.3f} A{extra}")
             if "percolation_barriers" in r:
-                print("  percolation barriers (eV):", r["percolation_barriers"])
+                # None (JSON null) means "does not percolate in that dimension"
+                print("  percolation barriers: " + ", ".join(
+                    f"{k} {'does not percolate' if v is None else f'{v:.3f} eV'}"
+                    for k, v in r["percolation_barriers"].items()))
     return 0 if all(r.get("ok") for r in records) else 1
