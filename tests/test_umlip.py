@@ -186,6 +186,36 @@ def test_cli_bench_bad_model(tmp_path, capsys):
     assert doc["records"][0]["reason"] == "weights_missing"
 
 
+@pytest.mark.parametrize("source", ["absent", "empty_dir", "not_a_zip"])
+def test_bench_checks_the_data_source_before_loading_the_model(tmp_path, capsys, monkeypatch, source):
+    """An unavailable dataset fails at once: the model is never built (CHGNet used to load first)."""
+    from litraj_data.leaderboard.umlip import runners
+
+    built = []
+
+    def build(self):
+        built.append(self.spec.name)
+        raise AssertionError("the model must not be built before the data source is read")
+
+    monkeypatch.setattr(runners.UMLIPProvider, "_build", build)
+    path = tmp_path / source
+    if source == "empty_dir":
+        path.mkdir()
+    elif source == "not_a_zip":
+        path = tmp_path / "nebDFT2k.zip"
+        path.write_bytes(b"not a zip")
+    args = _parser().parse_args(["bench", "umlip", "--model", "chgnet", "--source", str(path),
+                                 "--out", str(tmp_path / "out"), "--cache-dir", str(tmp_path / "c"), "--json"])
+    assert args.func(args) == 2
+    (rec,) = json.loads(capsys.readouterr().out)["records"]
+    assert rec["ok"] is False and rec["error"] and built == []
+    # model problems that need no loading still come first (and still name the model)
+    args = _parser().parse_args(["bench", "umlip", "--model", "mace-mp-0", "--source", str(path),
+                                 "--out", str(tmp_path / "out"), "--json"])
+    assert args.func(args) == 2
+    assert json.loads(capsys.readouterr().out)["records"][0]["reason"] == "weights_missing" and built == []
+
+
 def test_bench_fixture_submission_validates(tmp_path, capsys):
     """The test archive's synthetic bands end on an occupied site: every hop must fail *cleanly*,
     be declared in failed.txt, and the submission must still validate."""
@@ -209,6 +239,8 @@ def test_bench_fixture_submission_validates(tmp_path, capsys):
     sub = read_submission(out / "bands", task)
     truth = task.load_truth(source=str(archive), cache_dir=str(tmp_path / "c"))
     meta = read_metadata(out / "metadata.yaml")
+    # the run's wall time and hardware are in the metadata (the page's runtime-vs-MAE plot reads them)
+    assert meta["wall_time_s"] >= 0 and meta["hardware"].startswith("cpu (") and meta["task"] == rec["task"]
     # a partial test archive imports as a local version (1.0.0+digest): the only complaint
     assert truth.version.startswith(task.version + "+")
     assert [i.reason for i in validate(sub, truth, meta)] == ["wrong_version"]

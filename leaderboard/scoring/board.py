@@ -14,10 +14,13 @@ import pandas as pd
 
 from litraj_data.errors import DataFormatError
 from litraj_data.leaderboard.scoring.reference import REPORTED_NOTE, reference_rows
-from litraj_data.leaderboard.scoring.score import DROP_RULE, summarise
+from litraj_data.leaderboard.scoring.score import DROP_RULE, SAMPLE_LABEL, summarise
 from litraj_data.leaderboard.scoring.tasks import get_task
 
-__all__ = ["load_records", "build_board", "model_label"]
+__all__ = ["load_records", "build_board", "model_label", "item_noun", "reference_note"]
+
+#: what one scored item of a task is, by its id column
+_NOUNS = {"material_id": "structures", "edge_id": "hops", "config_id": "configurations"}
 
 SUBSET_ORDER = {"all": 0, "w/o TM": 1, "with TM": 2}
 
@@ -50,11 +53,34 @@ def load_records(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
 
 
 def model_label(record: dict[str, Any]) -> str:
-    """``model version`` from the record's metadata, else the predictions file name."""
+    """``model version`` from the record's metadata, else the predictions file name.
+
+    A record scored on the embedded sample ends in ``[sample]``, so it is never read as a
+    result on the task's split.
+    """
     meta = record.get("model") or {}
     name = meta.get("model") or Path(str(record.get("file", "submission"))).stem
     version = meta.get("model_version")
-    return f"{name} {version}" if version not in (None, "") else str(name)
+    label = f"{name} {version}" if version not in (None, "") else str(name)
+    return f"{label} [{SAMPLE_LABEL}]" if record.get("sample") else label
+
+
+def item_noun(task: Any) -> str:
+    """``structures``, ``hops`` or ``configurations``: what ``n`` counts in ``task``."""
+    return _NOUNS.get(task.id_column, "items")
+
+
+def reference_note(task: Any, refs: list[dict[str, Any]]) -> str:
+    """The note under a task's table about the paper's rows and their ``n``."""
+    noun = item_noun(task)
+    stated = sorted({r["table"] for r in refs if r.get("n") is not None})
+    note = (f"rows marked '{REPORTED_NOTE}' are the paper's published numbers, not recomputed here; "
+            f"n of a submission = {noun} scored")
+    if not stated:
+        return note + f"; the paper does not state n for these rows (–), it scored the {task.split} split"
+    return note + (f"; n of a paper row = {noun} the paper scored where it states it ({', '.join(stated)}; "
+                   "the paper's hop sets can differ from this task's split: compare with care), – where it "
+                   "does not")
 
 
 def _rescored(record: dict[str, Any], drop: set[str]) -> dict[str, dict[str, Any]]:
@@ -116,7 +142,8 @@ def build_board(records: list[dict[str, Any]], *, include_reference: bool = True
             for name, m in subsets.items():
                 rows.append({
                     "model": model_label(r), "subset": name, "kind": "submission",
-                    "status": "scored by litraj-data",
+                    "status": "scored by litraj-data" + (f" on the embedded {SAMPLE_LABEL}" if r.get("sample") else ""),
+                    "sample": bool(r.get("sample")),
                     "fine_tuned_on_litraj": meta.get("fine_tuned_on_litraj"),
                     "file": r.get("file"),
                     **{k: v for k, v in m.items() if k not in ("bootstrap",)},
@@ -125,8 +152,7 @@ def build_board(records: list[dict[str, Any]], *, include_reference: bool = True
             refs = reference_rows(task)
             rows += refs
             if refs:
-                notes.append(f"rows marked '{REPORTED_NOTE}' are the paper's published numbers "
-                             "(n = number of hops the paper scored), not recomputed here")
+                notes.append(reference_note(task, refs))
         rows.sort(key=lambda row: (SUBSET_ORDER.get(row["subset"], 9),
                                    row["mae"] if row.get("mae") is not None else float("inf")))
         board[task.id] = {"task": task, "rows": rows, "notes": notes, "records": recs}

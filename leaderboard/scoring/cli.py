@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,53 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if issues:
         return _fail(args, args.file, SubmissionInvalid(issues), 1)
     n = len(sub.ids)
-    _emit(args, {"records": [{"file": args.file, "task": task.id, "valid": True, "n_predictions": n,
-                              "failed_declared": sorted(sub.failed_ids)}]},
-          f"{args.file}: valid submission for {task.id} ({n} predictions)")
+    record: dict[str, Any] = {"file": args.file, "task": task.id, "valid": True, "n_predictions": n,
+                              "failed_declared": sorted(sub.failed_ids)}
+    text = f"{args.file}: valid submission for {task.id} ({n} predictions)"
+    if meta is not None:
+        record["metadata"] = {"file": args.metadata, "model_card": "complete" if meta.get("card") else "legacy",
+                              "card_missing": meta.get("card_missing", [])}
+        if not meta.get("card"):
+            text += (f"\n{args.metadata}: legacy metadata, accepted; a model card would also state "
+                     + ", ".join(meta.get("card_missing", [])) + " (see docs/leaderboard.md, Model cards)")
+    if truth.origin == "sample":
+        record["sample"] = True
+        text += "\nnote: checked against the embedded sample, not the task's split"
+    _emit(args, {"records": [record]}, text)
     return 0
+
+
+def _cmd_card(args: argparse.Namespace) -> int:
+    if args.example:
+        print(resources.files("litraj_data.leaderboard.scoring").joinpath("data/example_model_card.yaml")
+              .read_text(encoding="utf-8"), end="")
+        return 0
+    if not args.files:
+        print("litraj submit card: give model card files, or --example for a template", file=sys.stderr)
+        return 2
+    records, bad = [], False
+    for f in args.files:
+        try:
+            meta = read_metadata(f)
+        except SubmissionInvalid as exc:
+            bad = True
+            records.append({"file": f, "valid": False, "issues": [i.as_dict() for i in exc.issues]})
+            continue
+        records.append({"file": f, "valid": True, "model": meta["model"], "model_version": meta.get("model_version"),
+                        "model_card": "complete" if meta.get("card") else "legacy",
+                        "card_missing": meta.get("card_missing", [])})
+    if args.json:
+        print(dumps_json({"records": records}, indent=2))
+    else:
+        for r in records:
+            if not r["valid"]:
+                print(f"{r['file']}: invalid\n" + "\n".join(f"  - [{i['reason']}] {i['message']}" for i in r["issues"]))
+            elif r["model_card"] == "legacy":
+                print(f"{r['file']}: legacy metadata of {r['model']} (accepted); a model card would also state "
+                      + ", ".join(r["card_missing"]))
+            else:
+                print(f"{r['file']}: valid model card of {r['model']} {r['model_version']}")
+    return 1 if bad else 0
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
@@ -127,8 +171,8 @@ def _cmd_tasks(args: argparse.Namespace) -> int:
 def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("file", help="predictions file (CSV/Parquet) or band folder/extxyz/Parquet")
     p.add_argument("--task", required=True, help="task id, e.g. nebDFT2k/em (see `litraj leaderboard tasks`)")
-    p.add_argument("--metadata", help="metadata YAML (model, model_version, authors, url, training_data, "
-                   "fine_tuned_on_litraj, hyperparameters, date)")
+    p.add_argument("--metadata", help="model card YAML (model_name, authors with ORCID, checkpoint, licence, "
+                   "environment, training_data, ...; docs/leaderboard.md) or legacy metadata YAML")
     p.add_argument("--source", help="where the dataset comes from, as load_litraj(source=) ('sample', a folder, ...)")
     p.add_argument("--cache-dir", help="dataset cache folder")
     p.add_argument("--json", action="store_true", help="print one JSON document")
@@ -141,6 +185,11 @@ def register(subparsers: Any) -> None:
     val = ssub.add_parser("validate", help="validate predictions against a task (scores nothing)")
     _dataset_args(val)
     val.set_defaults(func=_cmd_validate)
+    card = ssub.add_parser("card", help="validate model cards (or print an example with --example)")
+    card.add_argument("files", nargs="*", help="model card YAML files")
+    card.add_argument("--example", action="store_true", help="print an example model card")
+    card.add_argument("--json", action="store_true", help="print one JSON document")
+    card.set_defaults(func=_cmd_card)
 
     sc = subparsers.add_parser("score", help="validate and score a submission")
     _dataset_args(sc)

@@ -20,7 +20,11 @@ from litraj_data.leaderboard.scoring.reference import CITATION, DOI
 from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
 from litraj_data.leaderboard.scoring.tasks import SUBSET_RULES, Task, Truth
 
-__all__ = ["score_submission", "summarise", "DROP_RULE"]
+__all__ = ["score_submission", "summarise", "DROP_RULE", "SAMPLE_LABEL", "SAMPLE_NOTE"]
+
+SAMPLE_LABEL = "sample"
+SAMPLE_NOTE = ("sample: scored on the embedded sample (a few rows built for tests and demos), not the "
+               "task's split; not comparable with the paper's rows")
 
 DROP_RULE = ("hops where the optimisation failed are dropped before scoring (paper, Methods: "
              "trajectories where any compared model failed are excluded)")
@@ -76,6 +80,8 @@ def _scalar_items(sub: Submission, truth: Truth) -> pd.DataFrame:
                           "yhat": merged["prediction"].astype(float)})
     if "has_specific_TM" in merged.columns:
         items["has_specific_TM"] = merged["has_specific_TM"].astype("boolean")
+    if "chemsys" in merged.columns:
+        items["chemsys"] = merged["chemsys"].astype(str)
     return items
 
 
@@ -96,9 +102,16 @@ def _band_items(sub: Submission, truth: Truth, drop: set[str]) -> pd.DataFrame:
                "pa_mae": pa_mae(ref, band.positions, cell, pbc)}
         if "has_specific_TM" in truth.table.columns:
             row["has_specific_TM"] = bool(r.has_specific_TM)
+        if "chemsys" in truth.table.columns:
+            row["chemsys"] = str(r.chemsys)
+        # energy profiles relative to the first image, for the page's per-hop viewer
+        row["profile_pred"] = (band.energies - band.energies[0]).round(5).tolist()
+        ref_e = getattr(r, "relaxed_energies", None)
+        row["profile_ref"] = (None if ref_e is None else
+                              (np.asarray(ref_e, float) - float(ref_e[0])).round(5).tolist())
         rows.append(row)
-    return pd.DataFrame(rows, columns=["id", "y", "yhat", "pa_mae"]
-                        + (["has_specific_TM"] if "has_specific_TM" in truth.table.columns else []))
+    optional = [c for c in ("has_specific_TM", "chemsys") if c in truth.table.columns]
+    return pd.DataFrame(rows, columns=["id", "y", "yhat", "pa_mae", *optional, "profile_pred", "profile_ref"])
 
 
 def _voigt(stress: Any) -> np.ndarray:
@@ -109,20 +122,27 @@ def _voigt(stress: Any) -> np.ndarray:
     return s
 
 
+def _chemsys(numbers: Any) -> str:
+    from ase.data import chemical_symbols
+
+    return "-".join(sorted({chemical_symbols[int(z)] for z in numbers if int(z) > 0}))
+
+
 def _efs_summary(sub: Submission, truth: Truth) -> tuple[pd.DataFrame, dict[str, Any]]:
     task = truth.task
     merged = truth.table.merge(sub.predictions, on=task.id_column, suffixes=("_true", "_pred"))
-    ids, e_true, e_pred, f_err, s_err = [], [], [], [], []
+    ids, e_true, e_pred, f_err, s_err, systems = [], [], [], [], [], []
     for r in merged.itertuples(index=False):
         n = len(r.numbers)
         ids.append(getattr(r, task.id_column))
+        systems.append(_chemsys(r.numbers))
         e_true.append(r.energy_true / n)
         e_pred.append(r.energy_pred / n)
         f_err.append((np.stack(r.forces_pred).astype(float) - np.stack(r.forces_true).astype(float)).ravel())
         st, sp = getattr(r, "stress_true", None), getattr(r, "stress_pred", None)
         if st is not None and sp is not None and not np.isnan(np.asarray(st, float)).any():
             s_err.append(_voigt(sp) - _voigt(st))
-    items = pd.DataFrame({"id": ids, "y": e_true, "yhat": e_pred})
+    items = pd.DataFrame({"id": ids, "y": e_true, "yhat": e_pred, "chemsys": systems})
     f = np.concatenate(f_err) if f_err else np.array([])
     extra = {"forces_mae": float(np.abs(f).mean()) if f.size else None,
              "forces_rmse": float(np.sqrt((f ** 2).mean())) if f.size else None}
@@ -175,7 +195,11 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
         "unit": task.unit, "model": iso_dates(dict(metadata or {})),
         "scored_at": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "litraj_data_version": _package_version, "citation": CITATION, "doi": DOI, "notes": [],
+        "sample": truth.origin == "sample",
     }
+    if record["sample"]:
+        record["data"] = SAMPLE_LABEL
+        record["notes"].append(SAMPLE_NOTE)
     if task.kind == "scalar":
         items = _scalar_items(sub, truth)
         values = truth.table[task.target].astype(float)

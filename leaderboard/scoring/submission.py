@@ -32,7 +32,8 @@ import yaml
 
 # the one Band and band check; Band is re-exported here (and by the scoring package) for importers
 from litraj_data.bands import Band, band_from_frames, check_band
-from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.errors import DataFormatError, LitrajError, RegistryError
+from litraj_data.leaderboard.scoring.modelcard import parse_metadata
 from litraj_data.leaderboard.scoring.tasks import Task, Truth
 
 __all__ = ["Issue", "SubmissionInvalid", "Band", "Submission", "read_submission", "read_metadata",
@@ -277,23 +278,33 @@ def read_submission(path: str | os.PathLike, task: Task) -> Submission:
 
 
 def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
-    """Read a submission's metadata YAML (model, authors, training data, ...).
+    """Read and validate a submission's model card or legacy metadata YAML.
+
+    A model card (``model_name``, authors with ORCID, checkpoint, licence, environment, ...;
+    see :mod:`~litraj_data.leaderboard.scoring.modelcard`) and the 8-field metadata that
+    ``litraj baseline predict`` / ``litraj bench umlip`` write are both accepted.
+
+    Returns
+    -------
+    dict
+        The flat fields (``model``, ``model_version``, ``fine_tuned_on_litraj``, ...), ``card``
+        (the validated card, ``None`` for legacy metadata) and ``card_missing``.
 
     Raises
     ------
     SubmissionInvalid
-        When the file is not a YAML mapping.
+        ``metadata``: not YAML, not a mapping, an unknown key (named with the file) or a card
+        value of the wrong form.
     """
     p = Path(path)
     try:
-        meta = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise _reject("metadata", f"cannot read metadata {p}: {exc}") from exc
-    if not isinstance(meta, dict):
-        raise _reject("metadata", f"metadata {p} must be a YAML mapping of {', '.join(METADATA_FIELDS)}")
-    if "model" not in meta and "name" in meta:
-        meta["model"] = meta.pop("name")
-    return iso_dates(meta)
+    try:
+        return parse_metadata(iso_dates(doc), str(p))
+    except RegistryError as exc:
+        raise _reject("metadata", str(exc), file=str(p)) from exc
 
 
 def iso_dates(value: Any) -> Any:
@@ -321,6 +332,10 @@ def _check_metadata(meta: Mapping[str, Any], task: Task) -> list[Issue]:
     ft = meta.get("fine_tuned_on_litraj")
     if "fine_tuned_on_litraj" in meta and not isinstance(ft, bool):
         issues.append(Issue("metadata", f"fine_tuned_on_litraj must be true or false, got {ft!r}"))
+    card = meta.get("card") or {}
+    if (card.get("training_data") or {}).get("litraj_test_data_seen"):
+        issues.append(Issue("not_allowed", f"the model card says the model saw LiTraj test data; no "
+                            f"LiTraj task ({task.id} included) can score it fairly"))
     if task.requires_not_finetuned and ft is True:
         issues.append(Issue("not_allowed", f"{task.id} scores all splits and is only for models never "
                             "trained on LiTraj; submit fine-tuned models to the test-split task "

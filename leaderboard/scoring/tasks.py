@@ -32,6 +32,8 @@ SUBSET_RULES = {
 
 BAND_COLUMNS = ("band_numbers", "relaxed_positions", "relaxed_cell", "relaxed_energies", "band_pbc")
 EFS_COLUMNS = ("numbers", "energy", "forces", "stress")
+#: read when the dataset has them, never required: chemsys feeds the per-element error heatmap
+OPTIONAL_COLUMNS = ("relaxed_energies", "band_pbc", "stress", "chemsys")
 
 
 def _tm_flags(df: pd.DataFrame) -> np.ndarray:
@@ -85,6 +87,7 @@ class Task:
             cols += list(EFS_COLUMNS)
         if any(s != "all" for s in self.subsets):
             cols.append("has_specific_TM")
+        cols.append("chemsys")
         return cols
 
     def load_truth(self, source: str | None = None, cache_dir: str | None = None) -> "Truth":
@@ -123,7 +126,10 @@ class Task:
                 tables[split_name] = ds.select_columns(present)
             else:
                 tables[split_name] = ds.select_columns([self.id_column])
-        return Truth.from_tables(self, tables, version=version)
+        truth = Truth.from_tables(self, tables, version=version)
+        # the embedded sample is a few rows of the split, not the split: records and pages say so
+        truth.origin = "sample" if str(source) == "sample" else None
+        return truth
 
 
 def _dataset_version(dd: Any) -> str | None:
@@ -160,12 +166,16 @@ class Truth:
         ``{split: set of ids}`` of the splits outside the evaluation split.
     version
         Dataset version the truth was read from (``None`` when the source does not say).
+    origin
+        ``"sample"`` when the truth is the embedded sample (a few rows, not the full split),
+        else ``None``.
     """
 
     task: Task
     table: pd.DataFrame
     other_split_ids: dict[str, set[str]] = field(default_factory=dict)
     version: str | None = None
+    origin: str | None = None
 
     @classmethod
     def from_tables(cls, task: Task, tables: Mapping[str, Any], version: str | None = None) -> "Truth":
@@ -187,7 +197,7 @@ class Truth:
             df["split"] = s
             frames.append(df)
         table = pd.concat(frames, ignore_index=True)
-        needed = [c for c in task.truth_columns() if c not in ("relaxed_energies", "band_pbc", "stress")]
+        needed = [c for c in task.truth_columns() if c not in OPTIONAL_COLUMNS]
         absent = [c for c in needed if c not in table.columns]
         if absent:
             raise DataFormatError(f"{task.id}: truth table lacks columns {absent}", reason="missing_column")

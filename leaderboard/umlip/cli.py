@@ -90,16 +90,19 @@ def _provider(args: argparse.Namespace):
 
 def run_bench(args: argparse.Namespace) -> int:
     """``litraj bench umlip``."""
-    from litraj_data.leaderboard.umlip.bench import bench_umlip
+    from litraj_data.leaderboard.umlip.bench import bench_umlip, preflight
+    from litraj_data.leaderboard.umlip.runners import get_provider
 
     try:
         config = _config(args)
-        provider = _provider(args)
+        # cheap model checks (name, weights, package) first, then the data source, then the model
+        preflight(get_provider(args.model, args.weights, args.device, check=False,
+                               max_batch_atoms=args.max_batch_atoms))
         with contextlib.redirect_stdout(sys.stderr):  # model chatter must not corrupt --json
-            summary = bench_umlip(provider, args.out, args.dataset, args.split, args.source, args.limit,
+            summary = bench_umlip(lambda: _provider(args), args.out, args.dataset, args.split, args.source, args.limit,
                                   args.workers, args.scheduler, config, args.cache_dir,
                                   progress=None if args.json else _progress)
-    except (LitrajError, ValueError, ImportError) as exc:
+    except (LitrajError, ValueError, ImportError, OSError) as exc:  # OSError: a --source path that does not exist
         return _error(args, args.out, exc)
     record = {"file": summary["submission"], "ok": True, **summary}
     if args.json:
