@@ -366,3 +366,45 @@ def test_max_barrier_gives_inf():
     r = bvse_barriers(rocksalt(), resolution=0.3, max_barrier=0.1)
     assert r.E_1D == np.inf and r.dims == (0, 0, 0)
     assert r.as_dict()["E_3D"] is None
+
+
+# ------------------------------------------------------------------------ grid convergence
+def test_converge_reports_and_reduces_the_grid_uncertainty():
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.bvse.api import bvse_barriers_converged
+
+    s = get_sample_structure("sample-LiCoO2-166")
+    first = bvse_barriers(s, k=200, resolution=0.3)
+    second = bvse_barriers(s, k=200, resolution=0.24)
+    start_change = abs(first.E_1D - second.E_1D)
+    r = bvse_barriers_converged(s, tol=0.005, resolution=0.3, k=200)
+    assert r.grid_converged and r.resolutions[0] == 0.3 and r.resolutions == sorted(r.resolutions, reverse=True)
+    assert len(r.resolutions) >= 3
+    assert r.grid_uncertainty["E_1D"] < 0.005 < start_change
+    assert r.grid_uncertainty["E_3D"] == 0.0  # inf at every resolution: no uncertainty
+    assert r.as_dict()["grid_uncertainty"]["E_1D"] == r.grid_uncertainty["E_1D"]
+    # the result is the finest grid's
+    assert r.E_1D == bvse_barriers(s, k=200, resolution=r.resolutions[-1]).E_1D
+    # no finer grid allowed: not converged, and the uncertainty is still reported
+    capped = bvse_barriers_converged(s, tol=1e-6, resolution=0.3, min_resolution=0.2, k=200)
+    assert capped.grid_converged is False and capped.grid_uncertainty["E_1D"] > 0
+
+
+def test_gap_to_bvlain_on_layered_oxide_is_grid_sampling():
+    # LiCoO2 E_1D: ours 1.264 eV at 0.2 Å, bvlain 1.299 (2.7 %): bvlain's linspace grid is
+    # the periodic grid of int(a // h) - 1 points (13 per 2.82 Å, 0.235 Å) where ours has
+    # ceil(a / h) = 15 (0.188 Å). On bvlain's grid we give bvlain's number (1.298, within
+    # its 0.01 eV bisection: tests/test_bvse_peers.py), and at 0.1 Å both grids agree
+    # within 0.1 %: the in-plane saddle falls between grid points, differently on each grid.
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.bvse.api import bvlain_grid_shape
+
+    s = get_sample_structure("sample-LiCoO2-166")
+    ours = bvse_barriers(s, k=200, resolution=0.2)
+    theirs = bvse_barriers(s, k=200, shape=bvlain_grid_shape(s.lattice.matrix, 0.2))
+    assert theirs.shape == (13, 13, 69) and ours.shape == (15, 15, 71)
+    assert abs(ours.E_1D - theirs.E_1D) / ours.E_1D > 0.02
+    assert theirs.E_1D == pytest.approx(1.2980, abs=5e-4)  # bvlain 0.25.1: 1.2988
+    fine_ours = bvse_barriers(s, k=200, resolution=0.1)
+    fine_theirs = bvse_barriers(s, k=200, shape=bvlain_grid_shape(s.lattice.matrix, 0.1))
+    assert abs(fine_ours.E_1D - fine_theirs.E_1D) / fine_ours.E_1D < 0.002

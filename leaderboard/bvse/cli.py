@@ -19,7 +19,7 @@ def _fmt(x: float | None) -> str:
 def _cmd_bvel(args: argparse.Namespace) -> int:
     from litraj_data.structures import iter_structure_files, read_structures
 
-    from litraj_data.leaderboard.bvse.api import bvse_barriers
+    from litraj_data.leaderboard.bvse.api import bvse_barriers, bvse_barriers_converged
 
     records: list[dict[str, Any]] = []
     failed = 0
@@ -38,7 +38,13 @@ def _cmd_bvel(args: argparse.Namespace) -> int:
                     Path(args.grd_dir).mkdir(parents=True, exist_ok=True)
                     extra["grd"] = Path(args.grd_dir) / f"{name}.grd"
                     extra["cube"] = Path(args.grd_dir) / f"{name}.cube"
-                res = bvse_barriers(structure, **bvse_kwargs(args), **extra)
+                if args.converge is not None:
+                    kw = bvse_kwargs(args)
+                    res = bvse_barriers_converged(structure, args.converge, kw.pop("resolution"),
+                                                  min_resolution=args.min_resolution, **kw, **extra,
+                                                  threads=args.threads)
+                else:
+                    res = bvse_barriers(structure, **bvse_kwargs(args), **extra, threads=args.threads)
                 rec.update({"ok": True, **res.as_dict()})
             except LitrajError as exc:
                 rec.update({"ok": False, "reason": exc.reason, "message": str(exc)})
@@ -48,10 +54,16 @@ def _cmd_bvel(args: argparse.Namespace) -> int:
         # strict JSON: a barrier that never percolates (inf) is written as null
         sys.stdout.write(dumps_json({"records": records}) + "\n")
     else:
-        print(f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}")
+        converge = args.converge is not None
+        print(f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}" + ("  grid uncertainty (eV), finest grid" if converge else ""))
         for r in records:
             if r["ok"]:
-                print(f"{r['name']:30s} {_fmt(r['E_1D']):>8s} {_fmt(r['E_2D']):>8s} {_fmt(r['E_3D']):>8s}")
+                line = f"{r['name']:30s} {_fmt(r['E_1D']):>8s} {_fmt(r['E_2D']):>8s} {_fmt(r['E_3D']):>8s}"
+                if converge:
+                    u = r["grid_uncertainty"]
+                    line += "  " + "/".join(_fmt(u[n]) for n in ("E_1D", "E_2D", "E_3D"))
+                    line += f" at {r['resolutions'][-1]:.3f} A" + ("" if r["grid_converged"] else " (NOT converged)")
+                print(line)
             else:
                 print(f"{str(r['name'] or r['file']):30s} failed: {r['reason']} ({r['message']})")
     if not records:
@@ -69,6 +81,14 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("files", nargs="+", help="structure files or folders")
     add_bvse_options(p)
+    p.add_argument("--converge", type=float, default=None, metavar="TOL",
+                   help="refine the grid (x0.8 per step from --resolution) until every barrier changes by "
+                   "less than TOL eV; reports each result's grid uncertainty (change over the last two grids)")
+    p.add_argument("--min-resolution", type=float, default=0.05,
+                   help="finest grid spacing --converge tries (default 0.05 A)")
+    # not a calculator setting (results do not depend on it), so not in add_bvse_options
+    p.add_argument("--threads", type=int, default=None,
+                   help="threads of the compiled landscape loop (default: all cores, or NUMBA_NUM_THREADS)")
     p.add_argument("--grd-dir", default=None, help="also write NAME.grd and NAME.cube (VESTA) here")
     p.add_argument("--json", action="store_true", help='print one JSON document {"records": [...]}')
     p.set_defaults(func=_cmd_bvel)

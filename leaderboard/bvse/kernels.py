@@ -63,7 +63,8 @@ def _kth_near(a: np.ndarray, n: int, kk: int, guess: float) -> float:
 
     Counts the entries <= guess, then walks down from the guess (or up from it) one distinct
     value at a time: a handful of vectorisable passes where neighbouring grid points share
-    almost all of their k nearest. Falls back to :func:`_kth_smallest` after 4 steps.
+    almost all of their k nearest. Returns -1 after 4 steps without an answer (the caller
+    then runs :func:`_kth_smallest` on a copy). ``a`` is not modified.
     """
     c = 0
     for q in range(n):
@@ -102,7 +103,7 @@ def _kth_near(a: np.ndarray, n: int, kk: int, guess: float) -> float:
                 return m
             need -= cnt
             bottom = m
-    return _kth_smallest(a, n, kk)
+    return -1.0
 
 
 def _with_ties(limit_d2: float) -> float:
@@ -172,8 +173,8 @@ def _block(b, starts, sizes, step, centre, rad, cand, images, owner, coul_ion, h
         ion = owner[cand[a]]
         px[q], py[q], pz[q] = pos[a, 0], pos[a, 1], pos[a, 2]
         hd[q], al[q], rm[q], pf[q], ss[q] = half_d0[ion], alpha[ion], r_min[ion], pref[ion], s_scale[ion]
-    d2 = np.empty(n)
-    scratch = np.empty(max(u1 - u0, 1))
+    d2u = np.empty(max(u1 - u0, 1))  # squared distances of the uncertain ions
+    scratch = np.empty(max(u1 - u0, 1))  # reordered by quickselect
     select = use_k and n_certain + (u1 - u0) > k
     last = table.shape[0] - 1
     n_pairs = 0
@@ -186,45 +187,66 @@ def _block(b, starts, sizes, step, centre, rad, cand, images, owner, coul_ion, h
                 x = gi * step[0, 0] + gj * step[1, 0] + gl * step[2, 0] - centre[0]
                 y = gi * step[0, 1] + gj * step[1, 1] + gl * step[2, 1] - centre[1]
                 z = gi * step[0, 2] + gj * step[1, 2] + gl * step[2, 2] - centre[2]
-                for q in range(n):
-                    dx = x - px[q]
-                    dy = y - py[q]
-                    dz = z - pz[q]
-                    d2[q] = dx * dx + dy * dy + dz * dz
+                limit = SENTINEL_D2
                 if u1 > u0:
+                    for q in range(u0, u1):
+                        dx = x - px[q]
+                        dy = y - py[q]
+                        dz = z - pz[q]
+                        d2u[q - u0] = dx * dx + dy * dy + dz * dz
+                    m = u1 - u0
                     if select:
-                        for q in range(u0, u1):
-                            scratch[q - u0] = d2[q]
-                        if guess < 0.0:
-                            guess = _kth_smallest(scratch, u1 - u0, k - n_certain)
-                        else:
-                            guess = _kth_near(scratch, u1 - u0, k - n_certain, guess)
+                        kk = k - n_certain
+                        if guess >= 0.0:
+                            guess = _kth_near(d2u, m, kk, guess)
+                        if guess < 0.0:  # first point, or the guess was too far off
+                            for q in range(m):
+                                scratch[q] = d2u[q]
+                            guess = _kth_smallest(scratch, m, kk)
                         limit = _with_ties_jit(min(guess, cut2))
                     else:
                         limit = _with_ties_jit(cut2)
                     inside = 0
-                    for q in range(u0, u1):
-                        if d2[q] > limit:
-                            d2[q] = SENTINEL_D2
-                        else:
+                    for q in range(m):
+                        if d2u[q] <= limit:
                             inside += 1
                     n_pairs += n_certain + inside
                 else:
                     n_pairs += n_certain
+                # Morse (certain, then uncertain within the limit), then Coulomb (uncertain
+                # within the limit, then certain); excluded pairs are skipped, not zeroed
                 e_morse = 0.0
                 e_pair = 0.0
                 for q in range(n_morse):
-                    t = np.exp((rm[q] - np.sqrt(d2[q])) * al[q])
+                    if q < u0:
+                        dx = x - px[q]
+                        dy = y - py[q]
+                        dz = z - pz[q]
+                        dd = dx * dx + dy * dy + dz * dz
+                    else:
+                        dd = d2u[q - u0]
+                        if dd > limit:
+                            continue
+                    t = np.exp((rm[q] - np.sqrt(dd)) * al[q])
                     e_morse += (t * t) * hd[q]
                     e_pair += t * hd[q]
                 e = e_morse - 2.0 * e_pair
                 e_coul = 0.0
                 for q in range(n_morse, n):
-                    r = max(np.sqrt(d2[q]), 1e-6)
-                    s = min(r * ss[q], last)
-                    ti = int(s)
-                    s -= ti
-                    v = ((table[ti, 3] * s + table[ti, 2]) * s + table[ti, 1]) * s + table[ti, 0]
+                    if q >= u1:
+                        dx = x - px[q]
+                        dy = y - py[q]
+                        dz = z - pz[q]
+                        dd = dx * dx + dy * dy + dz * dz
+                    else:
+                        dd = d2u[q - u0]
+                        if dd > limit:
+                            continue
+                    r = max(np.sqrt(dd), 1e-6)
+                    sx = min(r * ss[q], last)
+                    ti = int(sx)
+                    sx -= ti
+                    v = ((table[ti, 3] * sx + table[ti, 2]) * sx + table[ti, 1]) * sx + table[ti, 0]
                     e_coul += v / r * pf[q]
                 energies[gi, gj, gl] = e + e_coul
     return n_pairs

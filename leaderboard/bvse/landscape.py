@@ -22,6 +22,7 @@ The plain dense evaluation it is tested against lives with the tests
 """
 from __future__ import annotations
 
+import multiprocessing
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -226,9 +227,9 @@ def compute_landscape(
     numbers, positions : ndarray, optional
         The whole structure, kept on the result for volumetric files.
     threads : int, optional
-        Threads of the compiled loop (default: numba's, i.e. all cores or
-        ``NUMBA_NUM_THREADS``). The result does not depend on it. Pass 1 inside worker
-        processes that already use every core.
+        Threads of the compiled loop. Default: numba's (all cores or ``NUMBA_NUM_THREADS``)
+        in a main process, 1 inside a worker process (``multiprocessing``), where a
+        ``--workers N`` build already uses the cores. The result does not depend on it.
 
     Returns
     -------
@@ -261,6 +262,8 @@ def compute_landscape(
     step = lattice / np.array(setup.shape)[:, None]
     energies = np.empty(setup.shape, dtype=float)
     previous = numba.get_num_threads()
+    if threads is None and multiprocessing.parent_process() is not None:
+        threads = 1
     if threads is not None:
         numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
     try:
