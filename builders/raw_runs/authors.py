@@ -156,17 +156,17 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
     files = [f"{n}.xyz" for n in ("source", "target") if relax[n]] + [p.name for p in steps]
 
     def configs() -> Iterator[Config]:
+        # one pass per file: the end-point relaxations and the last band step were read (and
+        # checked against the reference system) above, so their frames are reused here
         for name in ("source", "target"):
             p = folder / f"{name}.xyz"
-            if not p.is_file():
-                continue
-            for step, atoms in enumerate(iter_frames(p)):
-                check_same_system([atoms], ref, str(p))
+            for step, atoms in enumerate(relax[name]):
                 yield to_config(atoms, name, step, 0 if name == "source" else n_images - 1, f"{p} frame {step}")
         for p in steps:
             step = int(STEP_RE.match(p.name).group(1))
             n = 0
-            for image, atoms in enumerate(iter_frames(p)):
+            frames = last_step if (p == steps[-1] and last_step is not None) else iter_frames(p)
+            for image, atoms in enumerate(frames):
                 check_same_system([atoms], ref, str(p))
                 n += 1
                 yield to_config(atoms, "band", step, image, f"{p} image {image}")

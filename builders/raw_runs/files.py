@@ -63,6 +63,15 @@ def tail_bytes(path: Path, n: int = _TAIL_BYTES) -> bytes:
     return tail
 
 
+def _gunzip(path: Path) -> bytes:
+    """The whole decompressed content of a .gz file (``truncated`` when the stream ends early)."""
+    try:
+        with gzip.open(path, "rb") as fh:
+            return fh.read()
+    except (EOFError, gzip.BadGzipFile, OSError) as exc:  # cut-off or corrupt .gz
+        raise DataFormatError(f"{path}: gzip stream ends early ({exc})", reason="truncated") from exc
+
+
 def is_ulm(path: Path) -> bool:
     """True when ``path`` is an ASE ULM trajectory whatever its suffix."""
     try:
@@ -138,11 +147,24 @@ def iter_frames(path: Path, fmt: str | None = None) -> Iterator[Atoms]:
         raise DataFormatError(f"{path}: no such file", reason="missing_file")
     if fmt is None:
         fmt = vasp_format(path) if re.search(r"OUTCAR|vasprun", path.name) else traj_format(path)
+    source: str | io.TextIOBase = str(path)
     if fmt in ("vasp-out", "vasp-xml"):
-        check_vasp_complete(path)
+        if _is_gz(path):
+            # one decompression serves both the footer check and ASE (which would otherwise
+            # stream through the .gz a second time)
+            data = _gunzip(path)
+            footer = VASPRUN_FOOTER if fmt == "vasp-xml" else OUTCAR_FOOTER
+            if footer not in data[-_TAIL_BYTES:]:
+                raise DataFormatError(f"{path}: no {footer.decode()!r} at the end (run cut off or file truncated)",
+                                      reason="truncated")
+            buffer = io.BytesIO(data)
+            buffer.name = str(path)  # ASE looks for constraints (POSCAR/CONTCAR) beside fd.name
+            source = io.TextIOWrapper(buffer)
+        else:
+            check_vasp_complete(path)  # a seek to the end: no second pass
     n = 0
     try:
-        for atoms in ase.io.iread(str(path), index=":", format=fmt):
+        for atoms in ase.io.iread(source, index=":", format=fmt):
             n += 1
             yield atoms
     except DataFormatError:
