@@ -254,3 +254,18 @@ def test_duplicate_hop_ids(raw_runs, tmp_path):
 def test_unknown_layout(tmp_path):
     (tmp_path / "x").mkdir()
     assert _reason(read_hop, tmp_path / "x") == "unknown_layout"
+
+
+@pytest.mark.parametrize("text, fmax", [
+    ("EDIFFG = -0.05\n", 0.05),
+    ("ISIF = 2; EDIFFG = -1.0D-2 ! Fortran exponent\n", 0.01),
+    ("EDIFFG = 1e-4\n", None),  # an energy criterion: no force threshold
+    ("# EDIFFG = -0.1\nIBRION = 3\n", None),  # commented out
+    ("ediffg = -0.03 # first\nEDIFFG=-0.02\n", 0.02),  # the last assignment wins
+    ("EDIFFG = abc\n", None),
+])
+def test_incar_force_criterion(tmp_path, text, fmax):
+    from litraj_data.builders.raw_runs.vasp_neb import incar_fmax
+
+    (tmp_path / "INCAR").write_text(text)
+    assert incar_fmax(tmp_path) == (pytest.approx(fmax) if fmax is not None else None)

@@ -7,6 +7,7 @@ POSCAR, for an end point without outputs: ``00/POSCAR`` is often the *unrelaxed*
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Iterator
 
@@ -38,15 +39,27 @@ def incar_fmax(folder: Path) -> float | None:
     path = folder / "INCAR"
     if not path.is_file():
         return None
-    from pymatgen.io.vasp import Incar
-
+    # INCAR syntax for one tag: "KEY = value", several per line separated by ";", comments
+    # after "!" or "#"; the last assignment wins, as in VASP. Parsed here rather than by
+    # pymatgen's Incar, whose import alone (~0.8 s) costs more than reading a whole run.
     try:
-        ediffg = Incar.from_file(path).get("EDIFFG")
-    except (OSError, ValueError, KeyError, IndexError):  # an unreadable INCAR only costs us the run's own fmax
+        text = path.read_text(errors="replace")
+    except OSError:  # an unreadable INCAR only costs us the run's own fmax
         return None
-    if ediffg is None or float(ediffg) >= 0:
+    ediffg = None
+    for line in text.splitlines():
+        for statement in re.split(r"[!#]", line, maxsplit=1)[0].split(";"):
+            key, eq, value = statement.partition("=")
+            if eq and key.strip().upper() == "EDIFFG":
+                ediffg = value.strip().split()[0] if value.strip() else None
+    if ediffg is None:
         return None
-    return abs(float(ediffg))
+    try:
+        # Fortran reals may use D exponents (-1.0D-2)
+        value = float(ediffg.replace("d", "e").replace("D", "e"))
+    except ValueError:
+        return None
+    return abs(value) if value < 0 else None
 
 
 def _read_image(folder: Path, end_point: bool) -> tuple[list[Atoms], str | None]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numba as nb
 import numpy as np
 
-SENTINEL_D2 = 1e16  # Å^2: an excluded pair; exp(-alpha 1e8) and erfc(1e8 / s) are exactly 0
+SENTINEL_D2 = 1e16  # Å^2: "no limit" for blocks without uncertain ions (every kept ion counts)
 TIE = 1e-9  # Å; same meaning as landscape.TIE (ions this close to the limit are inside it)
 EPS = 1e-6  # Å; margin of the block bounds over float round-off in distances
 
@@ -106,11 +106,10 @@ def _kth_near(a: np.ndarray, n: int, kk: int, guess: float) -> float:
     return -1.0
 
 
-def _with_ties(limit_d2: float) -> float:
+@nb.njit(cache=True, inline="always")
+def _with_ties_jit(limit_d2: float) -> float:
+    """Squared-distance limit widened by :data:`TIE` (as ``landscape._with_ties``)."""
     return limit_d2 + 2.0 * TIE * np.sqrt(limit_d2)
-
-
-_with_ties_jit = nb.njit(cache=True, inline="always")(_with_ties)
 
 
 @nb.njit(cache=True, nogil=True)
