@@ -15,9 +15,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, add_common_arguments, chemsys, read_structure_inputs,
-                                                  report_build, resolve_splits, split_sources, stored, stored_structure,
-                                                  structures_digest, write_failures)
+from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, add_common_arguments, chemsys, empty_split_notes,
+                                                  read_structure_inputs, report_build, resolve_splits, split_sources,
+                                                  stored, stored_structure, structures_digest, write_failures)
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 
 DATASET = "BVEL13k"
@@ -109,6 +109,7 @@ def build_bvel13k(
         + "; oxidation states by BVAnalyzer (O1-, P3- forbidden); exact percolation on the grid",
         f"{len(ok)} of {len(structures)} structures computed; failures in failures.csv",
     ]
+    notes += empty_split_notes(table, ok)
     return write_dataset(
         DATASET,
         split_sources(rows, table, ok),

@@ -26,8 +26,9 @@ from typing import Any, Sequence
 from litraj_data.errors import LitrajError
 
 from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, LENGTH_DECIMALS, add_common_arguments, chemsys,
-                                                  read_structure_inputs, report_build, resolve_splits, split_sources,
-                                                  stored, stored_structure, structures_digest, write_failures)
+                                                  empty_split_notes, read_structure_inputs, report_build,
+                                                  resolve_splits, split_sources, stored, stored_structure,
+                                                  structures_digest, write_failures)
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 
 DATASET = "nebBVSE122k"
@@ -171,6 +172,7 @@ def build_nebbvse122k(
         "(paper protocol); Morse D0/2, screened Coulomb, Li-Li repulsion, cutoff 10 A",
         f"{n_hops} hops from {len(ok)} of {len(structures)} structures; failures in failures.csv",
     ]
+    notes += empty_split_notes(table, ok)
     return write_dataset(
         DATASET,
         split_sources(rows, table, ok),

@@ -77,7 +77,9 @@ def build_sample(out: str | Path | None = None, datasets: tuple[str, ...] = SAMP
 
 
 def add_arguments(parser: argparse.ArgumentParser, dataset: str = "sample") -> None:
-    parser.add_argument("--out", help="destination root (default: the package's embedded sample folder)")
+    parser.add_argument("--out", help="destination root (writes OUT/NAME/VERSION); required unless --in-place")
+    parser.add_argument("--in-place", action="store_true",
+                        help="rebuild the package's own embedded sample (maintainers; replaces the shipped shards)")
     parser.add_argument("--datasets", nargs="+", default=list(SAMPLE_DATASETS), choices=SAMPLE_DATASETS)
     parser.add_argument("--workers", type=int, default=1, help="local processes")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -85,8 +87,36 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = "sample") -> N
     parser.add_argument("--json", action="store_true", help="print one JSON document")
 
 
+def _destination(args: argparse.Namespace) -> Path:
+    """Where ``litraj build sample`` writes: ``--out``, or the package's sample with ``--in-place`` only.
+
+    Raises
+    ------
+    DataFormatError
+        Neither given, or ``--out`` inside the installed package without ``--in-place``
+        (a rebuild there replaces the sample every user's ``source="sample"`` reads).
+    """
+    from litraj_data.errors import DataFormatError
+
+    package = sample_root().parent.resolve()
+    if args.in_place:
+        if args.out and Path(args.out).resolve() != sample_root().resolve():
+            raise DataFormatError("--in-place rebuilds the package's own sample; drop --out or --in-place",
+                                  reason="bad_arguments")
+        return sample_root()
+    if not args.out:
+        raise DataFormatError("litraj build sample needs --out DIR (a new folder); --in-place rebuilds the "
+                              f"package's own sample in {sample_root()}", reason="missing_out")
+    out = Path(args.out).resolve()
+    if out == package or package in out.parents:
+        raise DataFormatError(f"--out {args.out} is inside the installed package ({package}); pass --in-place to "
+                              "rebuild the package's own sample, or choose another folder", reason="inside_package")
+    return out
+
+
 def run(args: argparse.Namespace) -> int:
-    built = build_sample(args.out, tuple(args.datasets), workers=args.workers, scheduler=args.scheduler)
+    out = _destination(args)
+    built = build_sample(out, tuple(args.datasets), workers=args.workers, scheduler=args.scheduler)
     records = []
     for name, folder in built.items():
         man = json.loads((folder / "manifest.json").read_text())

@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import sys
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -155,6 +157,24 @@ def split_sources(rows: Callable[[str], Iterator[dict[str, Any]]], table: Mappin
     return {s: source(s) for s in present}
 
 
+def empty_split_notes(table: Mapping[str, str], computed: Iterable[str]) -> list[str]:
+    """A note (and a warning) naming the standard splits that no computed structure fell into.
+
+    The 8:1:1 rule splits by structure, so a handful of structures leaves val and test
+    empty; the build goes on (a train-only build is useful) but says so, in its manifest
+    notes and dataset card, instead of silently writing fewer splits.
+    """
+    computed = set(computed)
+    present = {table.get(i) for i in computed}
+    empty = [s for s in ("train", "val", "test") if s not in present]
+    if not empty:
+        return []
+    note = (f"empty splits: {', '.join(empty)} (no computed structure fell into them; {len(computed)} structures "
+            "split 8:1:1 by structure; pass --splits TABLE to choose)")
+    warnings.warn(note, stacklevel=2)
+    return [note]
+
+
 def add_common_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
     """Options every structure builder takes."""
     parser.add_argument("--structures", nargs="+", required=True,
@@ -178,7 +198,12 @@ def report_build(args: argparse.Namespace, folder: Path) -> int:
     counts = {s: r["num_rows"] for s, r in man["splits"].items()}
     if getattr(args, "json", False):
         print(json.dumps({"records": [{"file": str(folder), "dataset": man["dataset"], "version": man["version"],
-                                       "splits": counts, "notes": man.get("notes", [])}]}))
+                                       "splits": counts, "notes": man.get("notes", []),
+                                       "empty_splits": [s for s in ("train", "val", "test") if not counts.get(s)]}]}))
     else:
         print(f"built {man['dataset']} {man['version']} in {folder}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+    empty = [s for s in ("train", "val", "test") if not counts.get(s)]
+    if empty:  # on stderr, so that --json stays one document
+        print(f"litraj: warning: {man['dataset']} {man['version']} has no rows in {', '.join(empty)} "
+              "(too few structures for the 8:1:1 split, or a split table without them)", file=sys.stderr)
     return 0

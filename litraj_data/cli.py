@@ -13,12 +13,14 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Callable
 
 from litraj_data._version import __version__
-from litraj_data.errors import LitrajError
+from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.io import dumps_json
 
 # Modules that add top-level commands: module -> the commands its register(subparsers) adds.
 # The names are declared here so that a command whose module cannot be imported (a missing
@@ -32,6 +34,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "litraj_data.leaderboard.baselines.cli": ("baseline",),
     "litraj_data.leaderboard.umlip.cli": ("bench", "screen"),
     "litraj_data.builders.leakage": ("check-leakage",),
+    "litraj_data.publish.cli": ("release",),
 }
 
 
@@ -106,6 +109,18 @@ def _cmd_info(args: argparse.Namespace) -> int:
 def _cmd_cite(args: argparse.Namespace) -> int:
     from litraj_data.registry import citation_bibtex
 
+    if args.version:  # a dataset release: its citation (with its DOI when it has one) beside the paper's
+        from litraj_data.publish.citation import release_citation
+
+        cit = release_citation(args.version, args.source)
+        doi = f"doi:{cit['doi']}" if cit["doi"] else "no DOI recorded for this release"
+        text = (f"% LiTraj dataset release {cit['version']} ({doi})\n{cit['release_bibtex'].rstrip()}\n\n"
+                f"% the LiTraj paper (cite it whenever you use the data)\n{cit['paper_bibtex'].rstrip()}")
+        if args.json:
+            print(dumps_json({"records": [{"file": "citation", "format": "bibtex"} | cit]}))
+        else:
+            print(text)
+        return 0
     if args.format == "cff":
         from importlib import resources
 
@@ -138,6 +153,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         path = Path(target)
         if path.is_dir() and (path / "manifest.json").is_file():
             man = read_manifest(path)
+        elif path.is_dir() or any(sep in target for sep in ("/", "\\")) or path.exists():
+            # a folder (or a path) is never a dataset name: say what is missing, not "did you mean"
+            what = "no manifest.json in" if path.is_dir() else "not a folder:" if path.exists() else "no such folder:"
+            raise DataFormatError(f"{what} {target}: litraj verify takes a built version (the folder "
+                                  "NAME/VERSION holding manifest.json) or a dataset name", reason="missing_manifest")
         else:
             man = manifest_of(target, version=args.version, source=args.source, cache_dir=args.cache_dir)
         records += verify_manifest(man)
@@ -198,8 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=_cmd_info)
 
-    p = sub.add_parser("cite", help="print how to cite LiTraj")
+    p = sub.add_parser("cite", help="print how to cite LiTraj (and a dataset release with --version)")
     p.add_argument("--format", choices=("bibtex", "cff"), default="bibtex")
+    p.add_argument("--version", help="a dataset release: print its citation (DOI when known) beside the paper's")
+    p.add_argument("--source", help="a release folder (litraj release --out DIR) whose release.json gives the DOI")
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=_cmd_cite)
 
@@ -218,7 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=_cmd_verify)
 
-    p = sub.add_parser("cache", help="show, list or clear the local cache")
+    p = sub.add_parser("cache", help="the local cache: path, list or clear")
     p.add_argument("action", choices=("path", "list", "clear"))
     p.add_argument("name", nargs="?", help="dataset to clear (default: everything)")
     p.add_argument("--version", help="version to clear")
@@ -249,8 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+def _run(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     args, extra = parser.parse_known_args(argv)
     if extra and not getattr(args, "accepts_any_arguments", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
@@ -267,6 +288,22 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, FileExistsError) as exc:
         print(f"litraj: error: {exc}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the ``litraj`` command; the exit status (141 when the reader of stdout went away)."""
+    parser = build_parser()
+    try:
+        rc = _run(parser, argv)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+        return rc
+    except BrokenPipeError:
+        # `litraj info X | head`: the reader closed the pipe, so stop quietly as Unix tools do.
+        # stdout is pointed at /dev/null so that the interpreter's own final flush cannot fail again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141  # 128 + SIGPIPE, the status of a tool killed by SIGPIPE
 
 
 if __name__ == "__main__":

@@ -127,12 +127,21 @@ def iter_numpy_batches(ds: Any, batch_size: int = 1024, columns: Sequence[str] |
 
 
 def iter_torch_batches(ds: Any, batch_size: int = 1024, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
-    """torch batches: numeric numpy arrays wrapped with ``torch.from_numpy`` (no copy)."""
+    """torch batches: the numeric arrays of :func:`iter_numpy_batches` as tensors.
+
+    A writable contiguous array is wrapped without a copy; an array that is a read-only view
+    of the memory-mapped Arrow buffers is copied once, because a tensor has no read-only
+    flag and writing into one that shares the map (an in-place normalisation, say) would be
+    undefined behaviour (what torch's "NumPy array is not writable" warning is about).
+    """
     import torch
 
+    def tensor(v: np.ndarray) -> Any:
+        v = np.ascontiguousarray(v)
+        return torch.from_numpy(v if v.flags.writeable else v.copy())
+
     for arrays in iter_numpy_batches(ds, batch_size, columns):
-        yield {k: torch.from_numpy(np.ascontiguousarray(v)) if isinstance(v, np.ndarray) and v.dtype != object else v
-               for k, v in arrays.items()}
+        yield {k: tensor(v) if isinstance(v, np.ndarray) and v.dtype != object else v for k, v in arrays.items()}
 
 
 # --------------------------------------------------------------------------- ASE
@@ -345,7 +354,9 @@ def atoms_to_pyg(atoms: Any, cutoff: float = 5.0, targets: Sequence[str] = ()) -
 
 
 def to_pyg(data: Any, cutoff: float = 5.0, targets: Sequence[str] | None = None, batch_size: int = 1024) -> Any:
-    """PyG ``Data`` of a row dict, or a lazy iterator over a ``Dataset``.
+    """PyG ``Data`` of a row dict; for a ``Dataset``, a lazy generator of ``Data`` (one per row).
+
+    ``graphs = list(to_pyg(ds))`` materialises them (e.g. for a ``torch_geometric.loader.DataLoader``).
 
     Parameters
     ----------

@@ -40,6 +40,16 @@ from litraj_data.loaders.verify import ensure_verified, mark_verified
 SAMPLE_DATASETS_HINT = "the embedded sample holds BVEL13k and nebBVSE122k"
 
 
+def _local_copy_hint(config: DatasetConfig) -> str:
+    """What to do without the network, in Python words and CLI words, and whether a sample exists."""
+    archive = config.release.get("archive", f"{config.name}.zip")
+    hint = (f"Pass a local copy: load_litraj({config.name!r}, source={archive!r}) in Python, --source {archive} "
+            "on the command line (a release zip or folder, or a built version).")
+    if _pick_version(sample_root(), config, None) is not None:
+        return hint + f" For a quick offline try: load_litraj({config.name!r}, source='sample')."
+    return hint + f" There is no embedded sample of {config.name} ({SAMPLE_DATASETS_HINT})."
+
+
 def _sample_in_cache(manifest: Manifest, cache: Path) -> Manifest:
     """The embedded sample, copied (once, verified) into the cache.
 
@@ -56,6 +66,13 @@ def _sample_in_cache(manifest: Manifest, cache: Path) -> Manifest:
     man = read_manifest(cache / manifest.dataset / entry)
     ensure_verified(man, cache)
     return man
+
+
+def _first_line(exc: BaseException) -> str:
+    """The cause of a download error, without the download's own advice (the caller gives it)."""
+    if exc.__cause__ is not None:  # the network's own words (e.g. "Name or service not known")
+        return str(getattr(exc.__cause__, "reason", exc.__cause__))
+    return str(exc).split(". Check the network")[0].split(". Unset the variable")[0].rstrip(".")
 
 
 def _pick_version(root: Path, config: DatasetConfig, version: str | None) -> Path | None:
@@ -214,15 +231,24 @@ def resolve(config: DatasetConfig, source: str | Path | None, version: str | Non
             ensure_verified(man, cache)
             return man
         if is_offline():
-            raise OfflineError(
-                f"{config.name} is not in the cache ({cache}) and LITRAJ_OFFLINE/HF_HUB_OFFLINE is set. Pass a "
-                f"local copy: load_litraj({config.name!r}, source=PATH_TO_{config.release.get('archive', 'ZIP')}) "
-                "or try source='sample'.", reason="offline")
-        return _import(config, None, version, cache, None)
+            raise OfflineError(f"{config.name} is not in the cache ({cache}) and LITRAJ_OFFLINE/HF_HUB_OFFLINE is "
+                               f"set. {_local_copy_hint(config)}", reason="offline")
+        try:
+            return _import(config, None, version, cache, None)
+        except OfflineError as exc:
+            # One error a person can act on, without the urllib traceback chained under it (the
+            # cause's text is kept in the message): the download of the official release failed.
+            raise OfflineError(f"{config.name} is not in the cache ({cache}) and its official release "
+                               f"({config.release.get('url')}) cannot be downloaded ({_first_line(exc)}). "
+                               f"{_local_copy_hint(config)}", reason=exc.reason) from None
     src = str(source)
     if src == "sample":
         found = _pick_version(sample_root(), config, version)
         if found is None:
+            have = _pick_version(sample_root(), config, None)
+            if version and have is not None:  # the sample exists, in another version
+                raise DataFormatError(f"the embedded sample of {config.name} is version {have.name}, not {version}",
+                                      reason="wrong_version")
             raise DataFormatError(f"no embedded sample of {config.name} ({SAMPLE_DATASETS_HINT})",
                                   reason="no_sample")
         return _sample_in_cache(read_manifest(found), cache)

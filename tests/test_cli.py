@@ -44,7 +44,8 @@ def test_build_verify_export_cache(release_archives, tmp_path, capsys):
     assert doc["records"][-1]["file"].endswith("README.md")
     code, doc = run_json(capsys, "export", "BVEL13k", "--split", "val", "--out", str(tmp_path / "x"),
                          "--source", str(folder))
-    assert code == 0 and doc["records"] == [{"file": str(tmp_path / "x" / "BVEL13k_val.xyz"), "rows": 3}]
+    assert code == 0 and doc["records"] == [{"file": str(tmp_path / "x" / "BVEL13k" / "BVEL13k_val.xyz"), "rows": 3},
+                                            {"file": str(tmp_path / "x" / "BVEL13k" / "BVEL13k_index.csv"), "rows": 3}]
     shard = sorted(folder.glob("*test*.arrow"))[0]
     data = shard.read_bytes()
     shard.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))

@@ -138,7 +138,7 @@ def test_extxyz_export_reads_back_to_identical_atoms(name, release_archives, tmp
     export_dataset(name, tmp_path / "x", source=built)
     for split in ("train", "val", "test"):
         orig = read(release_archives[name].with_suffix("") / f"{name}_{split}.xyz", index=":")
-        back = read(tmp_path / "x" / f"{name}_{split}.xyz", index=":")
+        back = read(tmp_path / "x" / name / f"{name}_{split}.xyz", index=":")
         assert len(orig) == len(back)
         for a, b in zip(orig, back):
             assert a.get_chemical_symbols() == b.get_chemical_symbols()
@@ -164,7 +164,7 @@ def test_nebdft2k_export_reproduces_the_official_layout(release_archives, tmp_pa
         assert a.drop(["band_extras"]).equals(b.drop(["band_extras"]))
     src = release_archives["nebDFT2k"].with_suffix("")
     edge = sorted(src.glob("*_relaxed.xyz"))[0].name
-    for a, b in zip(read(src / edge, index=":"), read(tmp_path / "x" / edge, index=":")):
+    for a, b in zip(read(src / edge, index=":"), read(tmp_path / "x" / "nebDFT2k" / edge, index=":")):
         assert np.array_equal(a.positions, b.positions) and a.get_potential_energy() == b.get_potential_energy()
 
 

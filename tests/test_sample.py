@@ -75,4 +75,4 @@ def test_rebuilding_the_sample_gives_the_shipped_bytes(tmp_path):
         new = read_manifest(folder)
         old = read_manifest(sample_root() / name / "1.0.0")
         assert [f["sha256"] for f in new.files()] == [f["sha256"] for f in old.files()], \
-            f"the shipped {name} sample is stale: run `litraj build sample`"
+            f"the shipped {name} sample is stale: run `litraj build sample --in-place`"

@@ -1,0 +1,312 @@
+"""``litraj release``: built versions as one release folder that plain ``datasets`` loads.
+
+Layout of a release folder::
+
+    DIR/
+        README.md                    # dataset card: configs/data_files per dataset and split,
+                                     # dataset_info, licence, tags, size category, citation
+        NAME/VERSION/                # the built Arrow version as stored (shards, manifest, card)
+        parquet/NAME/VERSION/        # the same rows as Parquet shards (the Hub's native view)
+        croissant.json               # Croissant JSON-LD (mlcommons.org/croissant)
+        .zenodo.json                 # Zenodo deposit metadata
+        CITATION.cff, LICENSE
+        release.json                 # what was released: datasets, versions, sha256 of every file
+
+``NAME/VERSION/`` is the layout ``load_litraj(source="hf://OWNER/REPO")`` reads, so the
+same folder serves both loaders. The card's ``configs:`` point at the Parquet view:
+``datasets.load_dataset(DIR, "NAME", split="test")`` needs no litraj-data installed.
+
+Every byte of a release is a function of its inputs (the built versions and the options):
+dates come from the manifests, files are written in a fixed order with sorted keys, so
+two releases of the same input are byte-identical and a re-push uploads nothing.
+"""
+from __future__ import annotations
+
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from litraj_data._version import __version__
+from litraj_data.errors import DataFormatError
+from litraj_data.io import atomic_write_json, atomic_write_text, sha256_file
+from litraj_data.registry import citation_bibtex, get_config
+from litraj_data.store.layout import replace_version
+from litraj_data.store.manifest import Manifest, read_manifest
+from litraj_data.store.names import safe_component, safe_version
+from litraj_data.store.shards import convert_version, read_shard
+
+PAPER_DOI = "10.1038/s41524-025-01571-z"
+SOFTWARE_URL = "https://github.com/AIRI-Institute/LiTraj"
+TAGS = ("chemistry", "materials-science", "li-ion", "migration-barrier", "neb", "bvse", "atomistic-simulation",
+        "crystal-structures")
+RELEASE_FORMAT = 1
+
+# The Hub's size categories (the values its card validator accepts), by total rows.
+_SIZE_CATEGORIES = ((1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K"), (1_000_000, "100K<n<1M"),
+                    (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M"))
+
+
+def size_category(num_rows: int) -> str:
+    """The Hugging Face ``size_categories`` value of a release with ``num_rows`` rows."""
+    for bound, label in _SIZE_CATEGORIES:
+        if num_rows < bound:
+            return label
+    return "100M<n<1B"
+
+
+def release_date(manifests: Iterable[Manifest]) -> str:
+    """The release's date: the newest build date of its versions (never the clock: reproducible)."""
+    dates = sorted(str(m.data.get("created", ""))[:10] for m in manifests)
+    return dates[-1] if dates and dates[-1] else "1970-01-01"
+
+
+def dataset_release_bibtex(version: str, doi: str | None = None, year: str | None = None) -> str:
+    """BibTeX of the dataset release itself (cite it beside the paper)."""
+    fields = [("title", f"LiTraj: Li-ion migration datasets, release {version}"),
+              ("author", "Dembitskiy, Artem D. and Humonen, Innokentiy S. and Eremin, Roman A. and Aksyonov, "
+                         "Dmitry A. and Fedotov, Stanislav S. and Budennyy, Semen A."),
+              ("version", version), ("publisher", "Zenodo" if doi else "litraj-data"),
+              ("note", f"Dataset release {version}, built with litraj-data; data of doi:{PAPER_DOI}"),
+              ("url", f"https://doi.org/{doi}" if doi else SOFTWARE_URL)]
+    if year:
+        fields.insert(3, ("year", year))
+    if doi:
+        fields.append(("doi", doi))
+    key = "litraj_release_" + version.replace(".", "_").replace("+", "_").replace("-", "_")
+    body = ",\n".join(f"  {k:<9} = {{{v}}}" for k, v in fields)
+    return f"@misc{{{key},\n{body}\n}}\n"
+
+
+def _features_yaml(manifest: Manifest) -> list[dict[str, Any]]:
+    """The Hugging Face features of a version, from its first shard's schema (with HF metadata)."""
+    import datasets
+
+    first = manifest.files()[0]
+    schema = read_shard(manifest.root / first["name"]).schema
+    return datasets.Features.from_arrow_schema(schema)._to_yaml_list()
+
+
+def _card_front_matter(manifests: list[Manifest], parquet: dict[str, Manifest], doi: str | None) -> dict[str, Any]:
+    configs, infos = [], []
+    total_rows = 0
+    for man in manifests:
+        pq = parquet[man.dataset]
+        base = f"parquet/{man.dataset}/{man.version}"
+        configs.append({"config_name": man.dataset,
+                        "data_files": [{"split": s, "path": f"{base}/{man.dataset}-{s}-*.parquet"}
+                                       for s in pq.splits]})
+        splits = [{"name": s, "num_bytes": sum(f["num_bytes"] for f in man.files(s)),
+                   "num_examples": man.num_rows(s)} for s in man.splits]
+        total_rows += sum(s["num_examples"] for s in splits)
+        infos.append({"config_name": man.dataset, "features": _features_yaml(man), "splits": splits,
+                      "download_size": sum(f["num_bytes"] for f in pq.files()),
+                      "dataset_size": sum(s["num_bytes"] for s in splits)})
+    front: dict[str, Any] = {
+        "pretty_name": "LiTraj", "license": "mit", "language": ["en"], "tags": list(TAGS),
+        "task_categories": ["tabular-regression", "graph-ml"], "size_categories": [size_category(total_rows)],
+        "configs": configs, "dataset_info": infos,
+    }
+    if doi:
+        front["doi"] = doi
+    return front
+
+
+def dataset_card(manifests: list[Manifest], parquet: dict[str, Manifest], version: str, doi: str | None) -> str:
+    """The release's README.md: Hugging Face front matter and a human-readable body."""
+    front = yaml.safe_dump(_card_front_matter(manifests, parquet, doi), sort_keys=False, allow_unicode=True,
+                           width=1000)
+    lines = ["---", front.rstrip(), "---", "", f"# LiTraj release {version}", "",
+             "Li-ion migration datasets of Dembitskiy *et al.*, *npj Comput. Mater.* **11**, 131 (2025), "
+             f"[doi:{PAPER_DOI}](https://doi.org/{PAPER_DOI}), as built and verified by litraj-data.", ""]
+    if doi:
+        lines += [f"Release DOI: [{doi}](https://doi.org/{doi})", ""]
+    lines += ["```python", "from datasets import load_dataset", "",
+              f"test = load_dataset(\"PATH_OR_REPO\", \"{manifests[0].dataset}\", split=\"test\")", "```", "",
+              "With litraj-data, `load_litraj(NAME, source=\"hf://OWNER/REPO\")` reads the Arrow versions "
+              "(`NAME/VERSION/`, sha256-checked against their manifests).", "",
+              "| dataset | version | train | val | test | targets |", "|---|---|---|---|---|---|"]
+    for man in manifests:
+        config = get_config(man.dataset)
+        counts = [str(man.num_rows(s)) if s in man.splits else "–" for s in ("train", "val", "test")]
+        lines.append(f"| {man.dataset} | {man.version} | {' | '.join(counts)} | {', '.join(config.task_targets)} |")
+    for man in manifests:
+        config = get_config(man.dataset)
+        lines += ["", f"## {man.dataset}", "", config.description, "", "| column | kind | unit | description |",
+                  "|---|---|---|---|"]
+        lines += [f"| {c.name} | {c.kind} | {c.unit or ''} | {c.description} |" for c in config.columns]
+        notes = man.data.get("notes") or []
+        if notes:
+            lines += ["", "Notes:", ""] + [f"- {n}" for n in notes]
+    lines += ["", "## Licence", "", "MIT: the licence of the official LiTraj repository that distributes the data "
+              f"({SOFTWARE_URL}).", "", "## Citation", "", "Cite the paper and this release:", "", "```bibtex",
+              citation_bibtex().strip(), "", dataset_release_bibtex(version, doi, release_date(manifests)[:4]).strip(),
+              "```", ""]
+    return "\n".join(lines)
+
+
+LICENSE_TEXT = """MIT License
+
+The LiTraj data are distributed by their authors (Dembitskiy et al., doi:10.1038/s41524-025-01571-z)
+under the MIT licence of the official LiTraj repository, https://github.com/AIRI-Institute/LiTraj,
+whose LICENSE file is authoritative.
+
+Permission is hereby granted, free of charge, to any person obtaining a copy of this software and
+associated documentation files (the "Software"), to deal in the Software without restriction,
+including without limitation the rights to use, copy, modify, merge, publish, distribute,
+sublicense, and/or sell copies of the Software, and to permit persons to whom the Software is
+furnished to do so, subject to the following conditions:
+
+The above copyright notice and this permission notice shall be included in all copies or
+substantial portions of the Software.
+
+THE SOFTWARE IS PROVIDED "AS IS", WITHOUT WARRANTY OF ANY KIND, EXPRESS OR IMPLIED, INCLUDING BUT
+NOT LIMITED TO THE WARRANTIES OF MERCHANTABILITY, FITNESS FOR A PARTICULAR PURPOSE AND
+NONINFRINGEMENT. IN NO EVENT SHALL THE AUTHORS OR COPYRIGHT HOLDERS BE LIABLE FOR ANY CLAIM, DAMAGES
+OR OTHER LIABILITY, WHETHER IN AN ACTION OF CONTRACT, TORT OR OTHERWISE, ARISING FROM, OUT OF OR IN
+CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER DEALINGS IN THE SOFTWARE.
+"""
+
+
+def _citation_cff(version: str, date: str, doi: str | None) -> str:
+    from importlib import resources
+
+    paper = resources.files("litraj_data").joinpath("registry/citation.cff").read_text(encoding="utf-8")
+    preferred = paper[paper.index("preferred-citation:"):]
+    head = ["cff-version: 1.2.0",
+            'message: "If you use this release, cite the LiTraj paper (preferred citation) and the release."',
+            f'title: "LiTraj: Li-ion migration datasets, release {version}"', "type: dataset", "license: MIT",
+            f"version: {version}", f"date-released: {date}", f"url: {SOFTWARE_URL}"]
+    if doi:
+        head.append(f'doi: "{doi}"')
+    authors = preferred[preferred.index("  authors:"):preferred.index("  journal:")].replace("\n    ", "\n  ")
+    head.append(authors.strip("\n").replace("  authors:", "authors:", 1))
+    return "\n".join(head) + "\n" + preferred
+
+
+def _copy_version(man: Manifest, target: Path) -> None:
+    """Copy exactly the files a manifest names (and its card), nothing else the folder holds."""
+    target.mkdir(parents=True)
+    names = [f["name"] for f in man.files()] + [e["name"] for e in man.extra_files()] + ["manifest.json"]
+    if (man.root / "README.md").is_file():
+        names.append("README.md")
+    for name in names:
+        shutil.copyfile(man.root / safe_component(name, f"file name in {man.root}/manifest.json"), target / name)
+
+
+def file_table(root: Path) -> list[dict[str, Any]]:
+    """``path``, ``sha256``, ``num_bytes`` of every file under ``root`` (sorted; ``release.json`` excluded)."""
+    out = []
+    for p in sorted(root.rglob("*")):
+        rel = p.relative_to(root).as_posix()
+        if p.is_file() and rel != "release.json":
+            out.append({"path": rel, "sha256": sha256_file(p), "num_bytes": p.stat().st_size})
+    return out
+
+
+def make_release(names: list[str], out: str | Path, *, source: str | Path | None = None, version: str | None = None,
+                 cache_dir: str | Path | None = None, doi: str | None = None, overwrite: bool = False,
+                 ) -> list[dict[str, Any]]:
+    """Write a release folder of the built versions of ``names`` (see the module docstring).
+
+    Parameters
+    ----------
+    names : list of str
+        Registered dataset names; each resolved as ``load_litraj(name, version=, source=)``.
+    out : path
+        The release folder; made in a staging folder beside it and renamed into place.
+    source, version, cache_dir
+        As :func:`litraj_data.loaders.load.load_litraj`; every dataset must resolve to
+        ``version`` (the release's version is the datasets' version).
+    doi : str, optional
+        The release's DOI (e.g. Zenodo's, once reserved): written into the card, the
+        citation and ``.zenodo.json``.
+    overwrite : bool
+        Replace an existing release folder (swapped atomically).
+
+    Returns
+    -------
+    list of dict
+        One record per written file: ``file``, ``sha256``, ``num_bytes``.
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` exists and is not empty, and ``overwrite`` is False.
+    DataFormatError
+        Datasets of different versions, or a dataset named twice.
+    """
+    from litraj_data.loaders.load import manifest_of
+    from litraj_data.publish.croissant import croissant_document
+    from litraj_data.publish.zenodo import zenodo_metadata
+
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise FileExistsError(f"{out} exists and is not empty; pass --overwrite to replace the release there")
+    canonical = [get_config(n).name for n in names]
+    if len(set(canonical)) != len(canonical):
+        raise DataFormatError(f"a dataset is named twice: {', '.join(names)}", reason="duplicate_dataset")
+    manifests = [manifest_of(n, version=version, source=source, cache_dir=cache_dir) for n in canonical]
+    versions = sorted({m.version for m in manifests})
+    if len(versions) != 1:
+        raise DataFormatError("one release holds one version; found " +
+                              ", ".join(f"{m.dataset} {m.version}" for m in manifests) + " (pass --version)",
+                              reason="mixed_versions")
+    rel_version = safe_version(versions[0])
+    if doi is not None and not doi.startswith("10."):
+        raise DataFormatError(f"--doi {doi!r} is not a DOI (10.PREFIX/SUFFIX)", reason="bad_doi")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        parquet: dict[str, Manifest] = {}
+        for man in manifests:
+            print(f"litraj release: {man.dataset} {man.version} from {man.root}", file=sys.stderr, flush=True)
+            _copy_version(man, staging / man.dataset / man.version)
+            pq_dir = convert_version(staging / man.dataset / man.version,
+                                     staging / "parquet" / man.dataset / man.version, "parquet")
+            parquet[man.dataset] = read_manifest(pq_dir)
+        date = release_date(manifests)
+        atomic_write_text(staging / "README.md", dataset_card(manifests, parquet, rel_version, doi))
+        atomic_write_text(staging / "LICENSE", LICENSE_TEXT)
+        atomic_write_text(staging / "CITATION.cff", _citation_cff(rel_version, date, doi))
+        atomic_write_json(staging / ".zenodo.json", zenodo_metadata(manifests, rel_version, date, doi))
+        atomic_write_json(staging / "croissant.json", croissant_document(staging, manifests, parquet, rel_version,
+                                                                         date, doi))
+        files = file_table(staging)
+        atomic_write_json(staging / "release.json", {
+            "release_format": RELEASE_FORMAT, "version": rel_version, "date": date, "doi": doi,
+            "code_version": f"litraj-data {__version__}",
+            "datasets": [{"name": m.dataset, "version": m.version, "rows": {s: m.num_rows(s) for s in m.splits},
+                          "sources": m.data.get("sources", {})} for m in manifests],
+            "files": files})
+        staging.chmod(0o755)  # mkdtemp makes 0700; a release is published, so world-readable
+        replace_version(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return [{"file": str(out / f["path"]), "sha256": f["sha256"], "num_bytes": f["num_bytes"]}
+            for f in file_table(out)] + [{"file": str(out / "release.json"), "sha256": sha256_file(out / "release.json"),
+                                          "num_bytes": (out / "release.json").stat().st_size}]
+
+
+def read_release(folder: str | Path) -> dict[str, Any]:
+    """``release.json`` of a release folder.
+
+    Raises
+    ------
+    DataFormatError
+        The folder holds no ``release.json`` (not made by ``litraj release``).
+    """
+    import json
+
+    path = Path(folder) / "release.json"
+    if not path.is_file():
+        raise DataFormatError(f"no release.json in {folder}: not a release folder (make one with `litraj release "
+                              "NAME --source S --out DIR`)", reason="not_a_release")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise DataFormatError(f"{path} is not JSON ({exc})", reason="bad_release") from exc
