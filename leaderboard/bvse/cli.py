@@ -16,6 +16,15 @@ def _fmt(x: float | None) -> str:
     return "inf" if x is None or not math.isfinite(x) else f"{x:.4f}"
 
 
+def _threads(requested: int | None) -> int:
+    import os
+
+    import numba
+
+    # one structure at a time in this process: its landscape may use every core
+    return requested if requested is not None else min(os.cpu_count() or 1, numba.config.NUMBA_NUM_THREADS)
+
+
 def _cmd_bvel(args: argparse.Namespace) -> int:
     from litraj_data.structures import iter_structure_files, read_structures
 
@@ -42,9 +51,9 @@ def _cmd_bvel(args: argparse.Namespace) -> int:
                     kw = bvse_kwargs(args)
                     res = bvse_barriers_converged(structure, args.converge, kw.pop("resolution"),
                                                   min_resolution=args.min_resolution, **kw, **extra,
-                                                  threads=args.threads)
+                                                  threads=_threads(args.threads))
                 else:
-                    res = bvse_barriers(structure, **bvse_kwargs(args), **extra, threads=args.threads)
+                    res = bvse_barriers(structure, **bvse_kwargs(args), **extra, threads=_threads(args.threads))
                 rec.update({"ok": True, **res.as_dict()})
             except LitrajError as exc:
                 rec.update({"ok": False, "reason": exc.reason, "message": str(exc)})
@@ -88,7 +97,7 @@ def register(subparsers: Any) -> None:
                    help="finest grid spacing --converge tries (default 0.05 A)")
     # not a calculator setting (results do not depend on it), so not in add_bvse_options
     p.add_argument("--threads", type=int, default=None,
-                   help="threads of the compiled landscape loop (default: all cores, or NUMBA_NUM_THREADS)")
+                   help="threads of the compiled landscape loop (default: all cores, at most NUMBA_NUM_THREADS)")
     p.add_argument("--grd-dir", default=None, help="also write NAME.grd and NAME.cube (VESTA) here")
     p.add_argument("--json", action="store_true", help='print one JSON document {"records": [...]}')
     p.set_defaults(func=_cmd_bvel)

@@ -268,3 +268,24 @@ def landscape_blocks(starts, sizes, step, centres, radii, cand_ptr, cand_idx, im
                           images, owner, coul_ion, half_d0, alpha, r_min, pref, s_scale, k, cutoff, table,
                           energies)
     return pairs
+
+
+@nb.njit(cache=True)
+def landscape_blocks_serial(starts, sizes, step, centres, radii, cand_ptr, cand_idx, images, owner, coul_ion,
+                            half_d0, alpha, r_min, pref, s_scale, k, cutoff, table, energies):
+    """:func:`landscape_blocks` on the calling thread only (one thread; worker processes).
+
+    A separate function, not ``njit`` of the same Python function, because numba's cache
+    is keyed by the function: the two compilations would share (and swap) cache entries.
+
+    ``k <= 0`` means every ion within the cutoff. ``table`` holds the erfc Hermite
+    coefficients as rows ``(c0, c1, c2, c3)`` in the variable ``x / ERFC_STEP``.
+    """
+    nb_ = starts.shape[0]
+    pairs = np.zeros(nb_, dtype=np.int64)
+    for b in range(nb_):
+        pairs[b] = _block(b, starts, sizes, step, centres[b], radii[b], cand_idx[cand_ptr[b]:cand_ptr[b + 1]],
+                          images, owner, coul_ion, half_d0, alpha, r_min, pref, s_scale, k, cutoff, table,
+                          energies)
+    return pairs
+

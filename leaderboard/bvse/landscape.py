@@ -21,6 +21,7 @@ loop replaced and the plain dense evaluation.
 from __future__ import annotations
 
 import multiprocessing
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -225,9 +226,9 @@ def compute_landscape(
     numbers, positions : ndarray, optional
         The whole structure, kept on the result for volumetric files.
     threads : int, optional
-        Threads of the compiled loop. Default: numba's (all cores or ``NUMBA_NUM_THREADS``)
-        in a main process, 1 inside a worker process (``multiprocessing``), where a
-        ``--workers N`` build already uses the cores. The result does not depend on it.
+        Threads of the compiled loop (default 1: builders run ``--workers N`` processes,
+        which already use the cores; ``litraj bvel`` uses all cores). Always 1 inside a
+        worker process. The result does not depend on it.
 
     Returns
     -------
@@ -237,7 +238,7 @@ def compute_landscape(
     """
     import numba
 
-    from litraj_data.leaderboard.bvse.kernels import landscape_blocks
+    from litraj_data.leaderboard.bvse.kernels import landscape_blocks, landscape_blocks_serial
 
     lattice = np.asarray(lattice, dtype=float)
     frac_coords = np.asarray(frac_coords, dtype=float).reshape(-1, 3)
@@ -259,18 +260,28 @@ def compute_landscape(
     table = np.ascontiguousarray(np.stack(_erfc_table(), axis=1))
     step = lattice / np.array(setup.shape)[:, None]
     energies = np.empty(setup.shape, dtype=float)
-    previous = numba.get_num_threads()
-    if threads is None and multiprocessing.parent_process() is not None:
-        threads = 1
-    if threads is not None:
-        numba.set_num_threads(max(1, min(int(threads), numba.config.NUMBA_NUM_THREADS)))
-    try:
-        pairs = landscape_blocks(
-            starts, sizes, step, setup.centres, setup.radii, ptr, idx, setup.images,
-            setup.owner.astype(np.int64), coul_ion, half_d0, alpha, np.asarray(params.r_min, dtype=float),
-            np.asarray(params.coulomb_prefactor, dtype=float), s_scale, -1 if k is None else int(k),
-            float(cutoff), table, energies,
-        )
-    finally:
-        numba.set_num_threads(previous)
+    if threads is None or multiprocessing.parent_process() is not None:
+        threads = 1  # the default, and always in a worker of a --workers N build
+    args = (
+        starts, sizes, step, setup.centres, setup.radii, ptr, idx, setup.images,
+        setup.owner.astype(np.int64), coul_ion, half_d0, alpha, np.asarray(params.r_min, dtype=float),
+        np.asarray(params.coulomb_prefactor, dtype=float), s_scale, -1 if k is None else int(k),
+        float(cutoff), table, energies,
+    )
+    if int(threads) <= 1:
+        # no threading layer at all: no pool start-up for one thread, nothing to break a fork
+        pairs = landscape_blocks_serial(*args)
+    else:
+        if numba.config.THREADING_LAYER == "default" and "NUMBA_THREADING_LAYER" not in os.environ:
+            # numba's default picks GNU OpenMP when present, after which every fork()ed child
+            # (the executors' local workers on Linux) is terminated; the workqueue layer
+            # leaves forked children usable (they run the serial loop). Only effective
+            # before the first parallel call of the process; a user's choice wins.
+            numba.config.THREADING_LAYER = "workqueue"
+        previous = numba.get_num_threads()
+        numba.set_num_threads(min(int(threads), numba.config.NUMBA_NUM_THREADS))
+        try:
+            pairs = landscape_blocks(*args)
+        finally:
+            numba.set_num_threads(previous)
     return _finish(setup, energies, lattice, numbers, positions, int(pairs.sum()))
