@@ -33,11 +33,9 @@ from litraj_data.executors import map_unordered
 from litraj_data.io import atomic_write_json, write_csv_atomic
 from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
 from litraj_data.builders.splits import assign_splits
+# the TM rule is shared with scoring, which may not import builders: it lives in core
+from litraj_data.chemistry import SPECIFIC_TM, chemsys, has_specific_tm  # re-exported for callers of raw_neb
 
-#: Transition metals of the "with TM" subset. The paper does not list them; we use the
-#: elements that the Materials Project treats with +U in oxides/fluorides (the PBE-without-U
-#: release is least reliable for them): Co, Cr, Fe, Mn, Mo, Ni, V, W. Override with --tm-elements.
-SPECIFIC_TM = ("Co", "Cr", "Fe", "Mn", "Mo", "Ni", "V", "W")
 SPLITS = ("train", "val", "test")
 HASH_DECIMALS = 5      # Å: positions/cell rounded to 1e-5 before hashing
 ENERGY_DECIMALS = 6    # eV
@@ -46,21 +44,6 @@ BUILDER_VERSION = 2    # bump when spool contents change, so old spools are not 
 
 
 # --------------------------------------------------------------------------- small helpers
-
-
-def chemsys(numbers: Iterable[int]) -> str:
-    """Elements joined by '-' in alphabetical order (pymatgen's chemsys), dummy X left out."""
-    from ase.data import chemical_symbols
-
-    return "-".join(sorted({chemical_symbols[int(z)] for z in numbers if int(z) > 0}))
-
-
-def has_specific_tm(numbers: Iterable[int], elements: Iterable[str] = SPECIFIC_TM) -> bool:
-    """True when the structure holds any of ``elements``."""
-    from ase.data import atomic_numbers
-
-    wanted = {atomic_numbers[e] for e in elements}
-    return bool(wanted & {int(z) for z in numbers})
 
 
 def config_hash(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, energy: float) -> str:
