@@ -5,7 +5,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["bootstrap_ci"]
+__all__ = ["bootstrap_ci", "group_sums", "pooled_metrics", "bootstrap_pooled_ci"]
 
 _METRICS = ("mae", "rmse", "r2", "rp", "slope")
 
@@ -82,4 +82,94 @@ def bootstrap_ci(y: Sequence[float], y_hat: Sequence[float], *, n_boot: int = 10
         else:
             lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
             out[m] = [float(lo), float(hi)]
+    return out
+
+
+#: Columns of :func:`group_sums`: count, sum |e|, sum e^2, and the five sums of Pearson's r.
+_SUMS = ("n", "abs", "sq", "y", "p", "yy", "pp", "yp")
+_POOLED = ("mae", "rmse", "rp")
+
+
+def group_sums(y: np.ndarray, y_hat: np.ndarray) -> np.ndarray:
+    """Sufficient statistics of one group of components (one configuration's forces).
+
+    Metrics pooled over components (force MAE, RMSE, Pearson R_p over all components of
+    all configurations) are functions of these sums, so resampling configurations only adds
+    rows of this table: the bootstrap keeps a configuration's correlated components together.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (8,): ``n, sum|e|, sum e^2, sum y, sum yhat, sum y^2, sum yhat^2, sum y*yhat``.
+    """
+    y = np.asarray(y, dtype=float).ravel()
+    p = np.asarray(y_hat, dtype=float).ravel()
+    e = p - y
+    return np.array([y.size, np.abs(e).sum(), (e ** 2).sum(), y.sum(), p.sum(), (y ** 2).sum(),
+                     (p ** 2).sum(), (y * p).sum()])
+
+
+def _pooled(sums: np.ndarray) -> dict[str, np.ndarray]:
+    # sums: (..., 8) totals over the selected groups
+    n, sa, sq, sy, sp, syy, spp, syp = (sums[..., k] for k in range(len(_SUMS)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        sxx = syy - sy * sy / n
+        sff = spp - sp * sp / n
+        sxf = syp - sy * sp / n
+        return {"mae": sa / n, "rmse": np.sqrt(sq / n), "rp": sxf / np.sqrt(sxx * sff)}
+
+
+def pooled_metrics(groups: np.ndarray) -> dict[str, float | int | None]:
+    """MAE, RMSE and Pearson R_p over all components of the groups (rows of :func:`group_sums`)."""
+    groups = np.asarray(groups, dtype=float).reshape(-1, len(_SUMS))
+    total = groups.sum(axis=0)
+    out: dict[str, float | int | None] = {"n": int(total[0])}
+    for k, v in _pooled(total).items():
+        out[k] = float(v) if np.isfinite(v) else None
+    return out
+
+
+def bootstrap_pooled_ci(groups: np.ndarray, *, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
+                        chunk: int | None = None) -> dict[str, list[float] | None]:
+    """Percentile bootstrap of :func:`pooled_metrics`, resampling groups (configurations).
+
+    Parameters
+    ----------
+    groups
+        (n_groups, 8) rows of :func:`group_sums`.
+    n_boot, seed, level, chunk
+        As :func:`bootstrap_ci`: the same seed gives the same intervals.
+
+    Returns
+    -------
+    dict
+        ``{"mae", "rmse", "rp": [low, high] or None}``.
+    """
+    groups = np.asarray(groups, dtype=float).reshape(-1, len(_SUMS))
+    if groups.shape[0] == 0:
+        raise ValueError("bootstrap needs at least one group")
+    if n_boot < 2:
+        raise ValueError("n_boot must be at least 2")
+    rng = np.random.default_rng(seed)
+    m = groups.shape[0]
+    chunk = chunk or max(1, min(n_boot, 500_000 // m))
+    samples: dict[str, list[np.ndarray]] = {k: [] for k in _POOLED}
+    done = 0
+    while done < n_boot:
+        b = min(chunk, n_boot - done)
+        idx = rng.integers(0, m, size=(b, m))
+        batch = _pooled(groups[idx].sum(axis=1))
+        for k in _POOLED:
+            samples[k].append(batch[k])
+        done += b
+    alpha = (1.0 - level) / 2.0
+    out: dict[str, list[float] | None] = {}
+    for k in _POOLED:
+        vals = np.concatenate(samples[k])
+        vals = vals[np.isfinite(vals)]
+        if vals.size < n_boot / 2:
+            out[k] = None
+        else:
+            lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
+            out[k] = [float(lo), float(hi)]
     return out

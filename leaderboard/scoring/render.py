@@ -32,7 +32,8 @@ DPI = 150
 
 _SCALAR_COLS = [("mae", "MAE"), ("rmse", "RMSE"), ("r2", "R²"), ("rp", "R_p"), ("slope", "slope")]
 _EFS_COLS = [("mae", "E MAE (eV/atom)"), ("rmse", "E RMSE (eV/atom)"), ("forces_mae", "F MAE (eV/Å)"),
-             ("forces_rmse", "F RMSE (eV/Å)"), ("stress_mae", "S MAE (eV/Å³)")]
+             ("forces_rmse", "F RMSE (eV/Å)"), ("forces_rp", "F R_p"), ("stress_mae", "S MAE (eV/Å³)"),
+             ("stress_rmse", "S RMSE (eV/Å³)")]
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> None:

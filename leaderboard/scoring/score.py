@@ -14,7 +14,9 @@ import pandas as pd
 
 from litraj_data._version import __version__ as _package_version
 from litraj_data.io import to_jsonable
-from litraj_data.leaderboard.scoring.bootstrap import bootstrap_ci
+from litraj_data.chemistry import chemsys as _chemsys
+from litraj_data.chemistry import SPECIFIC_TM, has_specific_tm
+from litraj_data.leaderboard.scoring.bootstrap import bootstrap_ci, bootstrap_pooled_ci, group_sums, pooled_metrics
 from litraj_data.leaderboard.scoring.metrics import pa_mae, regression_metrics, screening_metrics
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI
 from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
@@ -122,37 +124,85 @@ def _voigt(stress: Any) -> np.ndarray:
     return s
 
 
-def _chemsys(numbers: Any) -> str:
-    from ase.data import chemical_symbols
-
-    return "-".join(sorted({chemical_symbols[int(z)] for z in numbers if int(z) > 0}))
+#: raw-run configuration kinds (config_id ``{hop_id}:{kind}:{step}:{image}``) -> stage subset
+STAGES = {"source": "end-point relaxation", "target": "end-point relaxation", "band": "band optimisation"}
 
 
-def _efs_summary(sub: Submission, truth: Truth) -> tuple[pd.DataFrame, dict[str, Any]]:
+def stage_of(config_id: str, info_extra: Any = None) -> str | None:
+    """Stage of one MPLiTrj configuration, or ``None`` when the row does not say.
+
+    Rows built from raw runs name their kind in the id (``{hop_id}:{kind}:{step}:{image}``)
+    and in ``info_extra``; rows imported from the official release (``{split}-{index}``)
+    carry neither, and no stage is guessed for them.
+    """
+    parts = str(config_id).split(":")
+    if len(parts) == 4 and parts[1] in STAGES:
+        return STAGES[parts[1]]
+    if isinstance(info_extra, str) and info_extra:
+        import json
+
+        try:
+            info_extra = json.loads(info_extra)
+        except ValueError:
+            return None
+    if isinstance(info_extra, Mapping):
+        return STAGES.get(str(info_extra.get("kind")))
+    return None
+
+
+def _efs_summary(sub: Submission, truth: Truth) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
+    """Per-configuration energy items and pooled force / stress sums.
+
+    Returns
+    -------
+    items, forces, stress
+        ``items``: one row per configuration (``y``/``yhat`` energy per atom,
+        ``has_specific_TM`` from the composition, ``stage``, ``chemsys``); ``forces`` and
+        ``stress``: (configurations, 8) rows of :func:`~.bootstrap.group_sums` (stress rows
+        are zero where the truth or the prediction has none).
+    """
     task = truth.task
     merged = truth.table.merge(sub.predictions, on=task.id_column, suffixes=("_true", "_pred"))
-    ids, e_true, e_pred, f_err, s_err, systems = [], [], [], [], [], []
+    ids, e_true, e_pred, systems, tm, stages, f_sums, s_sums = [], [], [], [], [], [], [], []
+    has_info = "info_extra" in merged.columns
     for r in merged.itertuples(index=False):
         n = len(r.numbers)
-        ids.append(getattr(r, task.id_column))
+        cid = getattr(r, task.id_column)
+        ids.append(cid)
         systems.append(_chemsys(r.numbers))
+        tm.append(has_specific_tm(r.numbers))
+        stages.append(stage_of(cid, r.info_extra if has_info else None))
         e_true.append(r.energy_true / n)
         e_pred.append(r.energy_pred / n)
-        f_err.append((np.stack(r.forces_pred).astype(float) - np.stack(r.forces_true).astype(float)).ravel())
+        f_sums.append(group_sums(np.stack(r.forces_true).astype(float), np.stack(r.forces_pred).astype(float)))
         st, sp = getattr(r, "stress_true", None), getattr(r, "stress_pred", None)
         if st is not None and sp is not None and not np.isnan(np.asarray(st, float)).any():
-            s_err.append(_voigt(sp) - _voigt(st))
-    items = pd.DataFrame({"id": ids, "y": e_true, "yhat": e_pred, "chemsys": systems})
-    f = np.concatenate(f_err) if f_err else np.array([])
-    extra = {"forces_mae": float(np.abs(f).mean()) if f.size else None,
-             "forces_rmse": float(np.sqrt((f ** 2).mean())) if f.size else None}
-    if s_err:
-        s = np.concatenate(s_err)
-        extra.update(stress_mae=float(np.abs(s).mean()), stress_rmse=float(np.sqrt((s ** 2).mean())),
-                     n_stress=len(s_err))
+            s_sums.append(group_sums(_voigt(st), _voigt(sp)))
+        else:
+            s_sums.append(np.zeros(8))
+    items = pd.DataFrame({"id": ids, "y": e_true, "yhat": e_pred, "chemsys": systems,
+                          "has_specific_TM": tm, "stage": stages})
+    return items, np.array(f_sums).reshape(-1, 8), np.array(s_sums).reshape(-1, 8)
+
+
+def _efs_extra(forces: np.ndarray, stress: np.ndarray, n_boot: int, seed: int) -> dict[str, Any]:
+    # forces and stress of one subset, pooled over components (Table S7)
+    f = pooled_metrics(forces)
+    out: dict[str, Any] = {"forces_mae": f["mae"], "forces_rmse": f["rmse"], "forces_rp": f["rp"],
+                           "n_force_components": f["n"]}
+    stress = stress[stress[:, 0] > 0]
+    if len(stress):
+        s = pooled_metrics(stress)
+        out.update(stress_mae=s["mae"], stress_rmse=s["rmse"], n_stress=len(stress))
     else:
-        extra.update(stress_mae=None, stress_rmse=None, n_stress=0)
-    return items, extra
+        out.update(stress_mae=None, stress_rmse=None, n_stress=0)
+    if n_boot:
+        ci = {f"forces_{k}": v for k, v in bootstrap_pooled_ci(forces, n_boot=n_boot, seed=seed).items()}
+        if len(stress):
+            s_ci = bootstrap_pooled_ci(stress, n_boot=n_boot, seed=seed)
+            ci.update(stress_mae=s_ci["mae"], stress_rmse=s_ci["rmse"])
+        out["ci95_forces_stress"] = ci
+    return out
 
 
 def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] | None = None, *,
@@ -217,13 +267,22 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
                                + (f" and {len(record['dropped']['failed_by_other_models'])} failed by "
                                   "other compared models" if extra else ""))
     else:
-        items, efs_extra = _efs_summary(sub, truth)
+        items, f_sums, s_sums = _efs_summary(sub, truth)
     if items.empty:
         raise SubmissionInvalid([Issue("nothing_to_score", "no item of the submission can be scored")])
     record["subsets"] = summarise(task, items, n_boot=n_boot, seed=seed, threshold=threshold)
     if task.kind == "efs":
-        record["subsets"]["all"].update(efs_extra)
+        for name, res in record["subsets"].items():
+            mask = SUBSET_RULES[name](items)
+            res.update(_efs_extra(f_sums[mask], s_sums[mask], n_boot, seed))
         record["notes"].append("mae/rmse/r2/rp/slope are of the energy per atom (eV/atom); forces "
-                               "(eV/A) and stress (eV/A^3) errors are per component")
+                               "(eV/A) and stress (eV/A^3) errors and forces_rp are pooled over "
+                               "components; their intervals resample configurations")
+        record["notes"].append("with TM / w/o TM: the composition holds any of "
+                               f"{', '.join(SPECIFIC_TM)} (nebDFT2k's has_specific_TM rule)")
+        missing = [s for s in task.subsets if s not in record["subsets"]]
+        if missing:
+            record["notes"].append(f"subsets {missing} are empty: no scored row carries that stage (rows "
+                                   "imported from the official release do not say their stage)")
     record["items"] = {c: items[c].tolist() for c in items.columns}
     return to_jsonable(record)

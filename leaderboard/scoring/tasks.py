@@ -24,16 +24,27 @@ from litraj_data.io import did_you_mean
 __all__ = ["Task", "Truth", "list_tasks", "get_task", "load_tasks_file", "SUBSET_RULES"]
 
 # Subset name -> rule on the truth table. "w/o TM"/"with TM" follow the paper (Table 4).
+# The stage subsets (Table S7's "-vac" ablation trains on end-point relaxations only) read a
+# ``stage`` column that the efs scorer derives per configuration; rows without one are in
+# neither stage subset, and an empty subset is left out of the record.
 SUBSET_RULES = {
     "all": lambda df: np.ones(len(df), dtype=bool),
     "w/o TM": lambda df: ~_tm_flags(df),
     "with TM": lambda df: _tm_flags(df),
+    "end-point relaxation": lambda df: _stage_is(df, "end-point relaxation"),
+    "band optimisation": lambda df: _stage_is(df, "band optimisation"),
 }
 
 BAND_COLUMNS = ("band_numbers", "relaxed_positions", "relaxed_cell", "relaxed_energies", "band_pbc")
 EFS_COLUMNS = ("numbers", "energy", "forces", "stress")
 #: read when the dataset has them, never required: chemsys feeds the per-element error heatmap
-OPTIONAL_COLUMNS = ("relaxed_energies", "band_pbc", "stress", "chemsys")
+OPTIONAL_COLUMNS = ("relaxed_energies", "band_pbc", "stress", "chemsys", "info_extra")
+
+
+def _stage_is(df: pd.DataFrame, stage: str) -> np.ndarray:
+    if "stage" not in df.columns:
+        return np.zeros(len(df), dtype=bool)
+    return (df["stage"] == stage).fillna(False).to_numpy(bool)
 
 
 def _tm_flags(df: pd.DataFrame) -> np.ndarray:
@@ -84,8 +95,10 @@ class Task:
         elif self.kind == "bands":
             cols += [self.target, *BAND_COLUMNS]
         else:
-            cols += list(EFS_COLUMNS)
-        if any(s != "all" for s in self.subsets):
+            # info_extra may say the configuration's stage (kind: source/target/band)
+            cols += [*EFS_COLUMNS, "info_extra"]
+        # efs rows carry no TM flag: the scorer derives it from the atomic numbers
+        if self.kind != "efs" and any(s in ("w/o TM", "with TM") for s in self.subsets):
             cols.append("has_specific_TM")
         cols.append("chemsys")
         return cols

@@ -55,6 +55,24 @@ def register(subparsers: Any) -> None:
     _add_model_options(p)
     p.set_defaults(func=run_bench)
 
+    e = sub.add_parser("efs", help="uMLIP energies/forces/stresses on MPLiTrj -> MPLiTrj/efs submission",
+                       description="Predict energy, forces and stress of every configuration of a split "
+                                   "(batched for chgnet) into a Parquet submission for litraj leaderboard score; "
+                                   "the metadata goes beside it as OUT.metadata.yaml.")
+    e.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())}")
+    e.add_argument("--weights", default=None, metavar="PATH", help="local weights (required for mace-mp-0, m3gnet)")
+    e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    e.add_argument("--dataset", default="MPLiTrj", choices=["MPLiTrj", "MPLiTrj_subsample"])
+    e.add_argument("--split", default="test", choices=["train", "val", "test"])
+    e.add_argument("--source", default=None, help="dataset source (as load_litraj(source=))")
+    e.add_argument("--cache-dir", default=None)
+    e.add_argument("--out", required=True, help="submission Parquet file")
+    e.add_argument("--limit", type=int, default=None, help="first N configurations only")
+    e.add_argument("--batch-size", type=int, default=16, help="structures per forward pass (16)")
+    e.add_argument("--fine-tuned", action="store_true", help="the weights were trained on LiTraj data")
+    e.add_argument("--json", action="store_true", help="print one JSON document")
+    e.set_defaults(func=run_bench_efs, max_batch_atoms=None)
+
     s = subparsers.add_parser("screen", help="uMLIP percolation barriers of structures",
                               description="Hop graph (edges < cutoff, bottleneck) -> uMLIP-NEB per "
                                           "symmetry-inequivalent hop -> 1D/2D/3D percolation barriers.")
@@ -113,6 +131,30 @@ def run_bench(args: argparse.Namespace) -> int:
         if summary["mae_vs_dft"] is not None:
             print(f"MAE vs em_dft (converged hops): {summary['mae_vs_dft']:.4f} eV")
     return 1 if summary["failed"] else 0
+
+
+def run_bench_efs(args: argparse.Namespace) -> int:
+    """``litraj bench efs``."""
+    from litraj_data.leaderboard.umlip.bench import preflight
+    from litraj_data.leaderboard.umlip.efs import bench_efs
+    from litraj_data.leaderboard.umlip.runners import get_provider
+
+    try:
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
+        preflight(get_provider(args.model, args.weights, args.device, check=False))
+        progress = None if args.json else (lambda n: print(f"  {n} configurations", file=sys.stderr))
+        with contextlib.redirect_stdout(sys.stderr):  # model chatter must not corrupt --json
+            summary = bench_efs(lambda: _provider(args), args.out, args.dataset, args.split, args.source,
+                                args.limit, args.batch_size, args.cache_dir, progress, args.fine_tuned)
+    except (LitrajError, ValueError, ImportError, OSError) as exc:
+        return _error(args, args.out, exc)
+    if args.json:
+        print(dumps_json({"records": [{"file": summary["submission"], "ok": True, **summary}]}))
+    else:
+        print(f"{summary['task']}: {summary['n_configs']} configurations ({summary['configs_per_s']} /s) -> "
+              f"{summary['submission']} + {summary['metadata']}")
+    return 0
 
 
 def _progress(record: dict[str, Any]) -> None:
