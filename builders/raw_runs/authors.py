@@ -15,12 +15,14 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
+from ase import Atoms
 
 from litraj_data.errors import DataFormatError
 
-from litraj_data.builders.raw_runs.common import band_from_frames, check_energy, check_same_system, energy_of, forces_of, image_dirs, to_config
+from litraj_data.builders.raw_runs.common import (band_from_frames, check_energy, check_same_numbers, check_same_system,
+                                                 constrained_forces, energy_of, frame_to_atoms, image_dirs, to_config)
 from litraj_data.builders.raw_runs.convergence import AUTHORS_NEB, ase_neb_force, max_atom_force
-from litraj_data.builders.raw_runs.files import iter_frames, outcar_in, read_frames, vasprun_in
+from litraj_data.builders.raw_runs.files import TrajFrame, iter_traj_frames, outcar_in, read_frames, vasprun_in
 from litraj_data.builders.raw_runs.model import Band, Config, Convergence, HopRun, hop_id_from_folder
 
 STEP_RE = re.compile(r"^band_optim_step_(\d+)\.traj$")
@@ -47,6 +49,14 @@ def _energies_from_image_dirs(dirs: list[Path]) -> list[float] | None:
             return None
         out.append(check_energy(energy_of(read_frames(f)[-1]), str(f)))
     return out
+
+
+def _check_frames_system(frames: list[TrajFrame | Atoms], ref: Atoms, where: str) -> None:
+    """:func:`check_same_system` of a file's frames, once per file when they share one ``numbers`` array."""
+    if frames and all(isinstance(f, TrajFrame) and f.numbers is frames[0].numbers for f in frames):
+        check_same_numbers(frames[0].numbers, ref, where)
+    else:  # numbers rewritten mid-file, or frames read by ASE: the frame-by-frame check of the Atoms
+        check_same_system([f if isinstance(f, Atoms) else frame_to_atoms(f) for f in frames], ref, where)
 
 
 def _with_energies(band: Band, energies: list[float] | np.ndarray, forces: np.ndarray | None) -> Band:
@@ -106,12 +116,14 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
         raise DataFormatError(f"{folder}: {len(dirs)} image folders for a band of {n_images} images", reason=reason)
 
     steps = band_step_files(folder)
-    last_step = read_frames(steps[-1]) if steps else None
+    # the last band step, decoded once: its frames are configurations (reused below), its geometry
+    # and constraints feed the NEB-force check
+    last_step = list(iter_traj_frames(steps[-1])) if steps else None
     final_path = folder / "traj_final.xyz"
     if final_path.is_file():
         final_frames = read_frames(final_path)
     elif last_step is not None:
-        final_frames = last_step
+        final_frames = [f if isinstance(f, Atoms) else frame_to_atoms(f) for f in last_step]
     else:
         raise DataFormatError(f"{folder}: neither traj_final.xyz nor band_optim_step_*.traj", reason="missing_file")
     if len(final_frames) != n_images:
@@ -123,7 +135,8 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
         # traj_final.xyz written without results: take them from the last band step at the same geometry,
         # else from the image folders' OUTCAR (ASE's Vasp calculator leaves the last single point there)
         if last_step is not None and np.allclose(np.stack([a.positions for a in last_step]), final.positions, atol=1e-6):
-            step_band = band_from_frames(last_step, str(steps[-1]), need_energies=True)
+            step_band = band_from_frames([f if isinstance(f, Atoms) else frame_to_atoms(f) for f in last_step],
+                                         str(steps[-1]), need_energies=True)
             final = _with_energies(final, step_band.energies, step_band.forces)
         else:
             energies = _energies_from_image_dirs(dirs)
@@ -137,17 +150,18 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
     relax = {}
     for name in ("source", "target"):
         p = folder / f"{name}.xyz"
-        relax[name] = read_frames(p) if p.is_file() else []
-        check_same_system(relax[name], ref, str(p))
+        relax[name] = list(iter_traj_frames(p)) if p.is_file() else []
+        _check_frames_system(relax[name], ref, str(p))
 
     # convergence: the NEB force FIRE minimised, with constraints as stored in the band step trajectory
     per_image: list[float | None] = []
     worst: float | None = None
     method = "marker"
     if final.forces is not None:
-        constrained = last_step if last_step is not None else final_frames
+        constrained = final_frames if last_step is None else [
+            f if isinstance(f, Atoms) else frame_to_atoms(f, results=False) for f in last_step]
         per_image = ase_neb_force(constrained, final.energies, final.forces, **settings)
-        ends = [max_atom_force(fr[-1].get_forces()) for fr in relax.values() if fr and forces_of(fr[-1]) is not None]
+        ends = [max_atom_force(f) for fr in relax.values() if fr and (f := constrained_forces(fr[-1])) is not None]
         worst = max(per_image + ends)
         method = "ase_neb_force[k={k},climb={climb},{method}]+end_points".format(**settings)
     conv = Convergence(converged=marker if worst is None else bool(worst < fmax), max_force=worst, fmax=fmax,
@@ -165,9 +179,14 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
         for p in steps:
             step = int(STEP_RE.match(p.name).group(1))
             n = 0
-            frames = last_step if (p == steps[-1] and last_step is not None) else iter_frames(p)
+            frames = last_step if (p == steps[-1] and last_step is not None) else iter_traj_frames(p)
+            checked = None
             for image, atoms in enumerate(frames):
-                check_same_system([atoms], ref, str(p))
+                if not isinstance(atoms, TrajFrame):
+                    check_same_system([atoms], ref, str(p))
+                elif atoms.numbers is not checked:  # the file's one numbers array: checked once, not per frame
+                    check_same_numbers(atoms.numbers, ref, str(p))
+                    checked = atoms.numbers
                 n += 1
                 yield to_config(atoms, "band", step, image, f"{p} image {image}")
             if n != n_images:  # a step file written only in part

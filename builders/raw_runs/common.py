@@ -12,6 +12,7 @@ from litraj_data import bands
 from litraj_data.bands import Band, check_band, energy_of, forces_of  # energy_of/forces_of: re-exported for the readers
 from litraj_data.errors import DataFormatError
 
+from litraj_data.builders.raw_runs.files import TrajFrame
 from litraj_data.builders.raw_runs.model import Config
 
 IMAGE_DIR_RE = re.compile(r"^\d{2,3}$")
@@ -58,6 +59,44 @@ def check_same_system(frames: list[Atoms], ref: Atoms, where: str) -> None:
     check_band(frames, where, min_images=0, energies="ignore", finite=False, same_cell=False, numbers=ref.numbers)
 
 
+def check_same_numbers(numbers: np.ndarray, ref: Atoms, where: str) -> None:
+    """:func:`check_same_system` for a frame given by its atomic numbers (a :class:`TrajFrame`).
+
+    Same reasons and messages: the numbers go through :func:`~litraj_data.bands.check_band`
+    as a one-image band; callers run it once per distinct ``numbers`` array (once per file
+    when the file stores them once) instead of once per frame.
+    """
+    check_band(Band(numbers=numbers, pbc=np.zeros(3, bool), cell=np.zeros((3, 3)),
+                    positions=np.zeros((1, numbers.size, 3))),
+               where, min_images=0, energies="ignore", finite=False, numbers=ref.numbers)
+
+
+def frame_to_atoms(frame: TrajFrame, *, results: bool = True) -> Atoms:
+    """The :class:`~ase.Atoms` (with its ``SinglePointCalculator``) ``ase.io.Trajectory`` builds for a frame.
+
+    ``results=False`` leaves the calculator off (geometry and constraints only: the NEB-force
+    check attaches its own calculator, so building one here would be thrown away).
+    """
+    from ase.calculators.singlepoint import SinglePointCalculator
+    from ase.constraints import dict2constraint
+    from ase.io.jsonio import decode
+
+    atoms = Atoms(numbers=frame.numbers, positions=frame.positions, cell=frame.cell, pbc=frame.pbc,
+                  constraint=[dict2constraint(d) for d in decode(frame.constraints)])
+    if results:
+        atoms.calc = SinglePointCalculator(atoms, **frame.results)
+    return atoms
+
+
+def constrained_forces(frame: TrajFrame | Atoms) -> np.ndarray | None:
+    """Forces with the frame's constraints applied (``Atoms.get_forces()``), or None without forces."""
+    if isinstance(frame, Atoms):
+        return frame.get_forces() if forces_of(frame) is not None else None
+    if frame.constraints in ("[]", None):
+        return frame.results["forces"]
+    return frame_to_atoms(frame).get_forces()
+
+
 def check_energy(value: float | None, where: str) -> float:
     """A finite energy or a ``missing_energy`` / ``nan_energy`` error."""
     if value is None:
@@ -67,8 +106,10 @@ def check_energy(value: float | None, where: str) -> float:
     return float(value)
 
 
-def to_config(atoms: Atoms, kind: str, step: int, image: int, where: str) -> Config:
+def to_config(atoms: Atoms | TrajFrame, kind: str, step: int, image: int, where: str) -> Config:
     """A checked :class:`Config` from a frame with single-point results."""
+    if isinstance(atoms, TrajFrame):
+        return _frame_to_config(atoms, kind, step, image, where)
     energy = check_energy(energy_of(atoms), where)
     forces = forces_of(atoms)
     if forces is None:
@@ -98,3 +139,21 @@ def band_from_frames(frames: list[Atoms], where: str, *, need_energies: bool) ->
     # raw readers never compared cells (fixed-cell VASP NEB; files differ in cell precision)
     return bands.band_from_frames(frames, where, energies="required" if need_energies else "optional",
                                   same_cell=False, min_images=1)
+
+
+def _frame_to_config(frame: TrajFrame, kind: str, step: int, image: int, where: str) -> Config:
+    # the checks and conversions of to_config on an Atoms, applied to the arrays ASE would have put in it
+    results = frame.results
+    energy = check_energy(float(results["energy"]), where)
+    forces = results["forces"]
+    if not np.isfinite(forces).all():
+        raise DataFormatError(f"{where}: non-finite forces", reason="nan_forces")
+    stress = results.get("stress")
+    if stress is not None and stress.shape == (3, 3):
+        stress = stress[[0, 1, 2, 1, 0, 0], [0, 1, 2, 2, 2, 1]]
+    extra: dict[str, Any] = {}
+    free = results.get("free_energy")
+    if free is not None and float(free) != energy:
+        extra["free_energy"] = float(free)
+    return Config(numbers=frame.numbers.copy(), positions=frame.positions, cell=frame.cell, pbc=frame.pbc.copy(),
+                  energy=energy, forces=forces, stress=stress, kind=kind, step=step, image=image, extra=extra)

@@ -12,10 +12,14 @@ import gzip
 import io
 import re
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator, NamedTuple
 
 import ase.io
+import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import all_properties
+from ase.cell import Cell
+from ase.io.jsonio import decode
 
 from litraj_data.errors import DataFormatError
 
@@ -179,3 +183,123 @@ def iter_frames(path: Path, fmt: str | None = None) -> Iterator[Atoms]:
                               reason=reason) from exc
     if n == 0:
         raise DataFormatError(f"{path}: no frames", reason="empty")
+
+
+class TrajFrame(NamedTuple):
+    """One frame of an ASE ULM trajectory as plain arrays (what :class:`ase.io.Trajectory` would build an
+    :class:`~ase.Atoms` and a ``SinglePointCalculator`` from, without building them).
+
+    ``numbers`` is shared by the frames of a file that stores it once (ASE writes it with the
+    first frame only when it does not change), so a same-system check can run once per file.
+    ``constraints`` is ASE's encoded constraint list (``'[]'`` when there is none).
+    """
+
+    numbers: np.ndarray
+    positions: np.ndarray
+    cell: np.ndarray
+    pbc: np.ndarray
+    results: dict[str, Any]
+    constraints: str
+
+
+class _NotPlain(Exception):
+    """A ULM item the fast path does not decode itself (ASE then reads the rest of the file)."""
+
+
+def _ulm_value(data: bytes, value: Any) -> Any:
+    if isinstance(value, dict) and "ndarray" in value:
+        shape, dtype, offset = value["ndarray"]
+        count = int(np.prod(shape, dtype=np.int64))
+        return np.frombuffer(data, np.dtype(dtype), count, offset).reshape(shape)
+    return value
+
+
+def _ulm_item(data: bytes, item: dict) -> dict[str, Any]:
+    # keys ending in '.' hold an array descriptor or a nested item (``calculator.``), as in ase.io.ulm.Reader
+    out = {}
+    for name, value in item.items():
+        if name.endswith("."):
+            name = name[:-1]
+            value = _ulm_item(data, value) if "ndarray" not in value else _ulm_value(data, value)
+        out[name] = value
+    return out
+
+
+def _read_ulm_items(path: Path) -> tuple[bytes, np.ndarray]:
+    data = path.read_bytes()  # one read; a band step is ~10 kB, so slicing beats ASE's seek per array
+    if data[:8] not in (ULM_MAGIC, b"AFFormat") or data[8:24].decode("ascii", "replace").rstrip() != "ASE-Trajectory":
+        raise _NotPlain("header")
+    version, nitems, pos0 = np.frombuffer(data, "<i8", 3, 24)
+    offsets = np.frombuffer(data, "<i8", int(nitems), int(pos0))
+    return data, offsets
+
+
+def iter_traj_frames(path: Path) -> Iterator[TrajFrame | Atoms]:
+    """Frames of an ASE-written trajectory; a ULM one decoded straight from the bytes (one read per file).
+
+    Gives what :func:`iter_frames` gives through ``ase.io.Trajectory`` — same arrays, same
+    calculator results — as :class:`TrajFrame` records, at a fraction of the cost (no
+    ``Atoms``, no ``SinglePointCalculator`` with its copy of the atoms, no seek per array).
+    Anything outside the plain case (not ULM, e.g. a real extxyz; another tag, big-endian data, a frame without
+    calculator results, a cut-off or malformed item) is handed to :func:`iter_frames` from
+    that frame on, so errors and unusual frames are ASE's exactly as before.
+
+    Raises
+    ------
+    DataFormatError
+        As :func:`iter_frames`.
+    """
+    if not path.is_file():
+        raise DataFormatError(f"{path}: no such file", reason="missing_file")
+    n = 0
+    try:
+        data, offsets = _read_ulm_items(path)
+        header: tuple[np.ndarray, np.ndarray, str] | None = None
+        for off in offsets.tolist():
+            size = int.from_bytes(data[off:off + 8], "little")
+            if off + 8 + size > len(data):
+                raise _NotPlain("cut")
+            item = decode(data[off + 8:off + 8 + size].decode(), False)
+            if not item.pop("_little_endian", True):
+                raise _NotPlain("big-endian")
+            b = _ulm_item(data, item)
+            calc = b.get("calculator")
+            if not isinstance(calc, dict) or "energy" not in calc or "forces" not in calc:
+                raise _NotPlain("no results")  # energy from info, or none: ASE's Atoms path decides
+            if "numbers" in b:  # ASE's TrajectoryReader: numbers with the frame, else the first frame's header
+                numbers = np.array(b["numbers"], dtype=int)
+                if header is not None and np.array_equal(numbers, header[0]):
+                    # ASE rewrites the header whenever it cannot prove it unchanged (constraints compare
+                    # by identity): keep one array so the same-system check still runs once per file
+                    numbers = header[0]
+                pbc = np.zeros(3, dtype=bool)
+                pbc[:] = b["pbc"]
+                constraints = b.get("constraints", "[]")
+                header = (numbers, pbc, constraints)
+            elif header is None:
+                raise _NotPlain("no header")
+            numbers, pbc, constraints = header
+            positions = np.array(b["positions"], dtype=float)
+            if positions.shape != (numbers.size, 3):
+                raise _NotPlain("shape")
+            results = {}
+            for prop in all_properties:  # as SinglePointCalculator stores them
+                value = calc.get(prop)
+                if value is None:
+                    continue
+                results[prop] = value if prop in ("energy", "magmom", "free_energy") else np.array(value, dtype=float)
+            if "energy" not in results or "forces" not in results:
+                raise _NotPlain("null results")
+            yield TrajFrame(numbers=numbers, positions=positions, cell=np.array(Cell.new(b["cell"]).array),
+                            pbc=pbc, results=results, constraints=constraints)
+            n += 1
+    except _NotPlain:
+        pass
+    except (ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError):  # malformed: ASE names it
+        pass
+    else:
+        if n:
+            return
+    for k, atoms in enumerate(iter_frames(path)):  # sniffed: an extxyz under a .xyz name is read by ASE
+        if k >= n:
+            yield atoms
