@@ -15,6 +15,7 @@ BVAnalyzer finds no charge-balanced assignment).
 """
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -59,6 +60,28 @@ def given_oxidation_states(structure: Any) -> np.ndarray | None:
     return states
 
 
+_ANALYZERS = threading.local()
+
+
+def _bv_analyzer(forbidden_species: tuple[str, ...]) -> Any:
+    """One ``BVAnalyzer`` per forbidden-species set and thread.
+
+    Its constructor rebuilds the ICSD bond-valence table minus the forbidden species (~5-10 ms,
+    a quarter of a small crystal's whole hop pipeline); ``get_valences`` resets its search
+    state (``_n``, ``_best_score``, ``_best_vset``) on every call and only reads the table,
+    so a reused analyzer assigns exactly what a fresh one does. Per thread, because that
+    search state lives on the instance.
+    """
+    from pymatgen.analysis.bond_valence import BVAnalyzer
+
+    cache = getattr(_ANALYZERS, "by_forbidden", None)
+    if cache is None:
+        cache = _ANALYZERS.by_forbidden = {}
+    if forbidden_species not in cache:
+        cache[forbidden_species] = BVAnalyzer(forbidden_species=list(forbidden_species))
+    return cache[forbidden_species]
+
+
 def assign_oxidation_states(structure: Any, forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES) -> np.ndarray:
     """Integer states (as floats) assigned by pymatgen's ``BVAnalyzer``.
 
@@ -74,7 +97,6 @@ def assign_oxidation_states(structure: Any, forbidden_species: tuple[str, ...] =
     StructureError
         ``oxidation_states`` when BVAnalyzer finds no assignment or lacks parameters.
     """
-    from pymatgen.analysis.bond_valence import BVAnalyzer
     from pymatgen.core import Structure
 
     if not isinstance(structure, Structure):
@@ -82,7 +104,7 @@ def assign_oxidation_states(structure: Any, forbidden_species: tuple[str, ...] =
 
         structure = AseAtomsAdaptor.get_structure(structure)
     try:
-        valences = BVAnalyzer(forbidden_species=list(forbidden_species)).get_valences(structure)
+        valences = _bv_analyzer(tuple(forbidden_species)).get_valences(structure)
     except ValueError as exc:  # "Valences cannot be assigned!" / elements without BV parameters
         raise StructureError(f"BVAnalyzer cannot assign oxidation states ({exc})",
                              reason="oxidation_states") from exc
