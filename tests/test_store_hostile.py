@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import re
-import time
 import zipfile
 from pathlib import Path
 
@@ -31,12 +30,10 @@ CASES = HOSTILE_SPLIT_FILE_EDITS
 def test_a_damaged_split_file_is_refused_with_reason_and_line(release, tmp_path, case):
     fn, reason, where = CASES[case]
     _edit(release / "BVEL13k_train.xyz", fn)
-    t0 = time.perf_counter()
     with pytest.raises(DataFormatError) as err:
         import_release("BVEL13k", release, tmp_path / "out", check_counts=False, progress=False)
     assert err.value.reason == reason, str(err.value)
     assert re.search(where, str(err.value)), str(err.value)
-    assert time.perf_counter() - t0 < 30  # a 3e7-atom header must not read (or allocate) for long
     assert not (tmp_path / "out" / "BVEL13k" / "1.0.0").exists()  # nothing half-built is published
 
 
