@@ -1,7 +1,7 @@
 """Seeded bootstrap 95 % intervals of the regression metrics."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -61,27 +61,40 @@ def bootstrap_ci(y: Sequence[float], y_hat: Sequence[float], *, n_boot: int = 10
         raise ValueError(f"no bootstrap for metrics {sorted(unknown)}")
     if n_boot < 2:
         raise ValueError("n_boot must be at least 2")
+    return _percentile_intervals(y.size, lambda idx: _batched(y[idx], y_hat[idx]), metrics, n_boot, seed,
+                                 level, chunk)
+
+
+def _percentile_intervals(n_items: int, statistic: Callable[[np.ndarray], dict[str, np.ndarray]],
+                          names: Iterable[str], n_boot: int, seed: int, level: float,
+                          chunk: int | None) -> dict[str, list[float] | None]:
+    """Percentile intervals of ``statistic`` over ``n_boot`` resamples of ``n_items`` items.
+
+    ``statistic`` takes a ``(b, n_items)`` index array (b resamples at once, in chunks that
+    bound memory) and returns one value per resample for every name. A statistic undefined
+    (non-finite) in most resamples, e.g. on constant targets, gets ``None``.
+    """
+    names = list(names)
     rng = np.random.default_rng(seed)
-    chunk = chunk or max(1, min(n_boot, 500_000 // y.size))
-    samples: dict[str, list[np.ndarray]] = {m: [] for m in metrics}
+    chunk = chunk or max(1, min(n_boot, 500_000 // n_items))
+    samples: dict[str, list[np.ndarray]] = {k: [] for k in names}
     done = 0
     while done < n_boot:
         b = min(chunk, n_boot - done)
-        idx = rng.integers(0, y.size, size=(b, y.size))
-        batch = _batched(y[idx], y_hat[idx])
-        for m in metrics:
-            samples[m].append(batch[m])
+        batch = statistic(rng.integers(0, n_items, size=(b, n_items)))
+        for k in names:
+            samples[k].append(batch[k])
         done += b
     alpha = (1.0 - level) / 2.0
     out: dict[str, list[float] | None] = {}
-    for m in metrics:
-        vals = np.concatenate(samples[m])
+    for k in names:
+        vals = np.concatenate(samples[k])
         vals = vals[np.isfinite(vals)]
-        if vals.size < n_boot / 2:  # undefined in most resamples (e.g. constant targets)
-            out[m] = None
+        if vals.size < n_boot / 2:
+            out[k] = None
         else:
             lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
-            out[m] = [float(lo), float(hi)]
+            out[k] = [float(lo), float(hi)]
     return out
 
 
@@ -150,26 +163,5 @@ def bootstrap_pooled_ci(groups: np.ndarray, *, n_boot: int = 1000, seed: int = 0
         raise ValueError("bootstrap needs at least one group")
     if n_boot < 2:
         raise ValueError("n_boot must be at least 2")
-    rng = np.random.default_rng(seed)
-    m = groups.shape[0]
-    chunk = chunk or max(1, min(n_boot, 500_000 // m))
-    samples: dict[str, list[np.ndarray]] = {k: [] for k in _POOLED}
-    done = 0
-    while done < n_boot:
-        b = min(chunk, n_boot - done)
-        idx = rng.integers(0, m, size=(b, m))
-        batch = _pooled(groups[idx].sum(axis=1))
-        for k in _POOLED:
-            samples[k].append(batch[k])
-        done += b
-    alpha = (1.0 - level) / 2.0
-    out: dict[str, list[float] | None] = {}
-    for k in _POOLED:
-        vals = np.concatenate(samples[k])
-        vals = vals[np.isfinite(vals)]
-        if vals.size < n_boot / 2:
-            out[k] = None
-        else:
-            lo, hi = np.quantile(vals, [alpha, 1.0 - alpha])
-            out[k] = [float(lo), float(hi)]
-    return out
+    return _percentile_intervals(groups.shape[0], lambda idx: _pooled(groups[idx].sum(axis=1)), _POOLED, n_boot,
+                                 seed, level, chunk)
