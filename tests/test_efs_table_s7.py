@@ -130,7 +130,8 @@ def test_bench_efs_chgnet(tmp_path):
     for i, r in enumerate(sub.itertuples()):
         atoms = row_to_atoms(ds[i])
         atoms.calc = provider.calculator()
-        assert r.energy == pytest.approx(atoms.get_potential_energy(), abs=1e-4)
+        # CHGNet runs in float32 and a batch sums in another order: ~1e-5 of a total energy (seen: 3.5e-4 eV of 59 eV)
+        assert r.energy == pytest.approx(atoms.get_potential_energy(), rel=1e-5, abs=1e-4)
         assert np.allclose(np.stack(r.forces), atoms.get_forces(), atol=1e-4)
         assert np.allclose(np.asarray(r.stress, float), atoms.get_stress(voigt=True), atol=1e-5)
     truth = Truth.from_tables(get_task("MPLiTrj/efs"), {"test": ds.to_pandas()})
