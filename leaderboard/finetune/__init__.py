@@ -1,0 +1,1 @@
+"""Fine-tuning universal potentials on MPLiTrj with each model's own training code."""
