@@ -12,7 +12,9 @@ Failures go to ``failures.csv`` (``material_id, edge_id, reason, message``): who
 ``missing_parameters``, ``disordered``...) with an empty ``edge_id``, single hops
 (``overlapping_atoms``, ``nan_energy``) with theirs. A hop that hits the step limit is *kept*
 as a row with ``converged = False`` (the release has such hops too; ions stops at 100 steps
-without saying so) and is also listed in failures.csv with reason ``not_converged``.
+without saying so) and is also listed in failures.csv with reason ``not_converged``. A hop whose
+straight start band is stationary by symmetry (``stationary_start``, docs/hops.md) is kept too
+and listed with reason ``stationary_start``: its em is an upper bound.
 """
 from __future__ import annotations
 
@@ -49,7 +51,8 @@ def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, 
         rec: dict[str, Any] = {**h.as_dict(), "ok": True}
         try:
             r = bvse_neb(system, h, settings["protocol"], seed=settings["seed"])
-            rec.update(em=r.barrier, converged=r.converged, neb_steps=r.steps, fmax=r.fmax)
+            rec.update(em=r.barrier, converged=r.converged, neb_steps=r.steps, fmax=r.fmax,
+                       stationary_start=r.stationary_start)
             if settings["keep_bands"]:
                 rec.update(band_positions=r.positions.tolist(), band_energies=r.energies.tolist())
         except LitrajError as exc:
@@ -59,7 +62,7 @@ def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, 
 
 
 def hop_failures(records: list[dict[str, Any]]) -> list[dict[str, str]]:
-    """Failure rows: whole structures (empty edge_id), failed hops, hops not converged."""
+    """Failure rows: whole structures (empty edge_id), failed hops, hops not converged, stationary starts."""
     rows = [{**r, "edge_id": ""} for r in failures_table(records)]
     for rec in records:
         if not rec["ok"]:
@@ -71,6 +74,13 @@ def hop_failures(records: list[dict[str, Any]]) -> list[dict[str, str]]:
             elif not h["converged"]:
                 rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"], "reason": "not_converged",
                              "message": f"fmax {h['fmax']:.3f} eV/A after {h['neb_steps']} steps (row kept)"})
+            # a straight start that is stationary by symmetry "converges" on the line: its em is the
+            # straight path's maximum (an upper bound), so the row is kept but flagged here
+            if h.get("stationary_start"):  # .get: checkpoints written before the flag existed lack it
+                rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"],
+                             "reason": "stationary_start",
+                             "message": f"start band stationary by symmetry; em {h['em']:.3f} eV is the straight "
+                                        f"path's maximum, an upper bound (row kept)"})
     return rows
 
 
