@@ -1,13 +1,14 @@
 """uMLIP runners: registry name -> model provider for the NEB harness (lazy imports).
 
-=============  ==============  ==========================  ===========================
-name           extra           weights                     batched bands
-=============  ==============  ==========================  ===========================
-chgnet         ``chgnet``      in the wheel (or --weights) yes (``predict_graph``)
-sevennet-0     ``sevenn``      in the wheel (or --weights) yes (batched graph)
-mace-mp-0      ``mace``        ``--weights FILE`` required no (image by image)
-m3gnet         ``matgl``       ``--weights DIR`` required  no (image by image)
-=============  ==============  ==========================  ===========================
+The models are declared by YAML cards in :mod:`~litraj_data.leaderboard.umlip.models`
+(package, builder, weights source, licence, dtype, e3nn constraint, batched or not);
+``litraj models`` lists them with what is usable here. Weights come from the package's wheel
+(CHGNet, SevenNet-0), or from ``--weights PATH`` for models whose weights are published for
+download (never fetched at run time), or from a fine-tuned model's folder (``--weights DIR``
+holding ``model_card.yaml``, see :mod:`~litraj_data.leaderboard.umlip.finetuned`).
+
+Any other ASE calculator plugs into the harness from Python through
+:class:`~litraj_data.leaderboard.neb.provider.FactoryProvider`.
 """
 from __future__ import annotations
 
@@ -18,22 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from litraj_data.errors import RegistryError
 from litraj_data.leaderboard.neb.provider import cached
 from litraj_data.leaderboard.umlip.errors import ModelUnavailable
+from litraj_data.leaderboard.umlip.finetuned import FineTuned, resolve_finetuned
+from litraj_data.leaderboard.umlip.models import UMLIPCard, canonical_name, card_names, load_cards
 
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """How to build one registered model."""
-
-    name: str
-    package: str  # import name checked before anything is built
-    extra: str  # pip extra of litraj-data that installs the package
-    pip: str  # what to pip install
-    weights_required: bool
-    weights_hint: str
-    batched: bool
-    version: Callable[[], str]
+__all__ = ["ModelSpec", "MODELS", "UMLIPProvider", "get_provider", "get_spec", "list_models", "package_folder"]
 
 
 def _dist_version(dist: str) -> Callable[[], str]:
@@ -47,25 +39,60 @@ def _dist_version(dist: str) -> Callable[[], str]:
     return get
 
 
-MODELS: dict[str, ModelSpec] = {
-    "chgnet": ModelSpec("chgnet", "chgnet", "chgnet", "chgnet", False,
-                        "a CHGNet checkpoint (.pth.tar, e.g. chgnet/pretrained/0.3.0/*.pth.tar)", True,
-                        _dist_version("chgnet")),
-    "sevennet-0": ModelSpec("sevennet-0", "sevenn", "sevenn", "sevenn", False,
-                            "a SevenNet checkpoint (.pth, e.g. sevenn/pretrained_potentials/SevenNet_0__11Jul2024/"
-                            "checkpoint_sevennet_0.pth)", True, _dist_version("sevenn")),
-    "mace-mp-0": ModelSpec("mace-mp-0", "mace", "mace", "mace-torch", True,
-                           "a MACE-MP-0 model file (e.g. 2023-12-03-mace-128-L1_epoch-199.model from "
-                           "https://github.com/ACEsuit/mace-mp/releases)", False, _dist_version("mace-torch")),
-    "m3gnet": ModelSpec("m3gnet", "matgl", "matgl", "matgl", True,
-                        "a matgl model folder (e.g. M3GNet-MP-2021.2.8-PES with model.pt and state.pt)", False,
-                        _dist_version("matgl")),
-}
+@dataclass(frozen=True)
+class ModelSpec:
+    """How to build one registered model (the card, and the fields older callers read)."""
+
+    name: str
+    package: str  # import name checked before anything is built
+    extra: str | None  # pip extra of litraj-data that installs the package
+    pip: str  # what to pip install; its version is the model version
+    weights_required: bool  # no weights in the wheel: --weights PATH is needed
+    weights_hint: str
+    batched: bool
+    version: Callable[[], str]
+    card: UMLIPCard
+
+    @classmethod
+    def from_card(cls, card: UMLIPCard) -> "ModelSpec":
+        return cls(card.name, card.package, card.extra, card.pip, card.weights.source != "wheel", card.weights.hint,
+                   card.batched, _dist_version(card.pip), card)
+
+    def install_hint(self) -> str:
+        """What to pip install (the litraj-data extra when there is one)."""
+        if self.extra:
+            return f"pip install 'litraj-data[{self.extra}]' (or pip install {self.pip})"
+        return f"pip install {self.pip}"
+
+
+MODELS: dict[str, ModelSpec] = {name: ModelSpec.from_card(card) for name, card in load_cards().items()}
 
 
 def list_models() -> list[str]:
     """Registered model names."""
     return sorted(MODELS)
+
+
+def get_spec(name: str) -> ModelSpec:
+    """Registry entry of ``name`` or one of its aliases (case-insensitive); ``ModelUnavailable`` if unknown."""
+    key = card_names().get(canonical_name(name))
+    if key is None:
+        from litraj_data.io import did_you_mean
+
+        raise ModelUnavailable(f"unknown model {name!r}; known: {', '.join(list_models())}."
+                               f"{did_you_mean(canonical_name(name), list(card_names()))}", reason="unknown_model")
+    return MODELS[key]
+
+
+def package_folder(package: str) -> Path | None:
+    """Folder of an installed package, found without importing it (``None`` when not installed)."""
+    try:
+        spec = importlib.util.find_spec(package)
+    except (ImportError, ValueError):  # a parent package that fails to import, a broken __spec__
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(list(spec.submodule_search_locations)[0])
 
 
 def _resolve_device(device: str) -> str:
@@ -86,13 +113,21 @@ class UMLIPProvider:
     Parameters
     ----------
     name : str
-        Registry name (``chgnet``, ``sevennet-0``, ``mace-mp-0``, ``m3gnet``).
+        Registry name or alias (``litraj models`` lists them).
     weights : path, optional
-        Local weights (required for mace-mp-0 and m3gnet).
+        A weights file or folder, or a fine-tuned model's folder (with ``model_card.yaml``,
+        whose ``base_model`` must be ``name``). Required for models whose weights are not in
+        their package's wheel.
     device : {"cpu", "cuda"}
     max_batch_atoms : int, optional
         Atoms per batched forward pass (default by model and device, see
         :data:`~litraj_data.leaderboard.umlip.batched.MAX_BATCH_ATOMS`).
+
+    Raises
+    ------
+    ModelUnavailable
+        Unknown name, or a fine-tuned model card that is invalid, points outside its folder,
+        lacks its weights file or names another base model.
     """
 
     def __init__(self, name: str, weights: str | Path | None = None, device: str = "cpu",
@@ -103,23 +138,52 @@ class UMLIPProvider:
         if max_batch_atoms is not None and max_batch_atoms < 1:
             raise ValueError(f"max_batch_atoms must be >= 1, got {max_batch_atoms}")
         self.max_batch_atoms = max_batch_atoms
-        self.key = f"{self.spec.name}:{self.weights or 'default'}:{device}"
+        try:
+            self.finetuned: FineTuned | None = None if weights is None else resolve_finetuned(weights, self.spec.name)
+        except RegistryError as exc:
+            raise ModelUnavailable(str(exc), reason=exc.reason) from None
+        self.key = f"{self.model_name}:{self.weights or 'default'}:{device}"
+
+    @property
+    def model_name(self) -> str:
+        """Name in records: the registry name, ``BASE-ft`` (or the card's ``name``) when fine-tuned."""
+        if self.finetuned is None:
+            return self.spec.name
+        return self.finetuned.card.name or f"{self.spec.name}-ft"
 
     # -- checks ---------------------------------------------------------------------------
+    def weights_path(self) -> Path | None:
+        """The weights file or folder the builder loads (``None``: the wheel lacks it)."""
+        if self.finetuned is not None:
+            return self.finetuned.weights
+        if self.weights is not None:
+            return Path(self.weights)
+        w = self.spec.card.weights
+        folder = package_folder(self.spec.package)
+        if w.source != "wheel" or folder is None:
+            return None
+        path = folder / w.path
+        return path if path.exists() else None
+
     def check(self) -> "UMLIPProvider":
         """Fail fast: package installed, weights present and loadable, device usable."""
         spec = self.spec
+        card = spec.card
         if self.weights is not None and not Path(self.weights).exists():
             raise ModelUnavailable(f"{spec.name}: weights file {self.weights} does not exist; pass --weights PATH "
                                    f"to {spec.weights_hint}", reason="weights_missing")
-        if spec.weights_required and self.weights is None:
-            raise ModelUnavailable(f"{spec.name}: its weights cannot be downloaded here; download "
-                                   f"{spec.weights_hint} elsewhere and pass it with --weights PATH",
-                                   reason="weights_missing")
-        if importlib.util.find_spec(spec.package) is None:
+        if self.weights is None and card.weights.source != "wheel":
+            where = f" from {card.weights.url}" if card.weights.url else ""
+            raise ModelUnavailable(f"{spec.name}: its weights are not shipped with {spec.pip} and are never "
+                                   f"downloaded at run time; download {spec.weights_hint}{where} elsewhere and "
+                                   f"pass it with --weights PATH", reason="weights_missing")
+        if package_folder(spec.package) is None:
             raise ModelUnavailable(f"{spec.name} needs the '{spec.pip}' package, which is not installed: "
-                                   f"pip install 'litraj-data[{spec.extra}]' (or pip install {spec.pip})",
-                                   reason="model_not_installed")
+                                   f"{spec.install_hint()}", reason="model_not_installed")
+        if self.weights_path() is None:  # installed, but the wheel's file is not where the card says
+            raise ModelUnavailable(f"{spec.name}: {card.weights.path} is not in the installed {spec.pip} "
+                                   f"{spec.version()}; pass --weights PATH to {spec.weights_hint}",
+                                   reason="weights_missing")
         _resolve_device(self.device)
         self._model()
         return self
@@ -129,15 +193,22 @@ class UMLIPProvider:
         return cached(self.key, self._build)
 
     def _build(self) -> Any:
+        from litraj_data.leaderboard.umlip import builders_mlip
+
+        card = self.spec.card
+        build = getattr(builders_mlip, f"build_{card.builder}")
+        path = self.weights_path()
+        if path is None:
+            self.check()  # raises the clear message (weights or package); _build is not reached again
         try:
-            return _BUILDERS[self.spec.name](self.weights, _resolve_device(self.device))
+            return build(str(path), _resolve_device(self.device), card.dtype, **card.options)
         except ModelUnavailable:
             raise
-        except (RuntimeError, ValueError, KeyError, OSError, EOFError, pickle.UnpicklingError,
+        except (RuntimeError, ValueError, KeyError, OSError, EOFError, TypeError, pickle.UnpicklingError,
                 zipfile.BadZipFile) as exc:  # a checkpoint of another model (missing keys), a corrupt file
             if self.weights is None:
-                raise
-            raise ModelUnavailable(f"{self.spec.name}: cannot load weights {self.weights} ({type(exc).__name__}: "
+                raise  # the wheel's own file failing to load is a bug (of the card or the package), not user input
+            raise ModelUnavailable(f"{self.spec.name}: cannot load weights {path} ({type(exc).__name__}: "
                                    f"{exc}); expected {self.spec.weights_hint}", reason="weights_invalid") from exc
 
     def calculator(self):
@@ -150,9 +221,21 @@ class UMLIPProvider:
         return None if make is None else make(self.max_batch_atoms)
 
     def metadata(self) -> dict[str, Any]:
-        """Model facts for a submission's metadata."""
-        return {"model": self.spec.name, "model_version": self.spec.version(), "weights": self.weights,
-                "device": self.device, "package": self.spec.pip, "max_batch_atoms": self.max_batch_atoms}
+        """Model facts for a submission's metadata (keys of the leaderboard's metadata vocabulary).
+
+        A fine-tuned model says so: ``model`` is ``BASE-ft``, ``fine_tuned_on_litraj`` is true,
+        ``training_data`` names the LiTraj data and version, and ``fine_tune`` carries the
+        card's facts (base model and version, data version, split, subset, epochs, ...).
+        """
+        card = self.spec.card
+        meta: dict[str, Any] = {"model": self.model_name, "model_version": self.spec.version(),
+                                "weights": self.weights, "device": self.device, "package": self.spec.pip,
+                                "max_batch_atoms": self.max_batch_atoms, "url": card.url,
+                                "training_data": card.training_data, "fine_tuned_on_litraj": False}
+        if self.finetuned is not None:
+            meta.update(fine_tuned_on_litraj=True, training_data=self.finetuned.training_data(card.training_data),
+                        fine_tune=self.finetuned.metadata())
+        return meta
 
     def __getstate__(self) -> dict[str, Any]:
         return {"name": self.spec.name, "weights": self.weights, "device": self.device,
@@ -162,94 +245,25 @@ class UMLIPProvider:
         self.__init__(state["name"], state["weights"], state["device"], state.get("max_batch_atoms"))
 
 
-def get_spec(name: str) -> ModelSpec:
-    """Registry entry of ``name`` (case-insensitive); ``ModelUnavailable`` if unknown."""
-    key = name.lower().replace("_", "-")
-    key = {"sevennet": "sevennet-0", "7net-0": "sevennet-0", "mace": "mace-mp-0", "matgl": "m3gnet"}.get(key, key)
-    if key not in MODELS:
-        raise ModelUnavailable(f"unknown model {name!r}; known: {', '.join(list_models())}", reason="unknown_model")
-    return MODELS[key]
-
-
 def get_provider(name: str, weights: str | Path | None = None, device: str = "cpu",
                  check: bool = True, max_batch_atoms: int | None = None) -> UMLIPProvider:
-    """Provider of a registered model, checked (installed, weights, device) unless ``check=False``."""
+    """Provider of a registered model, checked (installed, weights, device) unless ``check=False``.
+
+    Parameters
+    ----------
+    name : str
+        Registry name or alias.
+    weights : path, optional
+        Weights file/folder, or a fine-tuned model's folder with ``model_card.yaml``.
+    device : {"cpu", "cuda"}
+    check : bool
+        Build the model now (fail fast) rather than at first use.
+    max_batch_atoms : int, optional
+        Atoms per batched forward pass.
+
+    Returns
+    -------
+    UMLIPProvider
+    """
     provider = UMLIPProvider(name, weights, device, max_batch_atoms)
     return provider.check() if check else provider
-
-
-# --------------------------------------------------------------------------- builders
-
-def _build_chgnet(weights: str | None, device: str) -> dict[str, Any]:
-    from chgnet.model import CHGNet
-    from chgnet.model.dynamics import CHGNetCalculator
-
-    from litraj_data.leaderboard.umlip.batched import CHGNetBandEvaluator
-
-    with _quiet():  # CHGNet prints banners on stdout, which --json output reserves
-        model = CHGNet.from_file(weights) if weights else CHGNet.load(verbose=False)
-    if not isinstance(model, CHGNet):
-        raise TypeError(f"not a CHGNet checkpoint: {type(model).__name__}")
-    model = model.to(device)
-
-    def calculator() -> CHGNetCalculator:
-        with _quiet():
-            return CHGNetCalculator(model=model, use_device=device, on_isolated_atoms="ignore")
-
-    return {"calculator": calculator, "evaluator": lambda n=None: CHGNetBandEvaluator(model, device, n)}
-
-
-def _quiet():
-    import contextlib
-    import sys
-
-    return contextlib.redirect_stdout(sys.stderr)
-
-
-def _build_sevennet(weights: str | None, device: str) -> dict[str, Any]:
-    import sevenn._keys as KEY
-    import sevenn.util as util
-    from sevenn.calculator import SevenNetCalculator
-
-    from litraj_data.leaderboard.umlip.batched import SevenNetBandEvaluator
-
-    cp = util.load_checkpoint(weights or "7net-0")
-    single = cp.build_model()
-    single.set_is_batch_data(False)
-    single.to(device).eval()
-    batch_model = cp.build_model()  # its own copy: batch mode is a flag of the model
-    batch_model.to(device).eval()
-    cutoff = cp.config[KEY.CUTOFF]
-    return {"calculator": lambda: SevenNetCalculator(single, file_type="model_instance", device=device),
-            "evaluator": lambda n=None: SevenNetBandEvaluator(batch_model, cutoff, device, max_batch_atoms=n)}
-
-
-def _build_mace(weights: str | None, device: str) -> dict[str, Any]:
-    from mace.calculators import MACECalculator
-
-    calc = MACECalculator(model_paths=weights, device=device, default_dtype="float64")
-    # MACECalculator keeps no per-image state beyond ASE's cache: one instance per image, same model
-    models = calc.models
-    return {"calculator": lambda: MACECalculator(models=models, device=device, default_dtype="float64")
-            if _accepts_models() else MACECalculator(model_paths=weights, device=device, default_dtype="float64")}
-
-
-def _accepts_models() -> bool:
-    import inspect
-
-    from mace.calculators import MACECalculator
-
-    return "models" in inspect.signature(MACECalculator.__init__).parameters
-
-
-def _build_m3gnet(weights: str | None, device: str) -> dict[str, Any]:
-    import matgl
-    from matgl.ext.ase import PESCalculator
-
-    potential = matgl.load_model(weights)
-    return {"calculator": lambda: PESCalculator(potential)}
-
-
-_BUILDERS: dict[str, Callable[[str | None, str], dict[str, Any]]] = {
-    "chgnet": _build_chgnet, "sevennet-0": _build_sevennet, "mace-mp-0": _build_mace, "m3gnet": _build_m3gnet,
-}
