@@ -51,7 +51,9 @@ LEGACY_FIELDS = ("model", "model_version", "authors", "url", "training_data", "f
 #: optional legacy keys: written by `litraj bench umlip` (provider facts, task, wall time) and
 #: `litraj baseline predict` (dataset_version); ``name`` is an old spelling of ``model``
 LEGACY_EXTRA_FIELDS = ("dataset_version", "name", "task", "split", "weights", "device", "package",
-                       "max_batch_atoms", "wall_time_s", "hardware", "n_parameters")
+                       "max_batch_atoms", "wall_time_s", "hardware", "n_parameters",
+                       # written by the uMLIP provider of a fine-tuned model (base model, data version, ...)
+                       "fine_tune")
 #: what a full card states that legacy metadata does not (listed by `submit validate`)
 CARD_ONLY_FIELDS = ("authors[].orcid", "repo", "paper_doi", "checkpoint", "license", "environment",
                     "training_data.litraj_test_data_seen", "n_parameters", "tasks")
