@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "litraj_data.leaderboard.gnn.cli": ("train",),
     "litraj_data.leaderboard.finetune.cli": ("finetune",),
     "litraj_data.leaderboard.umlip.cli": ("bench", "screen"),
+    "litraj_data.leaderboard.umlip.models_cli": ("models",),
     "litraj_data.builders.leakage": ("check-leakage",),
     "litraj_data.publish.cli": ("release",),
 }
