@@ -12,23 +12,19 @@ the run goes on.
 """
 from __future__ import annotations
 
-import math
 import os
 import time
-import traceback
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.singlepoint import SinglePointCalculator
 
-from litraj_data.bands import check_band
-from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.io import JsonlCheckpoint, atomic_write_text
 from litraj_data.leaderboard.neb.batch import attach_batched
 from litraj_data.leaderboard.neb.config import NEBConfig
 from litraj_data.leaderboard.neb.hops import HopInput
+from litraj_data.leaderboard.neb.protocol import OptimisationDiverged, guard, hop_protocol, optimise, together
 from litraj_data.leaderboard.neb.provider import CalculatorProvider
 
 RESULTS = "results.jsonl"
@@ -36,135 +32,52 @@ BANDS = "bands"
 FAILED = "failed.txt"
 
 
-class OptimisationDiverged(LitrajError):
-    """The model's energies or forces broke down during a hop's optimisation.
-
-    ``reason``: ``nan`` (NaN/inf energy or forces) or ``exploding_force`` (a force above
-    ``NEBConfig.force_limit``). Not to be confused with
-    :class:`litraj_data.builders.raw_runs.HopFailure`, the record of a raw DFT run that
-    could not be read.
-    """
-
-    reason = "diverged"
-
-
 #: former name, kept for importers (it clashed with the raw-run reader's HopFailure record)
 HopFailure = OptimisationDiverged
 
 
-def _guard(energies: np.ndarray, forces: np.ndarray, limit: float, stage: str) -> None:
-    if not (np.isfinite(energies).all() and np.isfinite(forces).all()):
-        raise OptimisationDiverged(f"{stage}: model returned NaN/inf energy or forces", reason="nan")
-    fmax = float(np.sqrt((forces ** 2).sum(-1)).max()) if forces.size else 0.0
-    if fmax > limit:
-        raise OptimisationDiverged(f"{stage}: force {fmax:.3g} eV/A exceeds force_limit {limit:g} eV/A "
-                         "(exploding forces)", reason="exploding_force")
-
-
-def _results_of(images: list[Atoms]) -> tuple[np.ndarray, np.ndarray]:
-    e = np.array([img.get_potential_energy() for img in images], dtype=float)
-    f = np.stack([img.get_forces(apply_constraint=False) for img in images])
-    return e, f
-
-
-def _assign_calculators(images: list[Atoms], provider: CalculatorProvider, batched: bool):
-    evaluator = provider.evaluator() if batched else None
-    if evaluator is not None:
-        return attach_batched(images, evaluator)
-    for img in images:
-        img.calc = provider.calculator()
-    return None
+def drive(program: Any) -> Any:
+    """Run a protocol generator to its end with nothing shared (its reads evaluate on demand)."""
+    while True:
+        try:
+            next(program)
+        except StopIteration as stop:
+            return stop.value
 
 
 def _relax_together(structures: list[Atoms], fmax: float, steps: int, limit: float,
                     stages: list[str]) -> list[tuple[int, bool]]:
     """Relax each structure with its own FIRE, all advanced in lock step.
 
-    Each optimiser follows exactly the path of ``FIRE(atoms).run(fmax, steps)``; stepping
-    them together means that, when the structures share a batched group (the two end points
-    of a band), the group evaluates all of them in one model call per step.
-
-    Returns
-    -------
-    list of (steps, converged)
-        One per structure, as ``Optimizer.nsteps`` and ``Optimizer.run`` report them.
+    Each optimiser follows exactly the path of ``FIRE(atoms).run(fmax, steps)``; when the
+    structures share a batched group, the group evaluates all of them in one model call per
+    step. Returns ``(steps, converged)`` per structure.
     """
     from ase.optimize import FIRE
 
-    opts = [FIRE(atoms, logfile=None) for atoms in structures]
-    for opt in opts:
-        opt.fmax = fmax  # what run(fmax=...) sets: converged() is then ASE's own criterion
-    nsteps = [0] * len(structures)
-    converged = [False] * len(structures)
-    active = list(range(len(structures)))
-    while True:
-        still = []
-        for i in active:  # the first force request evaluates every moved structure of a group
-            atoms = structures[i]
-            forces = atoms.get_forces()
-            _guard(np.array([atoms.get_potential_energy()]), forces, limit, stages[i])
-            converged[i] = bool(opts[i].converged())
-            if not converged[i] and nsteps[i] < steps:
-                still.append(i)
-        if not still:
-            return list(zip(nsteps, converged))
-        for i in still:
-            opts[i].step()  # forces of the current positions are cached: moves, evaluates nothing
-            nsteps[i] += 1
-        active = still
+    def reader(atoms: Atoms, name: str):
+        return lambda: guard(np.array([atoms.get_potential_energy()]), atoms.get_forces(), limit, name)
+
+    return drive(together([optimise(FIRE(a, logfile=None), fmax, steps, reader(a, s))
+                           for a, s in zip(structures, stages)]))
 
 
 def optimise_band(images: list[Atoms], provider: CalculatorProvider, config: NEBConfig) -> dict[str, Any]:
-    """End-point relaxation then CI-NEB, in place on ``images``.
+    """End-point relaxation then CI-NEB (and the configured options), in place on ``images``.
 
     Returns
     -------
     dict
-        ``converged``, ``steps``, ``endpoint_steps``, ``endpoints_converged``, ``fmax``,
-        ``energies``, ``forces`` (real forces per image), ``evaluations``.
+        As :func:`~.protocol.hop_protocol`, plus ``evaluations`` (batched path).
     """
-    from ase.mep import NEB
-    from ase.optimize import FIRE
-
-    group = _assign_calculators(images, provider, config.batched)
-    ep_steps, ep_conv = 0, True
-    if config.relax_endpoints:
-        ends = [0, len(images) - 1]
-        for n, ok in _relax_together([images[k] for k in ends], config.endpoint_fmax, config.endpoint_steps,
-                                     config.force_limit, [f"end point {k} relaxation" for k in ends]):
-            ep_steps += n
-            ep_conv &= ok
-    neb = NEB(images, k=config.k, climb=config.climb, method=config.method)
-    opt = FIRE(neb, logfile=None)
-
-    def check() -> None:
-        e, f = _results_of(images)
-        _guard(e, f, config.force_limit, "NEB")
-
-    opt.attach(check)
-    converged = bool(opt.run(fmax=config.fmax, steps=config.steps))
-    neb_f = neb.get_forces()
-    fmax = float(np.sqrt((neb_f ** 2).sum(-1)).max()) if neb_f.size else 0.0
-    e, f = _results_of(images)
-    _guard(e, f, config.force_limit, "final band")
-    return {"converged": converged and ep_conv, "neb_converged": converged, "steps": int(opt.nsteps),
-            "endpoint_steps": ep_steps, "endpoints_converged": bool(ep_conv), "fmax": fmax,
-            "energies": e, "forces": f, "evaluations": None if group is None else group.evaluated}
-
-
-def _band_frames(hop: HopInput, images: list[Atoms], energies: np.ndarray, forces: np.ndarray,
-                 converged: bool) -> list[Atoms]:
-    frames = []
-    for k, (img, e, f) in enumerate(zip(images, energies, forces)):
-        out = Atoms(numbers=img.numbers, positions=img.positions, cell=img.cell, pbc=img.pbc)
-        out.calc = SinglePointCalculator(out, energy=float(e), forces=np.asarray(f))
-        out.info.update(edge_id=hop.edge_id, image=k, converged=bool(converged))
-        frames.append(out)
-    return frames
-
-
-def _num(x: Any) -> float | None:
-    return None if x is None or not math.isfinite(float(x)) else float(x)
+    evaluator = provider.evaluator() if config.batched else None
+    group = attach_batched(images, evaluator) if evaluator is not None else None
+    if group is None:
+        for img in images:
+            img.calc = provider.calculator()
+    res = drive(hop_protocol(images, config))
+    res["evaluations"] = None if group is None else group.evaluated
+    return res
 
 
 def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEBConfig()
@@ -181,42 +94,17 @@ def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEB
     -------
     record : dict
         ``edge_id``, ``barrier`` (max - min of the band energies, eV; ``None`` on error),
-        ``converged``, ``steps``, ``endpoint_steps``, ``fmax`` (largest NEB force, eV/A),
-        ``wall_time`` (s), ``energies``, ``n_images``, ``n_atoms``, ``model``, ``batched``,
-        ``error`` (``None`` or ``{"reason", "message"}``) and the hop's ``meta``.
+        ``converged``, ``neb_converged``, ``endpoints_converged``, ``steps``,
+        ``endpoint_steps``, ``fmax`` (largest NEB force, eV/A), ``wall_time`` (s),
+        ``model_calls``, ``evaluations``, ``stages``, ``energies``, ``n_images``, ``n_atoms``,
+        ``model``, ``batched``, ``optimizer``, ``error`` (``None`` or ``{"reason", "message"}``)
+        and the hop's ``meta``.
     frames : list of Atoms or None
         The optimised band (``None`` on error).
     """
-    t0 = time.perf_counter()
-    record: dict[str, Any] = {"edge_id": hop.edge_id, "model": getattr(provider, "key", None),
-                              "n_images": len(hop.images), "n_atoms": len(hop.images[0]) if hop.images else 0,
-                              "batched": bool(config.batched and provider.evaluator() is not None), **hop.meta}
-    frames = None
-    try:
-        check_band(hop.images, hop.edge_id, energies="ignore")  # the input band's own energies are not used
-    except DataFormatError as exc:  # the band itself is broken: record which check failed
-        record.update(barrier=None, converged=False, steps=None, fmax=None, energies=None,
-                      error={"reason": "bad_band", "check": exc.reason, "message": f"{type(exc).__name__}: {exc}"})
-        record["wall_time"] = time.perf_counter() - t0
-        return record, None
-    try:
-        images = [img.copy() for img in hop.images]
-        for img in images:
-            img.set_constraint()  # uMLIP-NEB relaxes every atom
-        res = optimise_band(images, provider, config)
-        e = res["energies"]
-        record.update(barrier=float(e.max() - e.min()), converged=res["converged"],
-                      neb_converged=res["neb_converged"], endpoints_converged=res["endpoints_converged"],
-                      steps=res["steps"], endpoint_steps=res["endpoint_steps"], fmax=_num(res["fmax"]),
-                      energies=[float(v) for v in e], evaluations=res["evaluations"], error=None)
-        frames = _band_frames(hop, images, e, res["forces"], res["converged"])
-    except Exception as exc:  # per-hop record: a model may raise anything; one bad hop never loses the run
-        reason = getattr(exc, "reason", None) or ("model_error" if not isinstance(exc, LitrajError) else "error")
-        record.update(barrier=None, converged=False, steps=None, fmax=None, energies=None,
-                      error={"reason": reason, "message": f"{type(exc).__name__}: {exc}",
-                             "traceback": traceback.format_exc(limit=4)})
-    record["wall_time"] = time.perf_counter() - t0
-    return record, frames
+    from litraj_data.leaderboard.neb.lockstep import LockstepRunner
+
+    return next(iter(LockstepRunner(provider, config).run([hop])))
 
 
 # --------------------------------------------------------------------------- output folder
@@ -272,7 +160,8 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
     out_dir : path
     config : NEBConfig
     workers : int
-        Local worker processes (1 = in this process).
+        Local worker processes (1 = in this process, many hops per model call when the model
+        is batched: :mod:`.lockstep`; > 1: one hop per task, each batched on its own).
     scheduler : str or distributed.Client, optional
         Dask scheduler address (``tcp://host:8786``) or a client: one task per hop.
     progress : callable, optional
@@ -282,9 +171,13 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
     -------
     dict
         ``done`` (new records), ``skipped`` (already finished), ``failed`` (new records with an
-        error), ``out`` (folder), ``wall_time``.
+        error), ``out`` (folder), ``wall_time``, and the run's success metrics over every
+        record of the folder (:func:`~.metrics.run_metrics`: convergence rate, success within
+        0.05 / 0.1 eV of ``em_dft``, hops per hour of this run).
     """
     from litraj_data.leaderboard.neb.dispatch import dispatch
+    from litraj_data.leaderboard.neb.lockstep import run_lockstep
+    from litraj_data.leaderboard.neb.metrics import run_metrics
 
     t0 = time.perf_counter()
     sink = ResultSink(out_dir)
@@ -295,12 +188,18 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
         else:
             todo.append(hop)
     done = failed = 0
-    for record, frames in dispatch(todo, provider, config, workers, scheduler):
+    if workers == 1 and scheduler is None:
+        results = run_lockstep(todo, provider, config)
+    else:
+        results = dispatch(todo, provider, config, workers, scheduler)
+    for record, frames in results:
         sink.write(record, frames)
         done += 1
         failed += record.get("error") is not None
         if progress is not None:
             progress(record)
     sink.write_failed_list()
-    return {"done": done, "skipped": skipped, "failed": failed, "out": str(sink.out),
-            "wall_time": time.perf_counter() - t0}
+    wall = time.perf_counter() - t0
+    latest = {r["edge_id"]: r for r in read_records(sink.out) if "edge_id" in r}
+    return {"done": done, "skipped": skipped, "failed": failed, "out": str(sink.out), "wall_time": wall,
+            **run_metrics(list(latest.values()), wall_time=wall, new_hops=done)}
