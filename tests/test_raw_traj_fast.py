@@ -83,3 +83,55 @@ def test_cut_and_missing_files_keep_their_reasons(tmp_path):
     (tmp_path / "empty.traj").write_bytes(b"")
     with pytest.raises(DataFormatError):
         list(iter_traj_frames(tmp_path / "empty.traj"))
+
+
+def test_item_decoder_equals_ase_decode():
+    import json
+
+    from ase.io.jsonio import decode, encode
+
+    from litraj_data.builders.raw_runs.files import _decode_item
+
+    texts = [
+        '{"pbc": [true, true, false], "numbers.": {"ndarray": [[3], "int64", 56]}, "cell": [[1.0, 0, 0], [0, 2, 0], '
+        '[0, 0, 3]], "calculator.": {"name": "vasp", "parameters": {"encut": 520, "ldau_luj": {"Fe": {"L": 2}}}, '
+        '"energy": -1.5}}',
+        '{"parameters": {"1": "a", " -2 ": {"3": 4}}, "x": "1"}',  # digit keys: ASE turns them into ints
+        encode({"when": __import__("datetime").datetime(2026, 12, 1, 10, 0, 0, 5), "z": 1 + 2j,
+                "a": np.arange(4.0)}),
+        '{"__ase_objtype__": "cell", "array": [[1, 0, 0], [0, 1, 0], [0, 0, 1]]}',
+    ]
+    for text in texts:
+        ours, ref = _decode_item(text), decode(text, False)
+        assert type(ours) is type(ref)
+        assert repr(ours) == repr(ref), text
+    assert _decode_item(texts[1]) == {"parameters": {1: "a", -2: {3: 4}}, "x": "1"}
+    assert _decode_item(texts[0]) == json.loads(texts[0])
+
+
+def test_neb_force_check_equals_ase_neb_with_single_point_calculators(tmp_path):
+    from ase.mep import NEB
+
+    from litraj_data.builders.raw_runs.convergence import ase_neb_force
+
+    rng = np.random.default_rng(4)
+    base = Atoms("Li2O2", positions=rng.uniform(0, 4, (4, 3)), cell=np.eye(3) * 5.0, pbc=True)
+    images, energies, forces = [], [], []
+    for k in range(5):
+        a = base.copy()
+        a.positions[0] += [0.4 * k, 0.05 * k * k, 0.0]
+        a.set_constraint(FixAtoms(indices=[2, 3]))
+        images.append(a)
+        energies.append(float(np.sin(k)))
+        forces.append(rng.normal(size=(4, 3)))
+    band = []
+    for a, e, f in zip(images, energies, forces):
+        b = a.copy()
+        b.calc = SinglePointCalculator(b, energy=e, forces=f)
+        band.append(b)
+    f = NEB(band, k=5.0, climb=True, method="improvedtangent").get_forces().reshape(3, -1, 3)
+    expected = [float(np.linalg.norm(x, axis=1).max()) for x in f]
+    assert ase_neb_force(images, np.array(energies), np.array(forces)) == expected
+    assert all(a.calc is None for a in images)  # copies by default: the caller's images untouched
+    own = [a.copy() for a in images]
+    assert ase_neb_force(own, np.array(energies), np.array(forces), copy=False) == expected

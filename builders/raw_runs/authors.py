@@ -19,6 +19,7 @@ from ase import Atoms
 
 from litraj_data.errors import DataFormatError
 
+from litraj_data.builders.raw_runs.band_xyz import read_band_xyz
 from litraj_data.builders.raw_runs.common import (band_from_frames, check_energy, check_same_numbers, check_same_system,
                                                  constrained_forces, energy_of, frame_to_atoms, image_dirs, to_config)
 from litraj_data.builders.raw_runs.convergence import AUTHORS_NEB, ase_neb_force, max_atom_force
@@ -105,7 +106,7 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
     init_path = folder / "traj_init.xyz"
     if not init_path.is_file():
         raise DataFormatError(f"{folder}: traj_init.xyz missing", reason="missing_file")
-    init_frames = read_frames(init_path)
+    init_frames = read_band_xyz(init_path)  # ASE's frames; plain extxyz parsed natively
     ref = init_frames[0]
     initial = band_from_frames(init_frames, str(init_path), need_energies=False)
     n_images = initial.n_images
@@ -121,7 +122,7 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
     last_step = list(iter_traj_frames(steps[-1])) if steps else None
     final_path = folder / "traj_final.xyz"
     if final_path.is_file():
-        final_frames = read_frames(final_path)
+        final_frames = read_band_xyz(final_path)
     elif last_step is not None:
         final_frames = [f if isinstance(f, Atoms) else frame_to_atoms(f) for f in last_step]
     else:
@@ -160,7 +161,10 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
     if final.forces is not None:
         constrained = final_frames if last_step is None else [
             f if isinstance(f, Atoms) else frame_to_atoms(f, results=False) for f in last_step]
-        per_image = ase_neb_force(constrained, final.energies, final.forces, **settings)
+        # images built here from decoded frames are this check's own (no copies needed); Atoms that
+        # ASE read are also the configurations yielded below, so they are copied
+        own = last_step is not None and all(isinstance(f, TrajFrame) for f in last_step)
+        per_image = ase_neb_force(constrained, final.energies, final.forces, **settings, copy=not own)
         ends = [max_atom_force(f) for fr in relax.values() if fr and (f := constrained_forces(fr[-1])) is not None]
         worst = max(per_image + ends)
         method = "ase_neb_force[k={k},climb={climb},{method}]+end_points".format(**settings)

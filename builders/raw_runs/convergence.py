@@ -18,6 +18,7 @@ Two measures, chosen by layout (docs/raw_neb.md):
 from __future__ import annotations
 
 import numpy as np
+from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.geometry import find_mic
 from ase.mep import NEB
@@ -30,8 +31,28 @@ def _row_max_norm(f: np.ndarray) -> float:
     return float(np.linalg.norm(f.reshape(-1, 3), axis=1).max()) if f.size else 0.0
 
 
+class _StoredResults(SinglePointCalculator):
+    """A :class:`SinglePointCalculator` bound to the one image it was made for.
+
+    ASE's single-point calculator copies the atoms and compares them with the atoms it is
+    asked about on every property (``check_state``: ``allclose`` of positions, cell, ...),
+    which is most of the cost of rebuilding a band's NEB force. Here the calculator is made
+    for an image that the NEB force reads and never moves, so the copy and the comparison
+    are skipped; the results, and so ASE's NEB force, are the same.
+    """
+
+    def __init__(self, atoms: Atoms, **results):  # noqa: D107 - as SinglePointCalculator, without the copy
+        Calculator.__init__(self)
+        self.results = {k: v if k in ("energy", "magmom", "free_energy") else np.array(v, float)
+                        for k, v in results.items() if v is not None}
+        self.atoms = atoms
+
+    def check_state(self, atoms, tol=1e-15):  # noqa: D102 - the image it was made for: nothing changed
+        return []
+
+
 def ase_neb_force(images: list[Atoms], energies: np.ndarray, forces: np.ndarray, *, k: float = 5.0,
-                  climb: bool = True, method: str = "improvedtangent") -> list[float]:
+                  climb: bool = True, method: str = "improvedtangent", copy: bool = True) -> list[float]:
     """Largest per-atom norm of ASE's NEB force on each moving image.
 
     Parameters
@@ -44,6 +65,9 @@ def ase_neb_force(images: list[Atoms], energies: np.ndarray, forces: np.ndarray,
         True (unconstrained) forces; end-point rows are not used.
     k, climb, method
         The NEB settings of the run (the authors': 5.0, True, 'improvedtangent').
+    copy : bool
+        Attach the results to copies of ``images`` (default); ``False`` attaches them to the
+        images themselves (for images built just for this check).
 
     Returns
     -------
@@ -52,8 +76,8 @@ def ase_neb_force(images: list[Atoms], energies: np.ndarray, forces: np.ndarray,
     """
     band = []
     for atoms, e, f in zip(images, energies, forces):
-        a = atoms.copy()
-        a.calc = SinglePointCalculator(a, energy=float(e), forces=np.asarray(f))
+        a = atoms.copy() if copy else atoms
+        a.calc = _StoredResults(a, energy=float(e), forces=np.asarray(f))
         band.append(a)
     neb = NEB(band, k=k, climb=climb, method=method)
     f = neb.get_forces().reshape(len(band) - 2, -1, 3)
