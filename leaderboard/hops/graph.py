@@ -98,11 +98,18 @@ def collect_edges(
         center = frac[s] @ cell
         atom, shift, pos = lattice_images(cell, frac[li], center, cutoff)
         d = np.linalg.norm(pos - center, axis=1)
-        for a, sh, dd in zip(atom, shift, d):
-            t = li[a]
-            if dd < 1e-8 or dd > cutoff:
-                continue
-            found.setdefault(_canonical(s, t, sh), float(dd))
+        ok = (d >= 1e-8) & (d <= cutoff)
+        t, sh, d = li[atom[ok]], shift[ok], d[ok]
+        # canonical orientation of every edge at once (what _canonical gives edge by edge): the
+        # lexicographically smaller of (s, t, o) and (t, s, -o); first occurrence keeps its length
+        fwd = np.column_stack([np.full(len(t), s), t, sh])
+        bwd = np.column_stack([t, np.full(len(t), s), -sh])
+        diff = fwd - bwd
+        first = np.argmax(diff != 0, axis=1)
+        take_bwd = diff[np.arange(len(t)), first] > 0
+        keys = np.where(take_bwd[:, None], bwd, fwd)
+        for key, dd in zip(map(tuple, keys.tolist()), d.tolist()):
+            found.setdefault(key, dd)
     if not found:
         return np.zeros((0, 5), dtype=int), np.zeros(0)
     keys = sorted(found, key=lambda k: (round(found[k], 6), k))
@@ -110,7 +117,69 @@ def collect_edges(
 
 
 def bottlenecks(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Smallest distance from each edge's segment to any atom other than its end points."""
+    """Smallest distance from each edge's segment to any atom other than its end points.
+
+    The atoms are gathered once per source site (images within the first edge's length
+    + 1 A, re-gathered within length + 3 A when an edge reaches past them, in edge order),
+    and all the edges that share a gathering are measured in one array operation
+    (:func:`_segment_distances`); ``tests/test_hops_graph.py`` checks the values against the
+    edge-by-edge loop (:func:`bottlenecks_reference`).
+    """
+    out = np.full(len(edges), np.inf)
+    if not len(edges):
+        return out
+    by_source: dict[int, list[int]] = {}
+    for k, s in enumerate(edges[:, 0].tolist()):
+        by_source.setdefault(s, []).append(k)
+    for s, ks in by_source.items():
+        a = frac[s] @ cell
+        # per edge as the reference loop computes them (a stacked product may round differently)
+        ends = np.array([(frac[t] + np.asarray(o)) @ cell for t, *o in edges[ks, 1:].tolist()])
+        lengths = [float(np.linalg.norm(b - a)) for b in ends]
+        group: list[int] = []
+        gathered = None
+        for j, L in enumerate(lengths):
+            if gathered is None:
+                gathered = lattice_images(cell, frac, a, L + 1.0 + 1e-9)
+                reach = np.linalg.norm(gathered[2] - a, axis=1).max(initial=0.0)
+            if reach < L + 0.5:  # this edge reaches past the gathered atoms: measure the group, re-gather
+                if group:
+                    out[[ks[i] for i in group]] = _segment_distances(gathered, a, s, ends[group], edges[[ks[i] for i in group]])
+                group = []
+                gathered = lattice_images(cell, frac, a, L + 3.0)
+                reach = np.linalg.norm(gathered[2] - a, axis=1).max(initial=0.0)
+            group.append(j)
+        out[[ks[i] for i in group]] = _segment_distances(gathered, a, s, ends[group], edges[[ks[i] for i in group]])
+    return out
+
+
+def _segment_distances(gathered: tuple[np.ndarray, np.ndarray, np.ndarray], a: np.ndarray, s: int,
+                       ends: np.ndarray, edges: np.ndarray, max_pairs: int = 1 << 21) -> np.ndarray:
+    """Per edge (segments a -> ends[k]), the smallest distance to the gathered atoms other than its end points."""
+    atom, shift, pos = gathered
+    out = np.full(len(ends), np.inf)
+    if not len(pos):
+        return out
+    at_source = (atom == s) & ~shift.any(axis=1)
+    step = max(1, max_pairs // len(pos))  # bounded (points x edges) arrays
+    for lo in range(0, len(ends), step):
+        b, e = ends[lo:lo + step], edges[lo:lo + step]
+        ab = b - a  # (K, 3)
+        L2 = np.array([float(v @ v) for v in ab])
+        rel = pos - a
+        # one matrix-vector product per edge, as the reference loop: a (M, 3) x (3, K) product may
+        # round the 3-term sums differently
+        t = np.clip(np.stack([rel @ v for v in ab], axis=1) / np.where(L2 > 0, L2, 1.0), 0.0, 1.0)  # (M, K)
+        d = np.linalg.norm(pos[:, None, :] - (a + t[..., None] * ab[None]), axis=-1)
+        is_end = at_source[:, None] | ((atom[:, None] == e[None, :, 1])
+                                       & (shift[:, None, :] == e[None, :, 2:]).all(axis=-1))
+        d[is_end] = np.inf
+        out[lo:lo + step] = d.min(axis=0)
+    return out
+
+
+def bottlenecks_reference(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """:func:`bottlenecks` edge by edge (the loop it replaced; the tests' oracle)."""
     out = np.empty(len(edges))
     cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for k, (s, t, *o) in enumerate(edges):
