@@ -57,10 +57,16 @@ def build_sevennet(weights: str, device: str, dtype: str = "float32", modal: str
     out: dict[str, Any] = {"calculator": lambda: SevenNetCalculator(single, file_type="model_instance",
                                                                     device=device, modal=modal)}
     if modal is None:  # the batched evaluator feeds no data modality: single-fidelity models only
-        batch_model = cp.build_model()  # its own copy: batch mode is a flag of the model
-        batch_model.to(device).eval()
         cutoff = cp.config[KEY.CUTOFF]
-        out["evaluator"] = lambda n=None: SevenNetBandEvaluator(batch_model, cutoff, device, max_batch_atoms=n)
+        batch: list[Any] = []
+
+        def evaluator(n: int | None = None) -> SevenNetBandEvaluator:
+            if not batch:  # built at first use: image-by-image runs never pay for the second copy
+                model = cp.build_model()  # its own copy: batch mode is a flag of the model
+                batch.append(model.to(device).eval())
+            return SevenNetBandEvaluator(batch[0], cutoff, device, max_batch_atoms=n)
+
+        out["evaluator"] = evaluator
     else:
         out["calculator"]()  # a wrong modal fails now (sevenn checks it against the model), not per image
     return out

@@ -126,7 +126,10 @@ def resolve_finetuned(folder: str | Path, model: str) -> FineTuned | None:
         doc = yaml.safe_load(card_path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise RegistryError(f"{card_path}: cannot read the fine-tuned model card: {exc}", reason="invalid_card") from None
-    card = validate_document(FineTuneCard, _date_text(doc), str(card_path))
+    try:
+        card = validate_document(FineTuneCard, _date_text(doc), str(card_path))
+    except RegistryError as exc:
+        raise RegistryError(str(exc), reason="invalid_card") from None
     try:
         weights = inside(folder, card.weights, "weights file")
     except UnsafeNameError as exc:
