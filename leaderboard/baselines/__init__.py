@@ -1,8 +1,11 @@
-"""Classical baselines of the LiTraj leaderboard: structure descriptors + scikit-learn/xgboost regressors."""
-from litraj_data.leaderboard.baselines.descriptors import featurize_row, hop_features, li_site_features, row_to_structure
+"""Classical baselines of the LiTraj leaderboard: the paper's feature sets + scikit-learn/xgboost regressors.
+
+Features come from :mod:`litraj_data.leaderboard.features` (SI S1 Voronoi set, Ward et al. 2017).
+"""
 from litraj_data.leaderboard.baselines.models import make_search, model_names
-from litraj_data.leaderboard.baselines.train import featurize_rows, predict_baseline, train_baseline
+from litraj_data.leaderboard.baselines.train import (FEATURES, featurize_rows, model_label, predict_baseline,
+                                                     train_baseline)
 from litraj_data.leaderboard.baselines.quickstart import baseline_board
 
-__all__ = ["featurize_row", "hop_features", "li_site_features", "row_to_structure", "make_search",
-           "model_names", "featurize_rows", "predict_baseline", "train_baseline", "baseline_board"]
+__all__ = ["FEATURES", "make_search", "model_names", "featurize_rows", "model_label", "predict_baseline",
+           "train_baseline", "baseline_board"]

@@ -21,7 +21,8 @@ __all__ = ["baseline_board"]
 
 
 def baseline_board(source: str | None = None, task_id: str = "nebBVSE122k/em", model: str = "rf", *,
-                   tl: bool = False, out_dir: str | Path | None = None, n_boot: int = 1000, seed: int = 0,
+                   tl: bool = False, features: str = "voronoi", grid: str = "small",
+                   out_dir: str | Path | None = None, n_boot: int = 1000, seed: int = 0,
                    cache_dir: str | None = None, jobs: int = 1) -> dict[str, Any]:
     """Train a baseline on train+val of ``task_id``, score it on the task's split, build the table.
 
@@ -29,8 +30,10 @@ def baseline_board(source: str | None = None, task_id: str = "nebBVSE122k/em", m
     ----------
     source
         Dataset source, as ``load_litraj(source=)`` (``"sample"`` for the embedded sample).
-    task_id, model, tl
-        Scalar task, regressor name and the ``-tl`` switch (see ``train_baseline``).
+    task_id, model, tl, features
+        Scalar task, regressor name, the ``-tl`` switch and the feature set (see ``train_baseline``).
+    grid
+        Hyperparameter grid; ``small`` by default (a quick board: ``baseline train`` uses ``paper``).
     out_dir
         Where the model, submission and score record go (a temporary folder when ``None``).
     n_boot, seed
@@ -44,9 +47,9 @@ def baseline_board(source: str | None = None, task_id: str = "nebBVSE122k/em", m
     """
     task = get_task(task_id)
     out = Path(out_dir) if out_dir is not None else Path(tempfile.mkdtemp(prefix="litraj-baseline-"))
-    tag = f"{model}-tl" if tl else model
-    info = train_baseline(task.id, model, out / "model" / tag, tl=tl, source=source, seed=seed,
-                          cache_dir=cache_dir, jobs=jobs)
+    tag = f"{model}-{features}" + ("-tl" if tl else "")
+    info = train_baseline(task.id, model, out / "model" / tag, features=features, tl=tl, source=source, seed=seed,
+                          cache_dir=cache_dir, jobs=jobs, grid=grid)
     pred = predict_baseline(out / "model" / tag, out / "submission" / f"{tag}.csv", source=source,
                             cache_dir=cache_dir, jobs=jobs)
     truth = task.load_truth(source=source, cache_dir=cache_dir)

@@ -12,24 +12,35 @@ import pandas as pd
 import yaml
 
 from litraj_data._version import __version__ as _package_version
-from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_write_json, atomic_write_text, atomic_writer
 from litraj_data.leaderboard.scoring.tasks import Task, get_task
-from litraj_data.leaderboard.baselines.descriptors import featurize_row
 from litraj_data.leaderboard.baselines.models import make_search
 from litraj_data.leaderboard.baselines.persist import load_model, save_model
 
-__all__ = ["feature_set_of", "featurize_rows", "train_baseline", "predict_baseline", "load_rows"]
+__all__ = ["FEATURES", "feature_kind_of", "featurize_rows", "train_baseline", "predict_baseline", "load_rows",
+           "model_label", "TRAIN_TABLE", "read_model_info", "align_features"]
 
 _STRUCTURE = ["numbers", "positions", "cell"]
+FEATURES = ("voronoi", "ward", "both")
+TRAIN_TABLE = "train_features.parquet"  # the training matrix, kept for `baseline importance`
+_MODEL_LABELS = {"rf": "RF", "xgb": "XGB", "xgbrf": "XGBRF", "knn": "KNN", "svr": "SVR", "krr": "KRR"}
 
 
-def feature_set_of(task: Task) -> str:
-    """``li_sites`` for structure-level tasks (BVEL13k), ``hop`` for centroid supercells."""
+def feature_kind_of(task: Task) -> str:
+    """``structure`` for structure-level tasks (BVEL13k), ``hop`` for centroid supercells."""
     if task.kind != "scalar":
         raise DataFormatError(f"{task.id} is a {task.kind} task: baselines predict scalar targets only",
                               reason="unsupported_task")
-    return "li_sites" if task.id_column == "material_id" else "hop"
+    return "structure" if task.id_column == "material_id" else "hop"
+
+
+def model_label(model: str, features: str, kind: str, tl: bool) -> str:
+    """The paper's row name: ``SVR-v``/``RF-w`` on BVEL13k (Table 1), ``RF``/``RF-tl`` on hops (Tables 2-3)."""
+    suffix = {"voronoi": "-v", "ward": "-w", "both": "-vw"}[features]
+    if kind == "hop" and features == "voronoi":
+        suffix = ""  # Tables 2 and 3 use the Voronoi set only and name rows without it
+    return _MODEL_LABELS[model] + suffix + ("-tl" if tl else "")
 
 
 def load_rows(task: Task, splits: Iterable[str], source: str | None = None, tl: bool = False,
@@ -50,15 +61,8 @@ def load_rows(task: Task, splits: Iterable[str], source: str | None = None, tl: 
     return pd.concat(frames, ignore_index=True)
 
 
-def _featurize_one(args: tuple[dict[str, Any], str]) -> tuple[dict[str, float] | None, tuple[str, str] | None]:
-    row, feature_set = args
-    try:
-        return featurize_row(row, feature_set), None
-    except LitrajError as exc:  # per-structure failure: recorded, never fatal
-        return None, (exc.reason, str(exc))
-
-
-def featurize_rows(rows: pd.DataFrame, feature_set: str, tl_feature: str | None = None, *, jobs: int = 1
+def featurize_rows(rows: pd.DataFrame, features: str, kind: str, tl_feature: str | None = None, *, jobs: int = 1,
+                   cache: bool = True, cache_dir: str | None = None, progress: bool = False
                    ) -> tuple[np.ndarray, list[str], list[dict[str, str]]]:
     """Feature matrix of ``rows``; rows that fail featurisation come back as NaN with a reason.
 
@@ -66,40 +70,44 @@ def featurize_rows(rows: pd.DataFrame, feature_set: str, tl_feature: str | None 
     ----------
     rows
         Rows with the structure block (and ``tl_feature`` when given).
-    feature_set
-        ``li_sites`` or ``hop``.
+    features
+        ``voronoi`` (SI S1), ``ward`` (Ward et al. 2017, matminer) or ``both`` (concatenated).
+    kind
+        ``structure`` or ``hop`` (:func:`feature_kind_of`).
     tl_feature
         Column appended as the last feature (the BVSE barrier of a ``-tl`` baseline).
     jobs
-        Worker processes (the Voronoi analysis is per row and CPU-bound).
+        Worker processes.
 
     Returns
     -------
     tuple
-        ``(X, names, failures)``; failures are ``{"row", "reason", "message"}``.
+        ``(X, names, failures)``; failures are ``{"row", "set", "reason", "message"}``.
     """
-    cols = [c for c in ("numbers", "positions", "cell") if c in rows.columns]
-    work = [(row, feature_set) for row in rows[cols].to_dict("records")]
-    if jobs > 1 and len(work) >= 4 * jobs:
-        from concurrent.futures import ProcessPoolExecutor
+    from litraj_data.leaderboard.features import featurize_table
 
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
-            results = list(pool.map(_featurize_one, work, chunksize=max(1, len(work) // (8 * jobs))))
-    else:
-        results = [_featurize_one(w) for w in work]
-    feats = [f for f, _ in results]
-    failures = [{"row": str(i), "reason": err[0], "message": err[1]} for i, (_, err) in enumerate(results) if err]
-    names = sorted({k for f in feats if f for k in f})
-    X = np.array([[f.get(n, np.nan) for n in names] if f else [np.nan] * len(names) for f in feats], dtype=float)
+    if features not in FEATURES:
+        raise ValueError(f"unknown feature set {features!r}; choose from {', '.join(FEATURES)}")
+    sets = ["voronoi", "ward"] if features == "both" else [features]
+    tables, failures = [], []
+    for fs in sets:
+        table, fails = featurize_table(rows, fs, kind, jobs=jobs, cache=cache, cache_dir=cache_dir, progress=progress)
+        tables.append(table)
+        failures += [{**f, "set": fs} for f in fails]
+    names = [n for t in tables for n in t.columns]
+    if len(set(names)) != len(names):  # matminer's and SI S1's names never meet; say so if they ever do
+        raise DataFormatError("feature names of the two sets collide", reason="bad_format")
+    X = np.column_stack([t.to_numpy(float) for t in tables]) if tables else np.zeros((len(rows), 0))
     if tl_feature:
         X = np.column_stack([X, rows[tl_feature].to_numpy(float)])
         names = names + [tl_feature]
     return X, names, failures
 
 
-def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: bool = False,
-                   source: str | None = None, rows: pd.DataFrame | None = None, seed: int = 0,
-                   cache_dir: str | None = None, jobs: int = 1) -> dict[str, Any]:
+def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, features: str = "voronoi",
+                   tl: bool = False, source: str | None = None, rows: pd.DataFrame | None = None, seed: int = 0,
+                   cache_dir: str | None = None, jobs: int = 1, grid: str = "paper", progress: bool = False
+                   ) -> dict[str, Any]:
     """Fit ``model`` on train+val of ``task_id`` with a grouped 5-fold grid search; save it.
 
     Parameters
@@ -109,7 +117,10 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
     model
         ``rf``, ``xgb``, ``xgbrf``, ``knn``, ``svr`` or ``krr``.
     out_dir
-        Folder for ``model.skops`` (a format that cannot run code) and ``model.json``.
+        Folder for ``model.skops`` (a format that cannot run code), ``model.json`` and the
+        training matrix ``train_features.parquet``.
+    features
+        ``voronoi`` ("-v", SI S1), ``ward`` ("-w", Ward et al. 2017) or ``both``.
     tl
         Add the task's BVSE barrier (``em_bvse`` for nebDFT2k) as a feature: the ``-tl`` variant.
     source
@@ -118,35 +129,47 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
         Training rows (train+val) instead of loading them.
     jobs
         Featurisation worker processes.
+    grid
+        ``paper`` (default) or ``small`` (see :mod:`~litraj_data.leaderboard.baselines.models`).
 
     Returns
     -------
     dict
-        What ``model.json`` holds: task, model, features, best parameters, CV MAE, counts.
+        What ``model.json`` holds: task, model, label, feature set, feature names, best
+        parameters, CV MAE, counts.
     """
     task = get_task(task_id)
     if tl and not task.tl_feature:
         raise DataFormatError(f"{task.id} has no BVSE barrier feature for a -tl baseline", reason="unsupported_task")
-    fset = feature_set_of(task)
+    if features not in FEATURES:
+        raise ValueError(f"unknown feature set {features!r}; choose from {', '.join(FEATURES)}")
+    kind = feature_kind_of(task)
     if rows is None:
         rows = load_rows(task, ("train", "val"), source=source, tl=tl, cache_dir=cache_dir)
     # null and inf targets (inf: no percolation below the BVSE cutoff) cannot be regressed on
     rows = rows[np.isfinite(rows[task.target].astype(float))].reset_index(drop=True)
     if len(rows) < 4:
         raise DataFormatError(f"{task.id}: {len(rows)} labelled training rows, need at least 4", reason="too_few_rows")
-    X, names, failures = featurize_rows(rows, fset, task.tl_feature if tl else None, jobs=jobs)
+    X, names, failures = featurize_rows(rows, features, kind, task.tl_feature if tl else None, jobs=jobs,
+                                        cache_dir=cache_dir, progress=progress)
     y = rows[task.target].to_numpy(float)
+    # grouped by structure: the hops of one material never sit on both sides of a fold
     groups = rows["material_id"].astype(str).to_numpy() if "material_id" in rows else None
-    search, _ = make_search(model, len(rows), groups, seed)
+    search, _ = make_search(model, len(rows), groups, seed, grid=grid)
     search.fit(X, y, groups=groups)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     save_model(search.best_estimator_, out_dir)
-    label = {"rf": "RF", "xgb": "XGB", "xgbrf": "XGBRF", "knn": "KNN", "svr": "SVR", "krr": "KRR"}[model]
+    table = pd.DataFrame(X, columns=names)
+    table.insert(0, "__target__", y)
+    table.insert(0, "__group__", groups if groups is not None else rows[task.id_column].astype(str).to_numpy())
+    table.insert(0, task.id_column, rows[task.id_column].astype(str).to_numpy())
+    with atomic_writer(out_dir / TRAIN_TABLE, "wb") as fh:
+        table.to_parquet(fh, index=False)
     info = {
-        "task": task.id, "model": model, "label": f"{label}-tl" if tl else label, "tl": tl,
-        "feature_set": fset, "features": names, "best_params": {k.replace("model__", ""): v for k, v in
-                                                                   search.best_params_.items()},
+        "task": task.id, "model": model, "label": model_label(model, features, kind, tl), "tl": tl,
+        "feature_set": features, "feature_kind": kind, "features": names, "grid": grid,
+        "best_params": {k.replace("model__", ""): v for k, v in search.best_params_.items()},
         "cv_mae": float(-search.best_score_), "cv_folds": int(search.n_splits_), "n_train": int(len(rows)),
         "featurisation_failures": failures, "dataset": task.dataset, "dataset_version": task.version,
         "source": None if source is None else str(source), "seed": seed,
@@ -157,9 +180,33 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, tl: 
     return info
 
 
+def read_model_info(model_dir: str | os.PathLike) -> dict[str, Any]:
+    """``model.json`` of a model folder, checked for the current feature sets.
+
+    Raises
+    ------
+    DataFormatError
+        ``no_model`` without ``model.json``; ``old_model`` for a folder trained with the
+        descriptors this package had before the SI S1 / Ward sets (retrain it).
+    """
+    path = Path(model_dir) / "model.json"
+    try:
+        info = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise DataFormatError(f"{path}: no such file (a folder written by `litraj baseline train`?)",
+                              reason="no_model") from None
+    except json.JSONDecodeError as exc:
+        raise DataFormatError(f"{path}: not JSON ({exc})", reason="bad_format") from exc
+    if info.get("feature_set") not in FEATURES:
+        raise DataFormatError(f"{path}: trained on the old descriptors ({info.get('feature_set')!r}); retrain "
+                              "with `litraj baseline train --features voronoi|ward|both`", reason="old_model")
+    return info
+
+
 def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, source: str | None = None,
                      rows: pd.DataFrame | None = None, split: str | None = None,
-                     cache_dir: str | None = None, jobs: int = 1, trust: bool = False) -> dict[str, Any]:
+                     cache_dir: str | None = None, jobs: int = 1, trust: bool = False,
+                     progress: bool = False) -> dict[str, Any]:
     """Predict the task's evaluation split and write a submission (CSV + metadata YAML).
 
     Parameters
@@ -177,21 +224,18 @@ def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, so
     Returns
     -------
     dict
-        ``{"file", "metadata", "task", "n"}``. Rows that cannot be featurised get the
-        training median (the submission stays complete), counted in ``n_imputed``.
+        ``{"file", "metadata", "task", "n", "n_imputed"}``. Rows that cannot be featurised
+        are predicted from median-imputed features (the submission stays complete), counted
+        in ``n_imputed``.
     """
     model_dir = Path(model_dir)
-    info = json.loads((model_dir / "model.json").read_text())
+    info = read_model_info(model_dir)
     task = get_task(info["task"])
     estimator = load_model(model_dir, trust=trust)
     if rows is None:
         splits = [split or task.split] if (split or task.split) != "all" else ["train", "val", "test"]
         rows = load_rows(task, splits, source=source, tl=info["tl"], cache_dir=cache_dir)
-    X, names, failures = featurize_rows(rows, info["feature_set"], task.tl_feature if info["tl"] else None,
-                                        jobs=jobs)
-    if names != info["features"]:  # feature names come from the rows: align to the training order
-        index = {n: k for k, n in enumerate(names)}
-        X = np.column_stack([X[:, index[n]] if n in index else np.full(len(X), np.nan) for n in info["features"]])
+    X, failures = align_features(rows, info, jobs=jobs, cache_dir=cache_dir, progress=progress)
     pred = estimator.predict(X)
     out = Path(out)
     df = pd.DataFrame({task.id_column: rows[task.id_column].astype(str), "prediction": pred})
@@ -207,10 +251,24 @@ def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, so
         "authors": ["litraj-data baselines"], "url": None,
         "training_data": f"{task.dataset} {task.version} train+val ({info['n_train']} rows)",
         "fine_tuned_on_litraj": True, "dataset_version": task.version,
-        "hyperparameters": {**info["best_params"], "cv_mae": info["cv_mae"], "feature_set": info["feature_set"]},
+        "hyperparameters": {**info["best_params"], "cv_mae": info["cv_mae"], "feature_set": info["feature_set"],
+                            "grid": info.get("grid", "paper")},
         "date": _dt.date.today().isoformat(),
     }
     meta_path = out.with_name(out.stem + ".metadata.yaml")
     atomic_write_text(meta_path, yaml.safe_dump(meta, sort_keys=False))
     return {"file": str(out), "metadata": str(meta_path), "task": task.id, "n": int(len(df)),
-            "n_imputed": len(failures)}
+            "n_imputed": len({f["row"] for f in failures})}
+
+
+def align_features(rows: pd.DataFrame, info: dict[str, Any], *, jobs: int = 1, cache_dir: str | None = None,
+                   progress: bool = False) -> tuple[np.ndarray, list[dict[str, str]]]:
+    """Feature matrix of ``rows`` in the column order the model of ``info`` was trained on, and the failures."""
+    task = get_task(info["task"])
+    X, names, failures = featurize_rows(rows, info["feature_set"], info["feature_kind"],
+                                 task.tl_feature if info["tl"] else None, jobs=jobs, cache_dir=cache_dir,
+                                 progress=progress)
+    if names != info["features"]:  # feature names come from the rows: align to the training order
+        index = {n: k for k, n in enumerate(names)}
+        X = np.column_stack([X[:, index[n]] if n in index else np.full(len(X), np.nan) for n in info["features"]])
+    return X, failures

@@ -93,9 +93,18 @@ def feature_cache_dir(cache_dir: str | os.PathLike | None = None) -> Path:
     return cache_root(cache_dir) / "features"
 
 
+def _edge_id(obj: Any) -> str | None:
+    """The hop's ``edge_id`` from a row or ``atoms.info`` (it disambiguates hops sharing a midpoint)."""
+    if isinstance(obj, Mapping):
+        value = obj.get("edge_id")
+    else:
+        value = getattr(obj, "info", {}).get("edge_id") if hasattr(obj, "info") else None
+    return None if value is None else str(value)
+
+
 def _digest(feature_set: str, kind: str, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
-            oxi: np.ndarray | None) -> str:
-    h = hashlib.sha256(f"{FEATURES_VERSION}|{feature_set}|{kind}|".encode())
+            oxi: np.ndarray | None, edge_id: str | None = None) -> str:
+    h = hashlib.sha256(f"{FEATURES_VERSION}|{feature_set}|{kind}|{edge_id or ''}|".encode())
     for a in (numbers.astype(np.int64), positions.astype(np.float64), cell.astype(np.float64)):
         h.update(np.ascontiguousarray(a).tobytes())
     if oxi is not None:
@@ -104,11 +113,11 @@ def _digest(feature_set: str, kind: str, numbers: np.ndarray, positions: np.ndar
 
 
 def _compute(feature_set: str, kind: str, numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray,
-             given: np.ndarray | None) -> dict[str, float]:
+             given: np.ndarray | None, edge_id: str | None = None) -> dict[str, float]:
     if kind == "hop":
         from litraj_data.leaderboard.features.voronoi import hop_endpoints
 
-        source, target, offset = hop_endpoints(numbers, positions, cell)
+        source, target, offset = hop_endpoints(numbers, positions, cell, edge_id=edge_id)
         keep = numbers != 0
         # indices of the Li end points among the atoms without X
         remap = np.cumsum(keep) - 1
@@ -139,7 +148,9 @@ def featurize(structure: Any, set: str = "voronoi", kind: str = "structure", *, 
     ----------
     structure
         ASE ``Atoms``, pymatgen ``Structure`` or a dataset row (``numbers``/``positions``/
-        ``cell``). For ``kind="hop"`` it carries the dummy atom X (Z = 0) at the hop midpoint.
+        ``cell``). For ``kind="hop"`` it carries the dummy atom X (Z = 0) at the hop midpoint,
+        and an ``edge_id`` (row column or ``atoms.info``) when known: it names the hop where
+        several Li pairs share the midpoint.
     set
         ``voronoi`` (the paper's SI S1 descriptors) or ``ward`` (Ward et al. 2017, matminer).
     kind
@@ -167,9 +178,10 @@ def featurize(structure: Any, set: str = "voronoi", kind: str = "structure", *, 
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
     numbers, positions, cell, given = as_arrays(structure)
     _check(numbers, positions, cell)
+    edge_id = _edge_id(structure) if kind == "hop" else None
     path = None
     if cache:
-        key = _digest(set, kind, numbers, positions, cell, given)
+        key = _digest(set, kind, numbers, positions, cell, given, edge_id)
         path = feature_cache_dir(cache_dir) / set / key[:2] / f"{key}.json"
         try:
             stored = json.loads(path.read_text())
@@ -178,7 +190,7 @@ def featurize(structure: Any, set: str = "voronoi", kind: str = "structure", *, 
             pass
         except (json.JSONDecodeError, KeyError, TypeError, ValueError):
             pass  # a damaged entry is recomputed and overwritten
-    feats = _compute(set, kind, numbers, positions, cell, given)
+    feats = _compute(set, kind, numbers, positions, cell, given, edge_id)
     if path is not None:
         from litraj_data.io import atomic_write_json
 
@@ -228,7 +240,7 @@ def featurize_table(rows: Iterable[Mapping[str, Any]] | Any, set: str = "voronoi
     if set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {set!r}; choose from {', '.join(FEATURE_SETS)}")
     if hasattr(rows, "to_dict"):
-        cols = [c for c in ("numbers", "positions", "cell") if c in rows.columns]
+        cols = [c for c in ("edge_id", "numbers", "positions", "cell") if c in rows.columns]
         rows = rows[cols].to_dict("records")
     work = [(r, set, kind, cache, cache_dir) for r in rows]
     bar = None

@@ -17,7 +17,9 @@ import numpy as np
 
 from litraj_data.errors import StructureError
 
-__all__ = ["Faces", "polyhedra", "centred_supercell", "site_supercell", "vertex_neighbours", "group_reduce"]
+AREA_TOL = 1e-6  # A^2: smaller Voronoi faces are numerical artefacts of degenerate points
+
+__all__ = ["AREA_TOL", "Faces", "polyhedra", "centred_supercell", "site_supercell", "vertex_neighbours", "group_reduce"]
 
 
 @dataclass(frozen=True)
@@ -157,12 +159,17 @@ def _polyhedra(points: np.ndarray, centres: np.ndarray, voronoi=None) -> Faces:
     volume = np.bincount(tri_face, vol, minlength=n_faces)
     face_dist = np.linalg.norm(points[centre] - points[other], axis=1) / 2.0
     site = where[centre]
+    vdist = float(np.linalg.norm(verts[flat] - points[np.repeat(centre, lens)], axis=1).max())
+    area = 3.0 * volume / face_dist
+    # cospherical points (every perfect crystal) give qhull zero-area faces (~1e-22 A^2) whose
+    # number depends on its processing order: they are no neighbours and are dropped
+    real = area >= AREA_TOL
+    site = site[real]
     start = np.searchsorted(site, np.arange(len(centres) + 1))
     if (np.diff(start) == 0).any():
         raise StructureError("a site has no Voronoi face", reason="voronoi_unbounded")
-    vdist = float(np.linalg.norm(verts[flat] - points[np.repeat(centre, lens)], axis=1).max())
-    return Faces(site=site, other=other, volume=volume, area=3.0 * volume / face_dist, face_dist=face_dist,
-                 solid_angle=solid, start=start, max_vertex_dist=vdist)
+    return Faces(site=site, other=other[real], volume=volume[real], area=area[real], face_dist=face_dist[real],
+                 solid_angle=solid[real], start=start, max_vertex_dist=vdist)
 
 
 def group_reduce(values: np.ndarray, start: np.ndarray, how: str) -> np.ndarray:
@@ -216,15 +223,18 @@ def site_supercell(positions: np.ndarray, cell: np.ndarray, site: int, upper_bou
                    ) -> tuple[np.ndarray, np.ndarray]:
     """Supercell with ``site`` moved to its centre, as the authors' ``VoroSite``.
 
-    ``min(upper_bound, voronoi_cutoff)`` divided by the cell's *diagonal* elements sets the
-    repeat (the authors' rule; exact for the orthogonal supercells of the hop datasets).
+    ``min(upper_bound, voronoi_cutoff)`` divided by the cell's plane spacings sets the repeat.
+    The authors divide by the cell's *diagonal* elements: the same for orthogonal cells, an
+    infinite repeat (crash) where a diagonal element is 0 (hexagonal supercells).
     Returns ``(points, unit_index)``; point ``site`` is the site itself.
     """
     from ase.geometry import wrap_positions
 
+    from litraj_data.leaderboard.physics.periodic import plane_spacings
+
     cell = np.asarray(cell, dtype=float)
     r_cut = min(upper_bound, voronoi_cutoff(cell))
-    scale = np.ceil(r_cut / np.abs(np.diag(cell)))
+    scale = np.ceil(r_cut / plane_spacings(cell))
     pts, index = _repeat(np.asarray(positions, dtype=float), cell, scale)
     sc = scale[:, None] * cell
     pts = pts + (0.5 * sc.sum(axis=0) - pts[site])

@@ -255,13 +255,67 @@ def structure_features(numbers: np.ndarray, positions: np.ndarray, cell: np.ndar
     return out
 
 
-def hop_endpoints(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, tol: float = 1e-3
-                  ) -> tuple[int, int, np.ndarray]:
+def _unit_cell_of(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray) -> tuple[int, np.ndarray] | None:
+    """``(atoms per unit cell, unit cell)`` of a supercell made by ``Atoms.repeat`` (block-first, unwrapped).
+
+    ``None`` when the atoms are not ordered as such a repeat.
+    """
+    n_all = len(numbers)
+    inv = np.linalg.inv(cell)
+    for n in range(1, n_all // 2 + 1):
+        if n_all % n or not (numbers.reshape(-1, n) == numbers[:n]).all():
+            continue
+        blocks = positions.reshape(-1, n, 3) - positions[:n]
+        if np.ptp(blocks, axis=1).max() > 1e-4:
+            continue
+        frac = blocks[:, 0, :] @ inv
+        scale = np.ones(3)
+        for j in range(3):
+            nz = np.abs(frac[:, j])[np.abs(frac[:, j]) > 1e-6]
+            if len(nz):
+                scale[j] = np.round(1.0 / nz.min())
+        if int(np.prod(scale)) * n != n_all:
+            return None
+        return n, cell / scale[:, None]
+    return None
+
+
+def _hop_from_edge_id(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, x: np.ndarray,
+                      edge_id: str, tol: float) -> tuple[int, int, np.ndarray] | None:
+    """The hop named by ``edge_id`` (unit-cell source, target, offset) when the supercell is a plain repeat."""
+    try:
+        src, tgt, *off = (int(v) for v in edge_id.rsplit("_", 5)[1:])
+    except ValueError:
+        return None
+    unit = _unit_cell_of(numbers, positions, cell)
+    if unit is None or max(src, tgt) >= unit[0]:
+        return None
+    end = positions[tgt] + np.asarray(off, dtype=float) @ unit[1]
+    inv = np.linalg.inv(cell)
+    mid = ((0.5 * (positions[src] + end) - x) @ inv)
+    if np.linalg.norm((mid - np.round(mid)) @ cell) > tol:
+        return None  # the edge id does not describe this X
+    li = np.nonzero(numbers == LI)[0]
+    d = (positions[li] - end) @ inv
+    res = np.linalg.norm((d - np.round(d)) @ cell, axis=1)
+    k = int(np.argmin(res))
+    if res[k] > tol:
+        return None
+    b = int(li[k])
+    return src, b, np.round((end - positions[b]) @ inv).astype(int)
+
+
+def hop_endpoints(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, tol: float = 0.02,
+                  edge_id: str | None = None) -> tuple[int, int, np.ndarray]:
     """The hop of a centroid supercell: the two Li whose minimum-image midpoint is X.
 
     Not the two Li nearest to X (another Li can sit closer to the midpoint than half the
     hop). Where several Li pairs have X as midpoint (X on an inversion centre of the Li
-    sublattice), the shortest pair is the hop. Returns ``(source, target, offset)`` with
+    sublattice), the shortest pair is the hop, unless ``edge_id`` names it: then, for a
+    supercell made by repeating the unit cell (atoms block by block, as ``Atoms.repeat``),
+    the unit-cell source, target and offset of the id decide (a triangular Li layer has
+    first- and second-neighbour hops through the same midpoint). ``tol`` (A) absorbs the
+    stored precision of released coordinates. Returns ``(source, target, offset)`` with
     ``positions[target] + offset @ cell`` the target image.
 
     Raises
@@ -275,23 +329,29 @@ def hop_endpoints(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, 
         raise StructureError(f"a centroid supercell has exactly one dummy atom X, found {len(xs)}",
                              reason="no_centroid")
     x = positions[xs[0]]
+    if edge_id:
+        keep = numbers != 0
+        named = _hop_from_edge_id(numbers[keep], positions[keep], cell, x, str(edge_id), tol)
+        if named is not None:
+            full = np.nonzero(keep)[0]
+            return int(full[named[0]]), int(full[named[1]]), named[2]
     li = np.nonzero(numbers == LI)[0]
     inv = np.linalg.inv(cell)
     best = None
     for a in li.tolist():
-        # the partner sits at 2x - r_a (modulo the lattice)
-        d = (positions[li] - (2 * x - positions[a])) @ inv
-        shift = -np.round(d)
-        res = np.linalg.norm((d + shift) @ cell, axis=1)
+        # minimum image of a around X; its partner sits at the reflection x - va (modulo the lattice)
+        fa = (positions[a] - x) @ inv
+        va = (fa - np.round(fa)) @ cell
+        end = positions[a] - 2 * va  # the target image seen from the stored source position
+        d = (positions[li] - end) @ inv
+        res = np.linalg.norm((d - np.round(d)) @ cell, axis=1)
+        length = 2.0 * float(np.linalg.norm(va))
         for k in np.nonzero(res < tol)[0].tolist():
             b = int(li[k])
-            if b == a and not shift[k].any():
-                continue
-            end = positions[b] + shift[k] @ cell
-            length = float(np.linalg.norm(end - positions[a]))
+            off = np.round((end - positions[b]) @ inv).astype(int)
             key = (round(length, 6), min(a, b), max(a, b))
             if length > 1e-6 and (best is None or key < best[0]):
-                best = (key, a, b, shift[k].astype(int))
+                best = (key, a, b, off)
     if best is None:
         raise StructureError("no Li pair has the dummy atom X as its midpoint", reason="no_hop")
     _, a, b, off = best
