@@ -237,6 +237,7 @@ def _train(name: str, train: Configs, val: Configs, out: Path, work: Path, proto
         res = finetune_sevennet(train, val, out, work, protocol, epochs, device, weights, seed)
     # the trainer's own run (graphs, epochs with their validation passes, checkpoints), not our evaluations
     res["train_wall_time_s"] = round(time.perf_counter() - t0, 3)
+    if name == "sevennet-0":
         # the kept checkpoint as the registry loads it (SevenNetCalculator); equals sevenn's own record
         res["after_predictions"] = predict(UMLIPProvider(name, str(out / res["weights"]), device), val, batch,
                                            "after", progress)
