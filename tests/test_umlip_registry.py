@@ -347,3 +347,32 @@ def test_litraj_models_json(capsys):
     assert args.func(args) == 2
     bad = json.loads(capsys.readouterr().out)["records"][1]
     assert bad == {"file": "gap", "ok": False, "reason": "unknown_model", "error": bad["error"]}
+
+
+def test_screen_and_bench_efs_with_finetuned_folder(tmp_path, capsys):
+    """``litraj screen --weights DIR`` and ``litraj bench efs --weights DIR`` (one CHGNet load, shared)."""
+    pytest.importorskip("chgnet")
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.umlip.cli import register
+    from litraj_data.testing import write_release
+
+    folder = _finetuned(tmp_path, "chgnet", get_provider("chgnet", check=False).weights_path(), "best.pth.tar")
+    parser = argparse.ArgumentParser(prog="litraj")
+    register(parser.add_subparsers(dest="command"))
+    cif = tmp_path / "LiF.cif"
+    get_sample_structure("sample-LiF-225").to(filename=str(cif))
+    args = parser.parse_args(["screen", str(cif), "--model", "chgnet", "--weights", str(folder), "--min-width", "4",
+                              "--steps", "1", "--endpoint-steps", "1", "--json"])
+    args.func(args)
+    (rec,) = json.loads(capsys.readouterr().out)["records"]
+    assert rec["ok"] and rec["model"] == f"chgnet-ft:{folder}:cpu" and rec["n_hops"] == 1
+    release = write_release("MPLiTrj", tmp_path / "rel", {"train": 1, "val": 1, "test": 2}, make_zip=False)
+    out = tmp_path / "efs.parquet"
+    args = parser.parse_args(["bench", "efs", "--model", "chgnet", "--weights", str(folder), "--source", str(release),
+                              "--out", str(out), "--json"])
+    assert args.func(args) == 0
+    (rec,) = json.loads(capsys.readouterr().out)["records"]
+    assert rec["n_configs"] == 2
+    meta = yaml.safe_load((tmp_path / "efs.parquet.metadata.yaml").read_text())
+    assert meta["model"] == "chgnet-ft" and meta["fine_tune"]["base_model"] == "chgnet"
+    assert meta["fine_tune"]["data_version"] == "1.0.0" and meta["weights"] == str(folder)
