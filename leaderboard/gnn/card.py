@@ -1,0 +1,62 @@
+"""The model card of a GNN run (the schema of ``leaderboard/scoring/modelcard.py``)."""
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import platform
+import sys
+from importlib import metadata
+from typing import Any
+
+from litraj_data._version import __version__ as _package_version
+
+__all__ = ["hardware", "environment", "model_card"]
+
+_PACKAGES = {"m3gnet": ("torch", "matgl", "torch_geometric", "lightning", "ase"),
+             "nequip": ("torch", "nequip", "e3nn", "lightning", "ase"),
+             "allegro": ("torch", "nequip", "nequip-allegro", "e3nn", "lightning", "ase")}
+_DOI = {"m3gnet": "10.1038/s43588-022-00349-3", "nequip": "10.1038/s41467-022-29939-5",
+        "allegro": "10.1038/s41467-023-36329-y"}
+_REPO = {"m3gnet": "https://github.com/materialyzeai/matgl", "nequip": "https://github.com/mir-group/nequip",
+         "allegro": "https://github.com/mir-group/allegro"}
+_LICENSE = {"m3gnet": "BSD-3-Clause", "nequip": "MIT", "allegro": "MIT"}
+
+
+def hardware(device: str) -> str:
+    """``1x <GPU name>`` on CUDA, else the CPU and the threads torch uses."""
+    import torch
+
+    if device == "cuda":
+        return f"1x {torch.cuda.get_device_name(0)}"
+    cpu = platform.processor() or platform.machine()
+    return f"CPU {cpu}, {torch.get_num_threads()} torch threads of {os.cpu_count()} cores"
+
+
+def environment(arch: str) -> dict[str, Any]:
+    """Python and the exact versions of the packages the run used."""
+    pkgs = {}
+    for name in _PACKAGES[arch]:
+        try:
+            pkgs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:  # not installed under that distribution name: leave it out
+            continue
+    pkgs["litraj-data"] = _package_version
+    return {"python": f"{sys.version_info.major}.{sys.version_info.minor}", "packages": pkgs}
+
+
+def model_card(*, arch: str, name: str, task: Any, n_parameters: int, hyperparameters: dict[str, Any],
+               wall_time_s: float, hardware: str, datasets: list[str], notes: str | None = None) -> dict[str, Any]:
+    """A complete model card for a model trained in place (no checkpoint URL)."""
+    return {
+        "model_name": name, "model_version": _package_version,
+        "date_added": _dt.date.today().isoformat(),
+        "authors": [{"name": "litraj-data GNN trainer (litraj train gnn)"}],
+        "repo": _REPO[arch], "paper_doi": _DOI[arch], "checkpoint": None,
+        "license": {"code": _LICENSE[arch], "checkpoint": None},
+        "environment": environment(arch),
+        "training_data": {"datasets": datasets, "fine_tuned_on_litraj": True, "litraj_test_data_seen": False,
+                          "litraj_splits_seen": ["train", "val"]},
+        "n_parameters": int(n_parameters), "hyperparameters": hyperparameters,
+        "tasks": {task.id: {"hardware": hardware, "wall_time_s": round(float(wall_time_s), 2)}},
+        "dataset_version": task.version, "notes": notes,
+    }
