@@ -260,3 +260,32 @@ def test_cli_error_is_one_json_record(tmp_path, capsys):
     rec, = json.loads(captured.out)["records"]
     assert rec["ok"] is False and rec["reason"] == "bad_init_from"
     assert "train gnn failed" in captured.err
+
+
+def test_cli_bvse_to_dft_transfer_on_built_archive(tmp_path, capsys):
+    """Pretrain on the nebBVSE122k sample, fine-tune on an official-layout nebDFT2k, score the -tl run."""
+    from litraj_data.builders.from_release import import_release
+    from litraj_data.testing import write_release
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        archive = write_release("nebDFT2k", tmp_path / "rel", {"train": 8, "val": 3, "test": 4}, seed=3)
+        built = import_release("nebDFT2k", archive, tmp_path / "built", progress=False)
+    run = _cli()
+    tiny = ["--hp", "nblocks=1", "--hp", "units=8", "--hp", "dim_node_embedding=8", "--hp", "dim_edge_embedding=8",
+            "--hp", "cutoff=4.0", "--hp", "threebody_cutoff=3.0"]
+    assert run("train", "gnn", "--arch", "m3gnet", "--task", "nebBVSE122k/em", "--source", "sample", "--epochs", "1",
+               "--out", tmp_path / "bvse", "--threads", "1", *tiny) == 0
+    capsys.readouterr()
+    assert run("train", "gnn", "--arch", "m3gnet", "--task", "nebDFT2k/em", "--source", built, "--epochs", "1",
+               "--out", tmp_path / "tl", "--init-from", tmp_path / "bvse", "--threads", "1", "--json") == 0
+    rec, = json.loads(capsys.readouterr().out)["records"]
+    assert rec["model"] == "M3GNet-tl" and rec["n_predicted"] == 4
+    run_json = json.loads((tmp_path / "tl" / "run.json").read_text())
+    pre_json = json.loads((tmp_path / "bvse" / "run.json").read_text())
+    assert run_json["model_hp"] == pre_json["model_hp"] and run_json["norm"] == pre_json["norm"]
+    assert run("score", tmp_path / "tl" / "predictions.csv", "--task", "nebDFT2k/em", "--source", built,
+               "--metadata", tmp_path / "tl" / "model_card.yaml", "--out", tmp_path / "tl.json", "--bootstrap",
+               "50") == 0
+    scored = json.loads((tmp_path / "tl.json").read_text())
+    assert scored["subsets"]["all"]["n"] == 4

@@ -19,7 +19,7 @@ def _cmd_gnn(args: argparse.Namespace) -> int:
     try:
         rec = train_gnn(args.arch, args.task, args.out, epochs=args.epochs, source=args.source,
                         cache_dir=args.cache_dir, init_from=args.init_from, device=args.device, seed=args.seed,
-                        overrides=parse_overrides(args.hp or []))
+                        overrides=parse_overrides(args.hp or []), threads=args.threads)
     except (LitrajError, OSError) as exc:
         if args.json:
             print(dumps_json({"records": [{"file": args.out, "ok": False,
@@ -56,6 +56,8 @@ def register(subparsers: Any) -> None:
     g.add_argument("--init-from", help="run folder of a previous `train gnn` (transfer learning: its weights)")
     g.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
     g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--threads", type=int, help="torch CPU threads for the run (default: torch's; 1 is fastest "
+                                               "on a machine whose cores are busy with other work)")
     g.add_argument("--hp", action="append", metavar="KEY=VALUE",
                    help="change a hyperparameter (repeatable), e.g. --hp units=32 --hp batch_size=16")
     g.add_argument("--json", action="store_true")
