@@ -172,7 +172,10 @@ class UMLIPProvider:
         if self.weights is not None and not Path(self.weights).exists():
             raise ModelUnavailable(f"{spec.name}: weights file {self.weights} does not exist; pass --weights PATH "
                                    f"to {spec.weights_hint}", reason="weights_missing")
-        if self.weights is None and card.weights.source != "wheel":
+        if self.weights is None and card.weights.source == "local":
+            raise ModelUnavailable(f"{spec.name}: its weights are a local file or folder; pass --weights PATH to "
+                                   f"{spec.weights_hint}", reason="weights_missing")
+        if self.weights is None and card.weights.source == "download":
             where = f" from {card.weights.url}" if card.weights.url else ""
             raise ModelUnavailable(f"{spec.name}: its weights are not shipped with {spec.pip} and are never "
                                    f"downloaded at run time; download {spec.weights_hint}{where} elsewhere and "
