@@ -376,3 +376,16 @@ def test_screen_and_bench_efs_with_finetuned_folder(tmp_path, capsys):
     meta = yaml.safe_load((tmp_path / "efs.parquet.metadata.yaml").read_text())
     assert meta["model"] == "chgnet-ft" and meta["fine_tune"]["base_model"] == "chgnet"
     assert meta["fine_tune"]["data_version"] == "1.0.0" and meta["weights"] == str(folder)
+
+
+def test_local_weights_card(monkeypatch):
+    """A card with ``source: local`` (no wheel file, no published URL) asks for --weights PATH."""
+    from litraj_data.leaderboard.umlip import runners
+
+    card = parse_card(_card_text(name="chgnet-local", aliases=[], weights={"source": "local", "hint": "your checkpoint"}),
+                      "umlip/models/chgnet-local.yaml")
+    monkeypatch.setitem(runners.MODELS, "chgnet-local", runners.ModelSpec.from_card(card))
+    monkeypatch.setattr(runners, "card_names", lambda: {"chgnet-local": "chgnet-local"})
+    with pytest.raises(ModelUnavailable, match="local file or folder; pass --weights PATH to your checkpoint") as exc:
+        get_provider("chgnet-local")
+    assert exc.value.reason == "weights_missing" and get_spec("chgnet-local").weights_required
