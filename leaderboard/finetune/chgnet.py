@@ -45,13 +45,13 @@ def structure_data(configs: Configs, shuffle: bool) -> Any:
     from chgnet.data.dataset import StructureData
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    from ase.stress import voigt_6_to_full_3x3_stress
+
     structures, energies, forces, stresses = [], [], [], []
     for a in configs.atoms:
         structures.append(AseAtomsAdaptor.get_structure(a))
         energies.append(float(a.get_potential_energy()) / len(a))
         forces.append(np.asarray(a.get_forces(), float))
-        from ase.stress import voigt_6_to_full_3x3_stress
-
         stresses.append(-10.0 * _EV_A3_TO_GPA * voigt_6_to_full_3x3_stress(np.asarray(a.get_stress(), float)))
     with contextlib.redirect_stdout(sys.stderr):
         return StructureData(structures, energies, forces, stresses=stresses, structure_ids=list(configs.ids),
@@ -106,8 +106,8 @@ def finetune_chgnet(train: Configs, val: Configs, out: Path, work: Path, protoco
     shutil.copyfile(best[-1], tmp)
     tmp.replace(out / WEIGHTS_NAME)  # atomic: a crash never leaves half a checkpoint
     with contextlib.redirect_stdout(sys.stderr):
-        preds = predict_model(trainer.model.to("cpu") if device == "cpu" else trainer.model, val,
-                              protocol.batch_size)
+        preds = predict_model(trainer.model, val, protocol.batch_size)  # on the training device
     history = {k: {s: list(v) for s, v in d.items() if s != "test"} for k, d in trainer.training_history.items()}
     return {"weights": WEIGHTS_NAME, "after_predictions": preds, "best_checkpoint": best[-1].name,
-            "best_epoch": int(best[-1].name.split("_")[1].removeprefix("epoch")), "history": history}
+            # CHGNet counts epochs from 0; the card counts from 1, as sevenn does
+            "best_epoch": int(best[-1].name.split("_")[1].removeprefix("epoch")) + 1, "history": history}
