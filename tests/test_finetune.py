@@ -210,3 +210,26 @@ def test_chgnet_stress_enters_in_vasp_convention(release):
         np.testing.assert_allclose(targets["s"].numpy(), gpa, rtol=1e-5, atol=1e-6)
         assert float(targets["e"]) == pytest.approx(a.get_potential_energy() / len(a), rel=1e-6)
         np.testing.assert_allclose(targets["f"].numpy(), a.get_forces(), rtol=1e-6, atol=1e-6)
+
+
+def test_model_card_is_what_weights_dir_reads(tmp_path, release):
+    """The card validates against the runners' FineTuneCard schema (unknown keys refused) and resolves."""
+    from litraj_data.leaderboard.finetune.data import load_configs
+    from litraj_data.leaderboard.finetune.run import build_card
+    from litraj_data.leaderboard.umlip.finetuned import resolve_finetuned
+    import yaml
+
+    train = load_configs("MPLiTrj", "train", release)
+    errors = {"n_configs": 3, "energy_rmse": 0.1, "energy_mae": 0.1, "force_rmse": 0.2, "force_mae": 0.1}
+    trained = {"weights": "checkpoint_best.pth", "best_epoch": 2, "train_wall_time_s": 4.0, "command": ["sevenn"],
+               "trainer_reported": {"energy_rmse": 0.1, "force_rmse": 0.2}, "history": [{"epoch": 1.0}]}
+    card = build_card("sevennet-0", PROTOCOLS["sevennet-0"], train, train, trained, errors, errors,
+                      dataset="MPLiTrj", source=release, subset="all", epochs=2, limit=None, val_split="train",
+                      weights=None, python=None, seed=1, device="cpu", wall=5.0)
+    assert card["hyperparameters"]["train_configs_per_s"] == pytest.approx(3 * 2 / 4.0)
+    assert card["learning_rate"] == 1e-3 and card["loss_weights"]["force"] == 10.0 and card["split"] == "train"
+    (tmp_path / "model_card.yaml").write_text(yaml.safe_dump(card))
+    (tmp_path / "checkpoint_best.pth").write_bytes(b"")
+    ft = resolve_finetuned(tmp_path, "sevennet-0")
+    assert ft is not None and ft.weights == tmp_path / "checkpoint_best.pth"
+    assert ft.card.before["force_rmse"] == 0.2 and ft.card.protocol["batch_size"] == 32

@@ -17,8 +17,17 @@ import yaml
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SPINEL = SHARED / "fixtures" / "vasp_neb"
-CARD_KEYS = {"base_model", "weights", "base_model_version", "dataset", "data_version", "train_split", "val_split",
-             "subset", "epochs", "loss_weights", "lr", "batch_size", "hardware", "wall_time_s", "before", "after"}
+CARD_KEYS = {"base_model", "weights", "base_model_version", "dataset", "data_version", "split", "subset", "epochs",
+             "loss_weights", "learning_rate", "batch_size", "hardware", "wall_time_s", "before", "after", "metrics",
+             "hyperparameters"}
+
+
+def _contract(out: Path, model: str) -> None:
+    """The folder is what ``--weights DIR`` of the uMLIP runners resolves (their schema, their loader)."""
+    from litraj_data.leaderboard.umlip.finetuned import resolve_finetuned
+
+    ft = resolve_finetuned(out, model)
+    assert ft is not None and ft.weights == out / ft.card.weights
 
 pytestmark = pytest.mark.slow
 
@@ -69,8 +78,10 @@ def test_finetune_chgnet_lowers_force_rmse_and_reloads(spinel_built, tmp_path, c
     assert rec["after"]["force_rmse"] < rec["before"]["force_rmse"]
     card = yaml.safe_load((out / "model_card.yaml").read_text())
     assert CARD_KEYS <= set(card) and card["base_model"] == "chgnet" and card["weights"] == "chgnet_finetuned.pth.tar"
-    assert card["loss_weights"] == {"energy": 1.0, "force": 10.0, "stress": 1e-4} and card["n_train"] == 4
-    assert card["best_epoch"] in (1, 2) and card["val_split"] == "train"
+    assert card["loss_weights"] == {"energy": 1.0, "force": 10.0, "stress": 1e-4}
+    assert card["hyperparameters"]["n_train"] == 4 and card["metrics"]["val_split"] == "train"
+    assert card["metrics"]["best_epoch"] in (1, 2) and card["learning_rate"] == 1e-3
+    _contract(out, "chgnet")
     # the weights file is a CHGNet checkpoint that reproduces the model at the end of training
     pred = pd.read_parquet(out / "val_predictions.parquet")
     calc = CHGNetCalculator(model=CHGNet.from_file(str(out / card["weights"])), use_device="cpu")
@@ -86,11 +97,13 @@ def test_finetune_sevennet_lowers_force_rmse_and_reloads(spinel_built, tmp_path,
                     "--batch-size", "2")
     assert rec["after"]["force_rmse"] < rec["before"]["force_rmse"]
     card = yaml.safe_load((out / "model_card.yaml").read_text())
-    assert CARD_KEYS <= set(card) and card["weights"] == "checkpoint_best.pth" and card["best_epoch"] == 1
-    assert card["loss_weights"] == {"energy": 1.0, "force": 10.0, "stress": 1e-6}
+    assert CARD_KEYS <= set(card) and card["weights"] == "checkpoint_best.pth" and card["metrics"]["best_epoch"] == 1
+    assert card["loss_weights"] == {"energy": 1.0, "force": 10.0, "stress": 1e-6} and card["batch_size"] == 2
     # sevenn's own validation record of the kept epoch == the reloaded checkpoint's errors
-    assert card["after"]["force_rmse"] == pytest.approx(card["trainer_reported"]["force_rmse"], abs=2e-6)
-    assert card["after"]["energy_rmse"] == pytest.approx(card["trainer_reported"]["energy_rmse"], abs=2e-6)
+    reported = card["metrics"]["trainer_reported"]
+    assert card["after"]["force_rmse"] == pytest.approx(reported["force_rmse"], abs=2e-6)
+    assert card["after"]["energy_rmse"] == pytest.approx(reported["energy_rmse"], abs=2e-6)
+    _contract(out, "sevennet-0")
     pred = pd.read_parquet(out / "val_predictions.parquet")
     calc = SevenNetCalculator(model=str(out / card["weights"]), device="cpu")
     np.testing.assert_allclose(_energies(calc, spinel_built, list(pred.config_id)), pred.energy, rtol=1e-6, atol=1e-4)

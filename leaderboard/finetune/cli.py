@@ -56,10 +56,12 @@ def register(subparsers: Any) -> None:
 
 
 def _summary(card: dict[str, Any]) -> dict[str, Any]:
-    keep = ("base_model", "base_model_version", "weights", "dataset", "data_version", "subset", "val_split",
-            "n_train", "n_val", "epochs", "loss_weights", "lr", "batch_size", "device", "hardware",
-            "wall_time_s", "train_configs_per_s", "best_epoch", "before", "after")
-    return {k: card.get(k) for k in keep}
+    keep = ("base_model", "base_model_version", "weights", "dataset", "data_version", "subset", "epochs",
+            "loss_weights", "learning_rate", "batch_size", "device", "hardware", "wall_time_s", "before", "after")
+    hp, metrics = card["hyperparameters"], card["metrics"]
+    return {**{k: card.get(k) for k in keep}, "val_split": metrics["val_split"], "best_epoch": metrics["best_epoch"],
+            "n_train": hp["n_train"], "n_val": hp["n_val"], "train_wall_time_s": hp["train_wall_time_s"],
+            "train_configs_per_s": hp["train_configs_per_s"]}
 
 
 def run_finetune(args: argparse.Namespace) -> int:
@@ -84,9 +86,9 @@ def run_finetune(args: argparse.Namespace) -> int:
     if args.json:
         print(dumps_json({"records": [record]}))
     else:
-        b, a = card["before"], card["after"]
-        print(f"{card['base_model']} fine-tuned on {card['dataset']} ({card['subset']}, {card['n_train']} configs, "
+        b, a, rec = card["before"], card["after"], _summary(card)
+        print(f"{card['base_model']} fine-tuned on {card['dataset']} ({card['subset']}, {rec['n_train']} configs, "
               f"{card['epochs']} epochs, {card['wall_time_s']:.0f} s) -> {args.out}/{card['weights']}")
-        print(f"  on {card['val_split']} ({card['n_val']} configs): force RMSE {b['force_rmse']:.4f} -> "
+        print(f"  on {rec['val_split']} ({rec['n_val']} configs): force RMSE {b['force_rmse']:.4f} -> "
               f"{a['force_rmse']:.4f} eV/A, energy RMSE {b['energy_rmse']:.4f} -> {a['energy_rmse']:.4f} eV/atom")
     return 0

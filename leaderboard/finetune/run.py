@@ -131,6 +131,7 @@ def finetune(model: str, out: str | os.PathLike, *, dataset: str = "MPLiTrj", so
     dict
         The model card (also written to ``out/model_card.yaml``).
     """
+    t_start = time.perf_counter()
     name = _model_name(model)
     protocol = protocol_for(name, **protocol_overrides)
     if epochs < 1:
@@ -158,34 +159,55 @@ def finetune(model: str, out: str | os.PathLike, *, dataset: str = "MPLiTrj", so
     _prepare_out(out, overwrite)
     work = out / "work"
     work.mkdir(exist_ok=True)
-    t0 = time.perf_counter()
     trained = _train(name, train, val, out, work, protocol, epochs, device, weights, seed, python, progress)
-    wall = time.perf_counter() - t0
+    wall = time.perf_counter() - t_start  # the whole command: data, evaluations, training
     before, after = trained.pop("before"), trained.pop("after")
     after_preds = trained.pop("after_predictions")
     write_predictions(out / PREDICTIONS_NAME, val, after_preds)
-    card = {
-        "base_model": name, "base_model_name": BASE_NAMES[name],
-        "base_model_version": _version(name) if name != "mace-mp-0" else _mace_version(python),
-        "base_weights": weights, "base_weights_sha256": sha256_file(weights) if weights else None,
-        "weights": trained.pop("weights"), "fine_tuned_on_litraj": True,
-        "dataset": dataset, "data_version": train.data_version, "source": None if source is None else str(source),
-        "train_split": "train", "val_split": val_split, "subset": subset, "limit": limit,
-        "n_train": len(train), "n_val": len(val), "epochs": epochs,
-        "loss": protocol.loss, "loss_weights": {"energy": protocol.energy_weight, "force": protocol.force_weight,
-                                                 "stress": protocol.stress_weight},
-        "lr": protocol.lr, "batch_size": protocol.batch_size, "best_checkpoint": protocol.best,
-        "protocol_source": protocol.source, "seed": seed, "device": device, "hardware": hardware(device),
-        "wall_time_s": round(wall, 3), "train_atoms": train.n_atoms,
-        "date": _dt.date.today().isoformat(), "before": before, "after": after,
-        "metrics_note": "energy per atom (eV/atom), forces pooled over components (eV/A), on the "
-                        + ("training" if val_split == "train" else "validation") + " configurations",
-        "val_predictions": PREDICTIONS_NAME, **trained,
-    }
-    tw = card["train_wall_time_s"]
-    card["train_configs_per_s"] = round(len(train) * epochs / tw, 4) if tw else None
-    atomic_write_text(out / CARD_NAME, yaml.safe_dump(_plain(card), sort_keys=False))
+    card = build_card(name, protocol, train, val, trained, before, after, dataset=dataset, source=source,
+                      subset=subset, epochs=epochs, limit=limit, val_split=val_split, weights=weights,
+                      python=python, seed=seed, device=device, wall=wall)
+    atomic_write_text(out / CARD_NAME, yaml.safe_dump(card, sort_keys=False))
     return card
+
+
+def build_card(name: str, protocol: Any, train: Configs, val: Configs, trained: dict[str, Any],
+               before: dict[str, Any], after: dict[str, Any], *, dataset: str, source: Any, subset: str,
+               epochs: int, limit: int | None, val_split: str, weights: str | None, python: str | None,
+               seed: int, device: str, wall: float) -> dict[str, Any]:
+    """The ``model_card.yaml`` document, in the schema ``--weights DIR`` reads
+    (:class:`litraj_data.leaderboard.umlip.finetuned.FineTuneCard`: unknown keys are refused,
+    so what has no key of its own goes under ``hyperparameters`` and ``metrics``)."""
+    from litraj_data._version import __version__
+
+    train_wall = trained.get("train_wall_time_s")
+    where = "training" if val_split == "train" else "validation"
+    return _plain({
+        "base_model": name, "weights": trained["weights"],
+        "base_model_version": _version(name) if name != "mace-mp-0" else _mace_version(python),
+        "base_weights": weights, "fine_tuned": True,
+        "dataset": dataset, "data_version": train.data_version, "split": "train", "subset": subset,
+        "epochs": epochs, "loss_weights": {"energy": protocol.energy_weight, "force": protocol.force_weight,
+                                           "stress": protocol.stress_weight},
+        "learning_rate": protocol.lr, "batch_size": protocol.batch_size, "protocol": protocol.as_dict(),
+        "protocol_source": protocol.source, "seed": seed,
+        "best_checkpoint": trained.get("best_checkpoint", trained["weights"]),
+        "before": before, "after": after,
+        "metrics": {"val_split": val_split, "units": "energy eV/atom, forces eV/A pooled over components",
+                    "best_epoch": trained.get("best_epoch"), "trainer_reported": trained.get("trainer_reported"),
+                    "history": trained.get("history")},
+        "hyperparameters": {"loss": protocol.loss, "base_model_name": BASE_NAMES[name],
+                            "base_weights_sha256": sha256_file(weights) if weights else None,
+                            "source": None if source is None else str(source), "val_split": val_split,
+                            "limit": limit, "n_train": len(train), "n_val": len(val), "train_atoms": train.n_atoms,
+                            "train_wall_time_s": train_wall,
+                            "train_configs_per_s": round(len(train) * epochs / train_wall, 4) if train_wall else None,
+                            "command": trained.get("command")},
+        "device": device, "hardware": hardware(device), "wall_time_s": round(wall, 3),
+        "date": _dt.date.today().isoformat(), "litraj_data_version": __version__,
+        "notes": f"before/after on the {where} configurations ({len(val)}); weights = the kept checkpoint "
+                 f"({protocol.best}); OUT/{PREDICTIONS_NAME} holds its predictions there",
+    })
 
 
 def _mace_version(python: str | None) -> str:
