@@ -28,8 +28,19 @@ def hardware(device: str) -> str:
 
     if device == "cuda":
         return f"1x {torch.cuda.get_device_name(0)}"
-    cpu = platform.processor() or platform.machine()
-    return f"CPU {cpu}, {torch.get_num_threads()} torch threads of {os.cpu_count()} cores"
+    return f"CPU {_cpu_model()}, {torch.get_num_threads()} torch threads of {os.cpu_count()} cores"
+
+
+def _cpu_model() -> str:
+    # platform.processor() is just "x86_64" on Linux; /proc/cpuinfo names the model
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as fh:
+            for line in fh:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:  # not Linux: fall back to what platform knows
+        pass
+    return platform.processor() or platform.machine()
 
 
 def environment(arch: str) -> dict[str, Any]:

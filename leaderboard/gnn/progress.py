@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import math
 import sys
+import time
 from typing import Any
 
 __all__ = ["epoch_progress"]
@@ -27,7 +28,8 @@ def epoch_progress(epochs: int, train_key: str, val_key: str, history: list[dict
     train_key, val_key
         Names of the epoch-level training loss and validation metric the library logs.
     history
-        List the callback appends ``{"epoch", "train_loss", "val_mae", "lr"}`` to.
+        List the callback appends ``{"epoch", "train_loss", "val_mae", "lr", "epoch_s"}`` to
+        (``epoch_s``: wall seconds of the epoch, training and validation).
     """
     import lightning as L
     from tqdm.auto import tqdm
@@ -35,6 +37,7 @@ def epoch_progress(epochs: int, train_key: str, val_key: str, history: list[dict
     class _EpochProgress(L.Callback):
         def __init__(self) -> None:
             self.bar = None
+            self.t0 = time.perf_counter()
 
         def on_train_start(self, trainer: Any, pl_module: Any) -> None:
             # stderr: stdout is reserved for the one JSON document of --json
@@ -46,7 +49,7 @@ def epoch_progress(epochs: int, train_key: str, val_key: str, history: list[dict
             m = trainer.callback_metrics
             lr = trainer.optimizers[0].param_groups[0]["lr"] if trainer.optimizers else None
             history.append({"epoch": int(trainer.current_epoch) + 1, "train_loss": None,
-                            "val_mae": _value(m, val_key), "lr": lr})
+                            "val_mae": _value(m, val_key), "lr": lr, "epoch_s": time.perf_counter() - self.t0})
 
         def _complete(self, trainer: Any) -> None:
             if not history or history[-1]["train_loss"] is not None:
@@ -55,10 +58,12 @@ def epoch_progress(epochs: int, train_key: str, val_key: str, history: list[dict
             entry["train_loss"] = _value(trainer.callback_metrics, train_key)
             if self.bar is not None:
                 self.bar.update(1)
-                self.bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items() if k != "epoch" and v is not None})
+                self.bar.set_postfix({k: f"{v:.4g}" for k, v in entry.items()
+                                     if k not in ("epoch", "epoch_s") and v is not None})
 
         def on_train_epoch_start(self, trainer: Any, pl_module: Any) -> None:
             self._complete(trainer)
+            self.t0 = time.perf_counter()
 
         def on_train_end(self, trainer: Any, pl_module: Any) -> None:
             self._complete(trainer)

@@ -210,6 +210,7 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
            "hardware": hw, "wall_time_s": wall, "fit_s": fit_s, "predict_s": predict_s,
            "graphs_per_s": graphs * max(result.epochs_run, 1) / fit_s if fit_s > 0 else None,
            "n_train": len(train), "n_val": len(val), "n_predicted": len(target),
+           "mean_atoms": float(np.mean([len(a) for a in train.atoms + val.atoms])),
            "init_from": None if init_from is None else str(init_from)}
     atomic_write_json(out_dir / "run.json", run)
     return {"file": str(out_dir), "task": task.id, "arch": arch, "model": name, "predictions": str(pred_path),
