@@ -328,3 +328,33 @@ def test_two_li_on_one_site_is_refused_by_both_reference_calculators():
     with pytest.raises(StructureError) as err:
         build_hop_graph(s.lattice.matrix, s.frac_coords, np.array(s.atomic_numbers), "x")
     assert err.value.reason == "overlapping_atoms"
+
+
+def test_forced_oxidation_states_are_what_bvanalyzer_assigns():
+    # where BVAnalyzer's table leaves one valence per element and the charge balances, the
+    # shortcut gives its answer; everything else goes to BVAnalyzer (errors included)
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from litraj_data.leaderboard.physics import oxidation as ox
+
+    rs = real_structures()
+    rocksalt = Lattice.cubic(4.2)
+    li2mgo2 = Structure(Lattice.tetragonal(3.0, 6.0), ["Li", "Li", "Mg", "O", "O"],
+                        [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0, 0, 0.5], [0.5, 0.5, 0.25]])
+    forced = {"Li2O": rs["Li2O"], "LiF": rs["LiF"], "Li2MgO2": li2mgo2}
+    for name, s in forced.items():
+        got = ox.forced_oxidation_states(s)
+        assert got is not None, name
+        bv = ox._bv_analyzer(ox.FORBIDDEN_SPECIES).get_valences(s)
+        assert got.tolist() == [float(v) for v in bv], name
+        assert ox.oxidation_states(s).tolist() == got.tolist()
+        assert ox.forced_oxidation_states(AseAtomsAdaptor.get_atoms(s)).tolist() == got.tolist()
+    for name in ("LiCl", "Li3N", "Li2S", "LiCoO2", "LiFePO4"):  # several candidate valences: BVAnalyzer
+        assert ox.forced_oxidation_states(rs[name]) is None, name
+    unbalanced = Structure(rocksalt, ["Li", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])  # Li+ O2-: -1 left over
+    assert ox.forced_oxidation_states(unbalanced) is None
+    with pytest.raises(StructureError) as err:  # BVAnalyzer's verdict, as before
+        ox.oxidation_states(unbalanced)
+    assert err.value.reason == "oxidation_states"
+    # "O-" allowed: oxygen has two candidates, so nothing is forced
+    assert ox.forced_oxidation_states(rs["Li2O"], forbidden_species=("P3-",)) is None

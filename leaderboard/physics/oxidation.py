@@ -6,7 +6,9 @@ One rule for BVEL13k and nebBVSE122k (so both datasets see the same charges):
    site, or ASE ``atoms.arrays['oxi_states']``; all-zero states count as *not given*
    (structures read from extxyz without charges report 0 everywhere);
 2. otherwise pymatgen's ``BVAnalyzer`` assigns them with the paper's forbidden species
-   (``O-`` and ``P3-``, :data:`FORBIDDEN_SPECIES`).
+   (``O-`` and ``P3-``, :data:`FORBIDDEN_SPECIES`); where its own table leaves it one
+   choice (every element with a single candidate valence, charge balanced: Li2O, LiF,
+   Li2MgO2...), that choice is returned without running it (:func:`forced_oxidation_states`).
 
 Failures are :class:`~litraj_data.errors.StructureError` with reason ``disordered``
 (partial occupancies), ``no_mobile_ion`` (the mobile element is absent) or
@@ -82,6 +84,54 @@ def _bv_analyzer(forbidden_species: tuple[str, ...]) -> Any:
     return cache[forbidden_species]
 
 
+def _single_candidates(forbidden_species: tuple[str, ...]) -> dict[str, float]:
+    """Elements with exactly one valence BVAnalyzer can give them (its table minus the forbidden species).
+
+    Per element, BVAnalyzer weighs the valences of its ICSD table (``oxi_state != 0``,
+    ``std > 0``) by a bond-valence-sum likelihood; with a single candidate that valence has
+    probability 1 on every site, whatever the geometry.
+    """
+    cache = getattr(_ANALYZERS, "single", None)
+    if cache is None:
+        cache = _ANALYZERS.single = {}
+    if forbidden_species not in cache:
+        from pymatgen.analysis.bond_valence import BV_PARAMS, PRIOR_PROB
+
+        analyzer = _bv_analyzer(forbidden_species)
+        candidates: dict[str, list[Any]] = {}
+        for sp, data in analyzer.icsd_bv_data.items():
+            if sp.oxi_state != 0 and data["std"] > 0:
+                candidates.setdefault(sp.symbol, []).append(sp)
+        with_params = {el.symbol for el in BV_PARAMS}
+        cache[forbidden_species] = {el: float(sps[0].oxi_state) for el, sps in candidates.items()
+                                    if len(sps) == 1 and sps[0] in PRIOR_PROB and el in with_params}
+    return cache[forbidden_species]
+
+
+def forced_oxidation_states(structure: Any, forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES
+                            ) -> np.ndarray | None:
+    """BVAnalyzer's answer when it is forced by its own table, without running it; else None.
+
+    When every element of an ordered structure has a single candidate valence (Li+, O2- once
+    O- is forbidden, F-, Na+, Mg2+, ...; :func:`_single_candidates`) and those valences
+    balance the charge, BVAnalyzer has one assignment to choose from and returns it (score
+    1, whatever the bond-valence sums); this gives it without the symmetry analysis and
+    neighbour search that cost it tens of ms on a small cubic cell. Anything else (an
+    element with several candidates or without BV parameters, charge imbalance) returns
+    None and BVAnalyzer decides, errors included. The one case where BVAnalyzer would do
+    otherwise is a site whose bond-valence likelihood underflows to 0 (a sum ~40 standard
+    deviations off, e.g. an isolated atom), where it stops on an empty ``min()``.
+    """
+    symbols = _symbols(structure)
+    single = _single_candidates(tuple(forbidden_species))
+    if not all(el in single for el in set(symbols)):
+        return None
+    states = np.array([single[el] for el in symbols], dtype=float)
+    if states.sum() != 0:  # integer valences: exact
+        return None
+    return states
+
+
 def assign_oxidation_states(structure: Any, forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES) -> np.ndarray:
     """Integer states (as floats) assigned by pymatgen's ``BVAnalyzer``.
 
@@ -99,6 +149,9 @@ def assign_oxidation_states(structure: Any, forbidden_species: tuple[str, ...] =
     """
     from pymatgen.core import Structure
 
+    forced = forced_oxidation_states(structure, forbidden_species)
+    if forced is not None:
+        return forced
     if not isinstance(structure, Structure):
         from pymatgen.io.ase import AseAtomsAdaptor
 
