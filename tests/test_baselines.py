@@ -8,129 +8,72 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from ase import Atoms
-from ase.build import bulk
 
-from litraj_data.errors import StructureError
-from litraj_data.leaderboard.baselines import (featurize_row, featurize_rows, model_names, predict_baseline,
-                                               train_baseline)
+from litraj_data.leaderboard.baselines import featurize_rows, model_names, predict_baseline, train_baseline
 from litraj_data.leaderboard.scoring import get_task, read_metadata, read_submission, validate
 
 pytest.importorskip("sklearn")
 
 
-def _row(atoms: Atoms) -> dict:
-    return {"numbers": atoms.numbers.tolist(), "positions": atoms.positions.tolist(), "cell": atoms.cell[:].tolist()}
-
-
-def _antifluorite(anion: str = "O", a: float = 4.61) -> Atoms:
-    atoms = bulk(anion + "Li", "zincblende", a=a, cubic=True)
-    extra = atoms[[k for k, s in enumerate(atoms.get_chemical_symbols()) if s == "Li"]].copy()
-    extra.positions += a / 2
-    atoms += extra
-    atoms.wrap()
-    return atoms
-
-
-def _hop(atoms: Atoms, repeat=(2, 2, 2), which: int = 1) -> tuple[Atoms, float]:
-    """Supercell with X at the midpoint of Li 0 and its ``which``-th nearest Li; returns hop length."""
-    sc = atoms.repeat(repeat)
-    li = [i for i, z in enumerate(sc.numbers) if z == 3]
-    d = sc.get_distances(li[0], li, mic=True)
-    j = li[int(np.argsort(d)[which])]
-    v = sc.get_distance(li[0], j, mic=True, vector=True)
-    sc += Atoms("X", positions=[sc.positions[li[0]] + v / 2])
-    return sc, float(np.linalg.norm(v))
-
-
-def test_li_site_features_known_coordination():
-    rs = featurize_row(_row(bulk("LiF", "rocksalt", a=4.03, cubic=True)), "li_sites")
-    assert rs["li_cn_mean"] == 6 and rs["li_d_mean_mean"] == pytest.approx(4.03 / 2)
-    assert rs["li_li_min_min"] == pytest.approx(4.03 / np.sqrt(2))
-    assert rs["li_anion_nb_fraction_mean"] == 1.0 and rs["li_voronoi_nb_mean"] == 6 and rs["li_fraction"] == 0.5
-    af = featurize_row(_row(_antifluorite()), "li_sites")
-    assert af["li_cn_mean"] == 4  # tetrahedral Li in antifluorite Li2O
-    assert af["li_voronoi_nb_mean"] == 10  # + 6 Li across the faces of its Voronoi cube
-    assert af["li_d_mean_mean"] == pytest.approx(4.61 * np.sqrt(3) / 4)
-    assert af["li_fraction"] == pytest.approx(2 / 3)
-
-
-def test_hop_features_geometry():
-    sc, length = _hop(_antifluorite())
-    f = featurize_row(_row(sc), "hop")
-    assert f["hop_length"] == pytest.approx(length)
-    assert f["x_li_d1"] == pytest.approx(length / 2)
-    # the bottleneck is the distance to the nearest O minus the O atomic radius (0.6 A in pymatgen)
-    o_idx = [k for k, z in enumerate(sc.numbers) if z == 8]
-    nearest_o = float(np.min(sc.get_distances(len(sc) - 1, o_idx, mic=True)))
-    assert f["x_anion_d1"] == pytest.approx(nearest_o)
-    assert f["bottleneck"] == pytest.approx(nearest_o - 0.6)
-    # a longer hop has a longer hop_length
-    sc2, length2 = _hop(_antifluorite(), which=7)
-    assert featurize_row(_row(sc2), "hop")["hop_length"] == pytest.approx(length2) and length2 > length
-
-
-def test_descriptor_errors_name_the_reason():
-    with pytest.raises(StructureError) as exc:
-        featurize_row(_row(bulk("NaCl", "rocksalt", a=5.6, cubic=True)), "li_sites")
-    assert exc.value.reason == "no_mobile_ion"
-    with pytest.raises(StructureError) as exc:
-        featurize_row(_row(bulk("LiF", "rocksalt", a=4.03, cubic=True)), "hop")
-    assert exc.value.reason == "read_error"
-    with pytest.raises(ValueError, match="feature set"):
-        featurize_row(_row(bulk("LiF", "rocksalt", a=4.03, cubic=True)), "nope")
-
-
-def _hop_rows(n: int, split: str, seed: int) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n):
-        a = rng.uniform(4.4, 5.0)
-        base = _antifluorite("O" if i % 2 else "S", a=a if i % 2 else a + 1.0)
-        base.positions += rng.normal(0, 0.03, base.positions.shape)
-        sc, length = _hop(base, repeat=(2, 2, 2), which=1 + (i % 3))
-        em = 0.4 * length - 0.6 + rng.normal(0, 0.02)  # longer hops, higher barriers
-        rows.append({"edge_id": f"mp-{split}{i}_0_1_0_0_0", "material_id": f"mp-{split}{i // 2}",
-                     "em_dft": em, "em_bvse": em + rng.normal(0, 0.05), "has_specific_TM": bool(i % 3 == 0),
-                     **_row(sc)})
-    return pd.DataFrame(rows)
+@pytest.fixture(scope="module")
+def feature_cache(tmp_path_factory):
+    """One feature cache for the module: each structure is featurised once, as in a leaderboard run."""
+    return tmp_path_factory.mktemp("features")
 
 
 @pytest.fixture(scope="module")
 def hop_data():
+    """The embedded sample's hops as nebDFT2k rows: em_dft a noisy copy of the BVSE barrier."""
+    from litraj_data.loaders import load_litraj
+
+    rng = np.random.default_rng(0)
+    out = {}
+    for split in ("train", "val", "test"):
+        df = load_litraj("nebBVSE122k", split=split, source="sample").to_pandas()
+        df = df[np.isfinite(df["em"].astype(float))].reset_index(drop=True)
+        out[split] = df.assign(em_bvse=df["em"], em_dft=df["em"] + rng.normal(0, 0.05, len(df)),
+                               has_specific_TM=df["chemsys"].str.contains("Co|Mn|V|Fe|Nb|Ta"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {"train": _hop_rows(16, "train", 0), "val": _hop_rows(4, "val", 1), "test": _hop_rows(6, "test", 2)}
+        yield out
 
 
-def test_featurize_rows_and_tl_column(hop_data):
-    X, names, failures = featurize_rows(hop_data["train"], "hop", tl_feature="em_bvse")
-    assert X.shape == (16, len(names)) and names[-1] == "em_bvse" and failures == []
+def test_featurize_rows_and_tl_column(hop_data, tmp_path, feature_cache):
+    X, names, failures = featurize_rows(hop_data["train"], "voronoi", "hop", tl_feature="em_bvse",
+                                        cache_dir=feature_cache)
+    assert X.shape == (len(hop_data["train"]), len(names)) and names[-1] == "em_bvse" and failures == []
+    assert "length" in names and "min_dist_to_edge" in names and len(names) == 203
     np.testing.assert_allclose(X[:, -1], hop_data["train"]["em_bvse"])
     bad = hop_data["train"].iloc[:2].copy()
     bad.at[bad.index[0], "numbers"] = [z if z else 3 for z in bad.iloc[0]["numbers"]]  # no X left
-    X2, _, failures = featurize_rows(bad, "hop")
-    assert failures[0]["reason"] == "read_error" and np.isnan(X2[0]).all() and np.isfinite(X2[1]).any()
+    X2, _, failures = featurize_rows(bad, "voronoi", "hop", cache_dir=tmp_path)
+    assert failures[0]["reason"] == "no_centroid" and failures[0]["set"] == "voronoi"
+    assert np.isnan(X2[0]).all() and np.isfinite(X2[1]).all()
     # worker processes give the same matrix
-    Xp, names_p, _ = featurize_rows(hop_data["train"], "hop", tl_feature="em_bvse", jobs=2)
+    Xp, names_p, _ = featurize_rows(hop_data["train"], "voronoi", "hop", tl_feature="em_bvse", jobs=2,
+                                    cache=False)
     assert names_p == names and np.array_equal(Xp, X)
+    with pytest.raises(ValueError, match="feature set"):
+        featurize_rows(bad, "magpie", "hop")
 
 
 @pytest.mark.parametrize("model,tl", [("knn", False), ("rf", True), ("krr", False), ("svr", True), ("xgb", False)])
-def test_train_predict_writes_valid_submission(hop_data, tmp_path, model, tl):
+def test_train_predict_writes_valid_submission(hop_data, tmp_path, feature_cache, model, tl):
     if model == "xgb":
         pytest.importorskip("xgboost")
     from litraj_data.leaderboard.scoring import Truth
 
     task = get_task("nebDFT2k/em")
     trainval = pd.concat([hop_data["train"], hop_data["val"]], ignore_index=True)
-    info = train_baseline(task.id, model, tmp_path / "m", tl=tl, rows=trainval)
-    assert info["label"].endswith("-tl") == tl and info["cv_folds"] == 5 and info["n_train"] == 20
-    assert ("em_bvse" in info["features"]) == tl
+    info = train_baseline(task.id, model, tmp_path / "m", tl=tl, rows=trainval, grid="small", cache_dir=feature_cache)
+    assert info["label"].endswith("-tl") == tl and info["cv_folds"] == 5 and info["n_train"] == len(trainval)
+    assert ("em_bvse" in info["features"]) == tl and info["feature_set"] == "voronoi" and info["grid"] == "small"
+    assert info["label"].split("-")[0] == model.upper() and "-v" not in info["label"]  # Tables 2-3 names
     saved = json.loads((tmp_path / "m" / "model.json").read_text())
     assert saved["best_params"] == info["best_params"]
-    res = predict_baseline(tmp_path / "m", tmp_path / "sub" / "pred.csv", rows=hop_data["test"])
-    assert res["n"] == 6
+    res = predict_baseline(tmp_path / "m", tmp_path / "sub" / "pred.csv", rows=hop_data["test"],
+                           cache_dir=feature_cache)
+    assert res["n"] == len(hop_data["test"]) and res["n_imputed"] == 0
     truth = Truth.from_tables(task, {s: df for s, df in hop_data.items()}, version=task.version)
     sub = read_submission(res["file"], task)
     meta = read_metadata(res["metadata"])
@@ -141,7 +84,7 @@ def test_train_predict_writes_valid_submission(hop_data, tmp_path, model, tl):
 
 def test_tl_needs_a_bvse_task(tmp_path, hop_data):
     with pytest.raises(Exception, match="BVSE"):
-        train_baseline("nebBVSE122k/em", "rf", tmp_path, tl=True, rows=hop_data["train"].rename(columns={"em_dft": "em"}))
+        train_baseline("nebBVSE122k/em", "rf", tmp_path, tl=True, rows=hop_data["train"])
     with pytest.raises(Exception, match="scalar"):
         train_baseline("nebDFT2k/umlip_neb", "rf", tmp_path, rows=hop_data["train"])
     assert set(model_names()) == {"rf", "xgb", "xgbrf", "knn", "svr", "krr"}
@@ -170,7 +113,7 @@ def test_end_to_end_built_dataset(tmp_path):
 
     src = built
     assert run("baseline", "train", "--task", "nebDFT2k/em", "--model", "knn", "--tl", "--source", src,
-               "--out", tmp_path / "m") == 0
+               "--grid", "small", "--cache-dir", tmp_path / "c", "--out", tmp_path / "m") == 0
     assert run("baseline", "predict", "--model-dir", tmp_path / "m", "--source", src, "--out",
                tmp_path / "s" / "knn.csv") == 0
     assert run("submit", "validate", tmp_path / "s" / "knn.csv", "--task", "nebDFT2k/em", "--source", src,
@@ -187,25 +130,36 @@ def test_end_to_end_built_dataset(tmp_path):
     assert truth.version == "1.0.0" and set(truth.other_split_ids) == {"train", "val"}
 
 
-def test_baseline_board_on_built_dataset(tmp_path):
-    """The README's main job: a built dataset -> trained baseline -> scored -> leaderboard table."""
-    pytest.importorskip("litraj_data.builders.from_release")
-    from litraj_data.builders.from_release import import_release
+def test_baseline_board_on_the_sample(tmp_path, feature_cache):
+    """The README's main job: the embedded sample -> trained baseline -> scored -> leaderboard table."""
     from litraj_data.leaderboard.baselines import baseline_board
-    from litraj_data.testing import write_release
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        archive = write_release("nebBVSE122k", tmp_path / "rel", {"train": 12, "val": 3, "test": 5}, seed=2)
-        built = import_release("nebBVSE122k", archive, tmp_path / "built", progress=False)
-        res = baseline_board(str(built), "nebBVSE122k/em", "knn", out_dir=tmp_path / "out", n_boot=100)
-    assert res["record"]["subsets"]["all"]["n"] == 5
+    res = baseline_board("sample", "nebBVSE122k/em", "knn", out_dir=tmp_path / "out", n_boot=100,
+                         cache_dir=feature_cache)
+    assert res["record"]["subsets"]["all"]["n"] == 8
     assert "| KNN baseline" in res["markdown"] and "reported, not rerun (Table 2)" in res["markdown"]
     saved = json.loads(open(res["files"]["record"]).read())
     assert saved["subsets"]["all"]["mae"] == res["record"]["subsets"]["all"]["mae"]
 
 
-def test_model_folders_are_loaded_without_unpickling(hop_data, tmp_path):
+def test_synthetic_layout_archives_have_no_hops_to_featurise(tmp_path):
+    """The layout fixtures of litraj_data.testing put X between Li and an anion: a clear error, not a model."""
+    pytest.importorskip("litraj_data.builders.from_release")
+    from litraj_data.builders.from_release import import_release
+    from litraj_data.errors import DataFormatError
+    from litraj_data.testing import write_release
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        archive = write_release("nebBVSE122k", tmp_path / "rel", {"train": 6, "val": 2, "test": 2}, seed=2)
+        built = import_release("nebBVSE122k", archive, tmp_path / "built", progress=False)
+        with pytest.raises(DataFormatError, match="no_hop|no Li pair") as exc:
+            train_baseline("nebBVSE122k/em", "knn", tmp_path / "m", source=str(built), grid="small",
+                           cache_dir=tmp_path / "c")
+    assert exc.value.reason == "no_features"
+
+
+def test_model_folders_are_loaded_without_unpickling(hop_data, tmp_path, feature_cache):
     """Models are saved with skops; a pickle (which can run code) needs an explicit --trust."""
     import pickle
 
@@ -214,7 +168,7 @@ def test_model_folders_are_loaded_without_unpickling(hop_data, tmp_path):
     pytest.importorskip("skops")
     task = get_task("nebDFT2k/em")
     trainval = pd.concat([hop_data["train"], hop_data["val"]], ignore_index=True)
-    train_baseline(task.id, "rf", tmp_path / "m", rows=trainval)
+    train_baseline(task.id, "rf", tmp_path / "m", rows=trainval, grid="small", cache_dir=feature_cache)
     assert (tmp_path / "m" / "model.skops").is_file() and not (tmp_path / "m" / "model.joblib").exists()
     assert hasattr(load_model(tmp_path / "m"), "predict")
 
@@ -227,7 +181,7 @@ def test_model_folders_are_loaded_without_unpickling(hop_data, tmp_path):
     (evil / "model.json").write_text((tmp_path / "m" / "model.json").read_text())
     (evil / "model.joblib").write_bytes(pickle.dumps(Payload()))
     with pytest.raises(UntrustedModelError, match="is a pickle"):
-        predict_baseline(evil, tmp_path / "p.csv", rows=hop_data["test"])
+        predict_baseline(evil, tmp_path / "p.csv", rows=hop_data["test"], cache_dir=feature_cache)
     assert not (tmp_path / "pwned").exists()
     with pytest.warns(UserWarning, match="unpickling"):
         load_model(evil, trust=True)
@@ -246,3 +200,102 @@ def test_a_skops_file_asking_for_foreign_types_is_refused(tmp_path):
     (tmp_path / MODEL_FILE).write_bytes(sio.dumps(Pipeline([("f", FunctionTransformer(os.system))])))
     with pytest.raises(UntrustedModelError, match="system"):
         load_model(tmp_path)
+
+
+def _cli():
+    from litraj_data.leaderboard.baselines import cli as bcli
+    from litraj_data.leaderboard.scoring import cli as scli
+
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="c", required=True)
+    scli.register(sub)
+    bcli.register(sub)
+
+    def run(*argv):
+        args = parser.parse_args([str(a) for a in argv])
+        return args.func(args)
+
+    return run
+
+
+@pytest.mark.parametrize("features,model", [("voronoi", "svr"), pytest.param("ward", "rf", marks=pytest.mark.slow),
+                                            pytest.param("both", "krr", marks=pytest.mark.slow)])
+def test_structure_baseline_on_the_sample_is_scored(tmp_path, feature_cache, capsys, features, model):
+    """BVEL13k/E_1D on the embedded sample: train (grouped 5-fold, small grid), predict test, score."""
+    if features != "voronoi":
+        pytest.importorskip("matminer")
+    run = _cli()
+    assert run("baseline", "train", "--task", "BVEL13k/E_1D", "--model", model, "--features", features, "--grid",
+               "small", "--source", "sample", "--cache-dir", feature_cache, "--out", tmp_path / "m", "--json") == 0
+    rec = json.loads(capsys.readouterr().out)["records"][0]
+    suffix = {"voronoi": "-v", "ward": "-w", "both": "-vw"}[features]
+    assert rec["label"] == model.upper() + suffix and rec["cv_folds"] == 5 and rec["n_train"] == 17
+    info = json.loads((tmp_path / "m" / "model.json").read_text())
+    n_v, n_w = 639, 273
+    assert len(info["features"]) == {"voronoi": n_v, "ward": n_w, "both": n_v + n_w}[features]
+    assert run("baseline", "predict", "--model-dir", tmp_path / "m", "--source", "sample", "--cache-dir",
+               feature_cache, "--out", tmp_path / "s" / "p.csv") == 0
+    sub = pd.read_csv(tmp_path / "s" / "p.csv")
+    assert list(sub.columns) == ["material_id", "prediction"] and len(sub) == 4
+    assert run("score", tmp_path / "s" / "p.csv", "--task", "BVEL13k/E_1D", "--source", "sample", "--metadata",
+               tmp_path / "s" / "p.metadata.yaml", "--out", tmp_path / "r.json", "--bootstrap", "50") == 0
+    scored = json.loads((tmp_path / "r.json").read_text())
+    assert scored["subsets"]["all"]["n"] == 4 and np.isfinite(scored["subsets"]["all"]["mae"])
+
+
+def test_ward_baseline_on_small_crystals(tmp_path, feature_cache):
+    """The -w set end to end on the sample's smallest crystals (matminer's Voronoi sites are slow)."""
+    pytest.importorskip("matminer")
+    from litraj_data.leaderboard.baselines.train import load_rows
+
+    task = get_task("BVEL13k/E_1D")
+    rows = load_rows(task, ("train", "val", "test"), source="sample")
+    small = rows[rows["numbers"].map(len) <= 8]
+    train, test = small[small["split"] != "test"], small[small["split"] == "test"]
+    assert len(train) >= 4 and len(test) >= 1
+    info = train_baseline(task.id, "knn", tmp_path / "m", features="ward", rows=train, grid="small",
+                          cache_dir=feature_cache)
+    assert info["label"] == "KNN-w" and "mean CN_VoronoiNN" in info["features"] and len(info["features"]) == 273
+    res = predict_baseline(tmp_path / "m", tmp_path / "p.csv", rows=test, cache_dir=feature_cache)
+    pred = pd.read_csv(res["file"])
+    assert len(pred) == len(test) and np.isfinite(pred["prediction"]).all() and res["n_imputed"] == 0
+
+
+def test_importance_ranks_the_feature_that_sets_the_target():
+    from litraj_data.leaderboard.baselines.importance import importances
+    from litraj_data.leaderboard.baselines.models import make_search
+
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(90, 6))
+    y = 0.8 * X[:, 2] + rng.normal(0, 0.02, 90)
+    groups = np.repeat(np.arange(30), 3).astype(str)
+    names = [f"f{i}" for i in range(6)]
+    for model in ("rf", "knn"):
+        search, _ = make_search(model, 60, groups[:60], grid="small")
+        search.fit(X[:60], y[:60], groups=groups[:60])
+        res = importances(search.best_estimator_, names, X[:60], y[:60], X[60:], y[60:], groups[:60],
+                          repeats=3, max_features=4)
+        assert res["impurity_source"] == ("model" if model == "rf" else "random_forest")
+        for key in ("impurity", "permutation"):
+            ranked = [i["feature"] for i in res[key]]
+            vals = [i["importance"] for i in res[key]]
+            assert ranked[0] == "f2" and sorted(ranked) == names and vals == sorted(vals, reverse=True), key
+        curve = res["forward_selection"]
+        assert [c["n_features"] for c in curve] == [1, 2, 3, 4] and curve[0]["feature"] == "f2"
+        assert curve[0]["cv_mae"] < 0.5 * np.mean(np.abs(y - y.mean()))  # beats the mean predictor
+
+
+def test_importance_command_writes_json_and_plot(tmp_path, feature_cache, capsys):
+    run = _cli()
+    assert run("baseline", "train", "--task", "BVEL13k/E_1D", "--model", "knn", "--grid", "small", "--source",
+               "sample", "--cache-dir", feature_cache, "--out", tmp_path / "m") == 0
+    capsys.readouterr()
+    assert run("baseline", "importance", "--model-dir", tmp_path / "m", "--source", "sample", "--cache-dir",
+               feature_cache, "--max-features", "5", "--repeats", "2", "--plot", tmp_path / "imp.png", "--json") == 0
+    doc = json.loads(capsys.readouterr().out)
+    rec = doc["records"][0]
+    assert rec["file"] == str(tmp_path / "m") and rec["n_eval"] == 4 and len(rec["impurity"]) == 639
+    assert len(rec["forward_selection"]) == 5
+    assert (tmp_path / "imp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert run("baseline", "importance", "--model-dir", tmp_path / "nope") == 2
+    assert "no such file" in capsys.readouterr().err

@@ -40,9 +40,13 @@ def permutation_ranking(estimator: Any, X: np.ndarray, y: np.ndarray, repeats: i
                         ) -> tuple[np.ndarray, np.ndarray]:
     """Mean and std of the MAE increase when each column of ``X`` is permuted (``repeats`` times)."""
     from sklearn.inspection import permutation_importance
+    from threadpoolctl import threadpool_limits
 
-    res = permutation_importance(estimator, X, y, scoring="neg_mean_absolute_error", n_repeats=repeats,
-                                 random_state=seed, n_jobs=1)
+    # thousands of small predictions: a thread pool per call (KNN's distance reduction) costs
+    # more than the work itself
+    with threadpool_limits(limits=1):
+        res = permutation_importance(estimator, X, y, scoring="neg_mean_absolute_error", n_repeats=repeats,
+                                     random_state=seed, n_jobs=1)
     return np.asarray(res.importances_mean, float), np.asarray(res.importances_std, float)
 
 

@@ -152,6 +152,11 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, feat
         raise DataFormatError(f"{task.id}: {len(rows)} labelled training rows, need at least 4", reason="too_few_rows")
     X, names, failures = featurize_rows(rows, features, kind, task.tl_feature if tl else None, jobs=jobs,
                                         cache_dir=cache_dir, progress=progress)
+    usable = ~np.isnan(X).all(axis=1) if X.shape[1] else np.zeros(len(X), bool)
+    if not usable.any():
+        reasons = sorted({f"{f['reason']}: {f['message']}" for f in failures})[:3]
+        raise DataFormatError(f"{task.id}: no training row could be featurised ({'; '.join(reasons) or 'no features'})",
+                              reason="no_features")
     y = rows[task.target].to_numpy(float)
     # grouped by structure: the hops of one material never sit on both sides of a fold
     groups = rows["material_id"].astype(str).to_numpy() if "material_id" in rows else None
