@@ -230,13 +230,14 @@ def _cli():
     return run
 
 
-def test_cli_on_sample_is_scored(tmp_path, capsys):
+def test_cli_on_sample_is_scored(tmp_path, capsys, monkeypatch):
     """`litraj train gnn` on the embedded sample -> predictions.csv + card accepted by `litraj score`."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # training from scratch needs no download
     run = _cli()
     out = tmp_path / "run"
     assert run("train", "gnn", "--arch", "nequip", "--task", "BVEL13k/E_1D", "--source", "sample", "--epochs", "2",
                "--out", out, "--hp", "num_layers=1", "--hp", "num_features=4", "--hp", "radial_mlp_width=8",
-               "--hp", "r_max=5.0", "--json") == 0
+               "--hp", "r_max=5.0", "--threads", "1", "--json") == 0
     captured = capsys.readouterr()
     doc = json.loads(captured.out)  # stdout is exactly one JSON document; progress went to stderr
     rec, = doc["records"]
