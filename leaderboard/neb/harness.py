@@ -165,7 +165,8 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
     scheduler : str or distributed.Client, optional
         Dask scheduler address (``tcp://host:8786``) or a client: one task per hop.
     progress : callable, optional
-        Called with each new record.
+        Called with each new record; its ``start(total, skipped)``, when it has one, first
+        (:class:`~.progress.HopProgress`: a tqdm bar on stderr).
 
     Returns
     -------
@@ -188,6 +189,8 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
         else:
             todo.append(hop)
     done = failed = 0
+    if progress is not None and hasattr(progress, "start"):
+        progress.start(len(todo), skipped)
     if workers == 1 and scheduler is None:
         results = run_lockstep(todo, provider, config)
     else:

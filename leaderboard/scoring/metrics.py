@@ -16,7 +16,29 @@ import numpy as np
 from scipy import stats
 
 __all__ = ["mae", "rmse", "r2", "pearson", "slope", "regression_metrics", "barrier",
-           "minimum_image_distances", "pa_mae", "screening_metrics", "roc_auc"]
+           "minimum_image_distances", "pa_mae", "screening_metrics", "roc_auc", "success_rates",
+           "SUCCESS_THRESHOLDS"]
+
+#: OC20NEB's barrier-error thresholds (eV) of a "successful" hop
+SUCCESS_THRESHOLDS = (0.05, 0.1)
+
+
+def success_rates(y: Sequence[float], y_hat: Sequence[float], ok: Sequence[bool],
+                  thresholds: Sequence[float] = SUCCESS_THRESHOLDS) -> dict[str, float]:
+    """OC20NEB success rates over *all* items: ``ok`` (converged, not failed) AND
+    ``|y_hat - y| < t``; a failed item (``ok`` false, ``y_hat`` possibly NaN) is a miss.
+
+    Returns ``{"success_0.05": rate, ...}`` (rates in [0, 1]).
+    """
+    y = np.asarray(y, dtype=float)
+    y_hat = np.asarray(y_hat, dtype=float)
+    ok = np.asarray(ok, dtype=bool)
+    if not (y.shape == y_hat.shape == ok.shape) or y.ndim != 1 or y.size == 0:
+        raise ValueError(f"success_rates needs three 1-D arrays of one non-zero length, got "
+                         f"{y.shape}, {y_hat.shape}, {ok.shape}")
+    with np.errstate(invalid="ignore"):
+        err = np.abs(y_hat - y)
+    return {f"success_{t:g}": float(np.mean(ok & np.isfinite(err) & (err < t))) for t in thresholds}
 
 
 def _pair(y: Sequence[float], y_hat: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,8 @@ from litraj_data.io import to_jsonable
 from litraj_data.chemistry import chemsys as _chemsys
 from litraj_data.chemistry import SPECIFIC_TM, has_specific_tm
 from litraj_data.leaderboard.scoring.bootstrap import bootstrap_ci, bootstrap_pooled_ci, group_sums, pooled_metrics
-from litraj_data.leaderboard.scoring.metrics import pa_mae, regression_metrics, screening_metrics
+from litraj_data.leaderboard.scoring.metrics import (pa_mae, regression_metrics, screening_metrics,
+                                                     success_rates)
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI
 from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
 from litraj_data.leaderboard.scoring.tasks import SUBSET_RULES, Task, Truth
@@ -114,6 +115,35 @@ def _band_items(sub: Submission, truth: Truth, drop: set[str]) -> pd.DataFrame:
         rows.append(row)
     optional = [c for c in ("has_specific_TM", "chemsys") if c in truth.table.columns]
     return pd.DataFrame(rows, columns=["id", "y", "yhat", "pa_mae", *optional, "profile_pred", "profile_ref"])
+
+
+def _all_hops(task: Task, sub: Submission, truth: Truth, failed: set[str]) -> dict[str, dict[str, Any]]:
+    """Every truth hop scored, a failed one as a miss (OC20NEB): per subset the convergence
+    rate, success within 0.05 / 0.1 eV (converged AND |dE| below), and the MAE over every
+    hop with a band (unconverged bands included)."""
+    t = truth.table
+    ids = t[task.id_column].astype(str)
+    bands = sub.bands or {}
+    yhat = np.array([float(bands[e].energies.max() - bands[e].energies.min()) if e in bands else np.nan
+                     for e in ids])
+    ok = np.array([e in bands and e not in failed for e in ids])  # not submitted: failed too
+    frame = pd.DataFrame({"id": ids, "y": t[task.target].astype(float).to_numpy(), "yhat": yhat, "ok": ok})
+    if "has_specific_TM" in t.columns:
+        frame["has_specific_TM"] = t["has_specific_TM"].astype("boolean").to_numpy()
+    out: dict[str, dict[str, Any]] = {}
+    for name in task.subsets:
+        sel = frame[SUBSET_RULES[name](frame)]
+        sel = sel[np.isfinite(sel["y"].to_numpy(float))]
+        if sel.empty:
+            continue
+        y, yh, conv = sel["y"].to_numpy(float), sel["yhat"].to_numpy(float), sel["ok"].to_numpy(bool)
+        banded = np.isfinite(yh)
+        res: dict[str, Any] = {"n": int(len(sel)), "n_failed": int((~conv).sum()),
+                               "convergence_rate": float(conv.mean()), **success_rates(y, yh, conv),
+                               "mae_all_bands": float(np.abs(yh[banded] - y[banded]).mean()) if banded.any() else None,
+                               "n_bands": int(banded.sum())}
+        out[name] = res
+    return out
 
 
 def _voigt(stress: Any) -> np.ndarray:
@@ -230,7 +260,9 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
     dict
         The record: ``file``, ``task``, ``dataset``, ``dataset_version``, ``split``, ``unit``,
         ``model`` (metadata), ``subsets`` (metrics per subset), ``items`` (per-item values),
-        ``dropped`` (bands tasks), ``citation``, ``scored_at``, ``litraj_data_version``.
+        ``dropped`` (bands tasks), ``all_hops`` (bands tasks: every hop scored, a failed one
+        as a miss: convergence rate, OC20NEB success within 0.05 / 0.1 eV, MAE over every
+        band), ``citation``, ``scored_at``, ``litraj_data_version``.
 
     Raises
     ------
@@ -266,6 +298,15 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
         record["notes"].append(f"{DROP_RULE}; dropped {len(failed)} failed by this model"
                                + (f" and {len(record['dropped']['failed_by_other_models'])} failed by "
                                   "other compared models" if extra else ""))
+        record["all_hops"] = _all_hops(task, sub, truth, failed)
+        a = record["all_hops"].get("all")
+        if a:
+            mae = "-" if a["mae_all_bands"] is None else f"{a['mae_all_bands']:.3f} {task.unit}"
+            record["notes"].append(
+                f"all {a['n']} hops (a failed hop counted as a miss): convergence rate "
+                f"{100 * a['convergence_rate']:.1f} %, success within 0.05 / 0.1 eV (converged and "
+                f"|dE| below, OC20NEB) {100 * a['success_0.05']:.1f} % / {100 * a['success_0.1']:.1f} %, "
+                f"MAE over every band {mae} ({a['n_bands']} bands)")
     else:
         items, f_sums, s_sums = _efs_summary(sub, truth)
     if items.empty:

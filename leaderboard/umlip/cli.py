@@ -12,7 +12,8 @@ from typing import Any
 
 from litraj_data.errors import LitrajError
 from litraj_data.io import dumps_json
-from litraj_data.leaderboard.neb.config import NEBConfig
+from litraj_data.leaderboard.neb.config import INITIAL_PATHS, OPTIMIZERS, RETRIES, NEBConfig
+from litraj_data.leaderboard.neb.progress import HopProgress
 from litraj_data.leaderboard.umlip.runners import list_models
 
 
@@ -31,9 +32,23 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--k", type=float, default=5.0, help="spring constant, eV/A^2 (5.0)")
     g.add_argument("--no-climb", action="store_true", help="plain NEB without climbing image")
     g.add_argument("--no-relax-endpoints", action="store_true", help="keep the end points as given")
-    g.add_argument("--image-by-image", action="store_true", help="no batched band evaluation")
+    g.add_argument("--image-by-image", action="store_true",
+                   help="ASE's NEB with one calculator per image, one hop at a time (the reference path)")
+    g.add_argument("--batch-hops", type=int, default=None, metavar="N",
+                   help="hops in flight sharing each model call (default: as many as fit --batch-atoms)")
+    g.add_argument("--batch-atoms", type=int, default=None, metavar="N",
+                   help="atom budget of one model call over all hops in flight (default: max(1024, --max-batch-atoms))")
     g.add_argument("--max-batch-atoms", type=int, default=None, metavar="N",
                    help="atoms per batched forward pass (default on cpu: 64 for chgnet, 32 for sevennet-0; the whole band on cuda)")
+    r = p.add_argument_group("robust convergence (off by default: the paper's protocol)")
+    r.add_argument("--optimizer", choices=list(OPTIMIZERS), default="FIRE", help="ASE optimiser (FIRE)")
+    r.add_argument("--initial-path", choices=list(INITIAL_PATHS), default="given",
+                   help="given (the hop's BVSE-NEB band), idpp or linear between the relaxed end points")
+    r.add_argument("--two-stage", action="store_true",
+                   help="plain NEB to --stage1-fmax first, then the climbing image to --fmax")
+    r.add_argument("--stage1-fmax", type=float, default=0.5, help="first-stage force threshold, eV/A (0.5)")
+    r.add_argument("--retry", nargs="+", choices=list(RETRIES), default=[], metavar="RUNG",
+                   help=f"retry ladder for unconverged bands, in order: {', '.join(RETRIES)}")
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
 
@@ -86,9 +101,13 @@ def register(subparsers: Any) -> None:
 
 
 def _config(args: argparse.Namespace) -> NEBConfig:
+    if args.image_by_image and (args.batch_hops is not None or args.batch_atoms is not None):
+        raise ValueError("--image-by-image runs one hop at a time: drop --batch-hops/--batch-atoms")
     return NEBConfig(relax_endpoints=not args.no_relax_endpoints, endpoint_fmax=args.fmax,
                      endpoint_steps=args.endpoint_steps, k=args.k, climb=not args.no_climb, fmax=args.fmax,
-                     steps=args.steps, batched=not args.image_by_image)
+                     steps=args.steps, batched=not args.image_by_image, optimizer=args.optimizer,
+                     initial_path=args.initial_path, two_stage=args.two_stage, stage1_fmax=args.stage1_fmax,
+                     retries=tuple(args.retry), batch_hops=args.batch_hops, batch_atoms=args.batch_atoms)
 
 
 def _error(args: argparse.Namespace, file: str, exc: Exception) -> int:
@@ -119,7 +138,7 @@ def run_bench(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):  # model chatter must not corrupt --json
             summary = bench_umlip(lambda: _provider(args), args.out, args.dataset, args.split, args.source, args.limit,
                                   args.workers, args.scheduler, config, args.cache_dir,
-                                  progress=None if args.json else _progress)
+                                  progress=HopProgress(f"{args.model} uMLIP-NEB"))
     except (LitrajError, ValueError, ImportError, OSError) as exc:  # OSError: a --source path that does not exist
         return _error(args, args.out, exc)
     record = {"file": summary["submission"], "ok": True, **summary}
@@ -128,6 +147,9 @@ def run_bench(args: argparse.Namespace) -> int:
     else:
         print(f"{summary['task']}: {summary['n_hops']} hops ({summary['n_converged']} converged, "
               f"{summary['skipped']} resumed) -> {summary['submission']} + {summary['metadata']}")
+        print(f"convergence rate {_pct(summary['convergence_rate'])}, success within 0.05 / 0.1 eV of em_dft "
+              f"{_pct(summary['success_0.05'])} / {_pct(summary['success_0.1'])}, "
+              f"{_fmt0(summary['hops_per_hour'])} hops/h")
         if summary["mae_vs_dft"] is not None:
             print(f"MAE vs em_dft (converged hops): {summary['mae_vs_dft']:.4f} eV")
     return 1 if summary["failed"] else 0
@@ -157,10 +179,12 @@ def run_bench_efs(args: argparse.Namespace) -> int:
     return 0
 
 
-def _progress(record: dict[str, Any]) -> None:
-    err = record.get("error")
-    state = f"error {err['reason']}" if err else f"{record['barrier']:.4f} eV conv={record['converged']}"
-    print(f"  {record['edge_id']}: {state} ({record.get('wall_time') or 0:.1f} s)", file=sys.stderr)
+def _pct(x: float | None) -> str:
+    return "-" if x is None else f"{100 * x:.1f} %"
+
+
+def _fmt0(x: float | None) -> str:
+    return "-" if x is None else f"{x:.0f}"
 
 
 def run_screen(args: argparse.Namespace) -> int:
@@ -185,7 +209,8 @@ def run_screen(args: argparse.Namespace) -> int:
             try:
                 with contextlib.redirect_stdout(sys.stderr):
                     rec = screen_structure(structure, name, provider, args.out, args.cutoff, args.bottleneck,
-                                           config, args.workers, args.scheduler, args.min_width)
+                                           config, args.workers, args.scheduler, args.min_width,
+                                           progress=HopProgress(f"{name} ({args.model})"))
                 rec = {"file": str(path), "ok": True, **rec}
                 failed |= any(h["error"] for h in rec["hops"])
             except LitrajError as exc:
@@ -212,6 +237,10 @@ def _print_screen(rec: dict[str, Any]) -> None:
     print(f"{rec['material_id']} ({rec['file']}): {rec['n_hops']} hops, max dim {rec['max_dim']}")
     print("  E_1D / E_2D / E_3D  uMLIP " + " / ".join(_fmt(p[k]) for k in ("E_1D", "E_2D", "E_3D"))
           + "   BVSE " + " / ".join(_fmt(b[k]) for k in ("E_1D", "E_2D", "E_3D")) + " eV")
+    m = rec.get("metrics") or {}
+    if m:
+        print(f"  converged {m['n_converged']}/{rec['n_hops']} ({_pct(m['convergence_rate'])}), "
+              f"{_fmt0(m['hops_per_hour'])} hops/h this run")
     print(f"  {'edge_id':<28} {'L/A':>6} {'mult':>4} {'BVSE':>7} {'uMLIP':>7} conv  steps")
     for h in rec["hops"]:
         note = f"  {h['error']['reason']}" if h["error"] else ""
