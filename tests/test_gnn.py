@@ -189,6 +189,7 @@ def test_bad_inputs_are_named(synthetic_data, tmp_path):
         (dict(arch="m3gnet", task_id="nebDFT2k/em", overrides={"unitz": 3}), "bad_hyperparameter"),
         (dict(arch="m3gnet", task_id="nebDFT2k/em", overrides={"batch_size": 0}), "bad_hyperparameter"),
         (dict(arch="gcn", task_id="nebDFT2k/em"), "unknown_arch"),
+        (dict(arch="m3gnet", task_id="nebDFT2k/em", overrides={"loss": "l2"}), "bad_hyperparameter"),
     ]
     import torch
 

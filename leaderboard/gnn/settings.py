@@ -42,6 +42,9 @@ TRAIN_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+_M3GNET_LOSSES = ("mse_loss", "huber_loss", "smooth_l1_loss", "l1_loss")  # ModelLightningModule's names
+
+
 def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
     """``["units=16", "lr=0.01"]`` -> ``{"units": 16, "lr": 0.01}`` (values read as YAML scalars)."""
     out: dict[str, Any] = {}
@@ -87,6 +90,10 @@ def resolve(arch: str, overrides: Mapping[str, Any], model_from: Mapping[str, An
         if not isinstance(train[key], int) or train[key] < (1 if key == "batch_size" else 0):
             raise GNNError(f"{key} must be a {'positive' if key == 'batch_size' else 'non-negative'} integer, "
                            f"got {train[key]!r}", reason="bad_hyperparameter")
+    if arch == "m3gnet" and train["loss"] not in _M3GNET_LOSSES:
+        # matgl falls back to an L1 loss for any other name: say so instead
+        raise GNNError(f"loss must be one of {', '.join(_M3GNET_LOSSES)}, got {train['loss']!r}",
+                       reason="bad_hyperparameter")
     if not isinstance(train["lr"], (int, float)) or train["lr"] <= 0:
         raise GNNError(f"lr must be a positive number, got {train['lr']!r}", reason="bad_hyperparameter")
     return model, train
