@@ -79,14 +79,21 @@ def polyhedra(points: np.ndarray, centres: np.ndarray, reach: float | None = 5.0
         from scipy.spatial import cKDTree
 
         tree = cKDTree(points)
+        from scipy.spatial import QhullError
+
         for _ in range(2):  # a second, wider pass sized by the first pass's cells always suffices
-            near = tree.query_ball_point(points[centres], reach)
-            keep = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in near] + [centres]))
+            while True:
+                near = tree.query_ball_point(points[centres], reach)
+                keep = np.unique(np.concatenate([np.asarray(n, dtype=np.int64) for n in near] + [centres]))
+                # a sparse sublattice leaves too few points for closed cells: widen first
+                if len(keep) >= min(len(points), 26 * len(centres) + 16):
+                    break
+                reach *= 1.5
             if len(keep) >= len(points):
                 break
             try:
                 f = _polyhedra(points[keep], np.searchsorted(keep, centres))
-            except StructureError:  # a cell left open by the crop: tessellate everything
+            except (StructureError, QhullError):  # a cell left open by the crop: tessellate everything
                 break
             if f.max_vertex_dist <= reach / 2:
                 return Faces(site=f.site, other=keep[f.other], volume=f.volume, area=f.area,
