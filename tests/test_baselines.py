@@ -1,4 +1,4 @@
-"""Baselines: descriptors on known crystals, grid-searched regressors, submissions they write."""
+"""Baselines: the paper's feature sets on the embedded sample, grid-searched regressors, submissions, importances."""
 from __future__ import annotations
 
 import argparse

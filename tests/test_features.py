@@ -354,3 +354,14 @@ def test_cli_files_and_dataset(tmp_path, sample_hops, capsys):
     table = pd.read_csv(tmp_path / "t.csv")
     assert rec["rows"] == len(table) == 4 and table.columns[0] == "material_id" and table.shape[1] == 640
     assert run("features", "--dataset", "BVEL13k", "--source", "sample") == 2
+
+
+def test_compiled_geometric_median_is_the_authors():
+    geometry = pytest.importorskip("ions.geometry")
+    from litraj_data.leaderboard.features.kernels import geometric_median
+
+    rng = np.random.default_rng(0)
+    for k in range(12):
+        x = rng.normal(size=(8, 3))
+        y0 = x[0].copy() if k % 3 == 0 else rng.normal(size=3)  # a start on a data point: Vardi-Zhang step
+        np.testing.assert_allclose(geometric_median(x, y0), geometry._geometric_median(x, y0), rtol=0, atol=1e-12)

@@ -53,3 +53,37 @@ def segment_bottlenecks(a: np.ndarray, b: np.ndarray, pos: np.ndarray, exclude: 
                 best = d2
         out[k] = np.sqrt(best)
     return out
+
+
+@nb.njit(cache=True, nogil=True)
+def geometric_median(x: np.ndarray, y0: np.ndarray, eps: float = 1e-5, max_iter: int = 200) -> np.ndarray:
+    """Weiszfeld's iteration with the Vardi-Zhang step at data points (the authors' ``_geometric_median``).
+
+    Stops when a step moves less than ``eps``; after ``max_iter`` steps returns the last point.
+    """
+    y = y0.copy()
+    n = x.shape[0]
+    for _ in range(max_iter + 1):
+        dinv_sum = 0.0
+        t = np.zeros(3)
+        n_zero = 0
+        for i in range(n):
+            d = np.sqrt((x[i, 0] - y[0]) ** 2 + (x[i, 1] - y[1]) ** 2 + (x[i, 2] - y[2]) ** 2)
+            if d == 0.0:
+                n_zero += 1
+                continue
+            dinv_sum += 1.0 / d
+            t += x[i] / d
+        if n_zero == n:
+            return y
+        t /= dinv_sum
+        if n_zero == 0:
+            y1 = t
+        else:
+            r = np.sqrt(((t - y) * dinv_sum) @ ((t - y) * dinv_sum))
+            rinv = 0.0 if r == 0 else n_zero / r
+            y1 = max(0.0, 1 - rinv) * t + min(1.0, rinv) * y
+        if np.sqrt((y - y1) @ (y - y1)) < eps:
+            return y1
+        y = y1
+    return y

@@ -372,30 +372,6 @@ def _images27(positions: np.ndarray, cell: np.ndarray, idx: np.ndarray) -> tuple
     return pts, np.tile(idx, len(tr))
 
 
-def _geometric_median(x: np.ndarray, y0: np.ndarray, eps: float = 1e-5, max_iter: int = 200) -> np.ndarray:
-    """Weiszfeld's iteration with the Vardi-Zhang step at data points (as the authors')."""
-    y = np.asarray(y0, dtype=float)
-    for _ in range(max_iter + 1):
-        d = np.linalg.norm(x - y, axis=1)
-        nz = d != 0
-        if not nz.any():
-            return y
-        dinv = 1 / d[nz]
-        w = dinv / dinv.sum()
-        t = (w[:, None] * x[nz]).sum(axis=0)
-        n_zero = len(x) - int(nz.sum())
-        if n_zero == 0:
-            y1 = t
-        else:
-            r = np.linalg.norm((t - y) * dinv.sum())
-            rinv = 0 if r == 0 else n_zero / r
-            y1 = max(0, 1 - rinv) * t + min(1, rinv) * y
-        if np.linalg.norm(y - y1) < eps:
-            return y1
-        y = y1
-    return y
-
-
 def _site_voro(positions: np.ndarray, cell: np.ndarray, site: int, props: dict[str, np.ndarray]
                ) -> dict[str, np.ndarray]:
     """Faces of the Voronoi polyhedron of one atom (the authors' ``VoroSite``) and neighbour data."""
@@ -458,7 +434,9 @@ def hop_features(numbers: np.ndarray, positions: np.ndarray, cell: np.ndarray, o
     cn = len(data_nnp["volume"])
     _, nn = cKDTree(pts).query(nnp, k=cn, distance_upper_bound=10.0)
     nn = np.atleast_1d(nn)
-    gm = _geometric_median(pts[nn[nn < len(pts)]], nnp)
+    from litraj_data.leaderboard.features.kernels import geometric_median
+
+    gm = geometric_median(np.ascontiguousarray(pts[nn[nn < len(pts)]]), np.asarray(nnp, dtype=float))
     data_gm = _site_voro(moved(gm), cell, lo, sub)
     four = (data_source, data_target, data_nnp, data_gm)
 
