@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -66,18 +67,20 @@ def main() -> int:
             with contextlib.redirect_stdout(sys.stderr):
                 card = finetune(model, tmp / f"out-{model}", source=source, epochs=args.epochs, device=args.device,
                                 limit=args.configs, val_split="train", batch_size=batch, progress=False)
-            n = card["n_train"] * args.epochs
-            atoms_per_config = card["train_atoms"] / card["n_train"]
-            cps = n / card["train_wall_time_s"]
-            row = {"model": model, "device": args.device, "hardware": card["hardware"], "configs": card["n_train"],
+            hp = card["hyperparameters"]
+            n = hp["n_train"] * args.epochs
+            atoms_per_config = hp["train_atoms"] / hp["n_train"]
+            cps = n / hp["train_wall_time_s"]
+            row = {"model": model, "device": args.device, "hardware": card["hardware"], "configs": hp["n_train"],
                    "atoms_per_config": atoms_per_config, "epochs": args.epochs, "batch_size": batch,
-                   "trainer_s": card["train_wall_time_s"], "litraj_finetune_s": card["wall_time_s"],
-                   "overhead_ratio": round(card["wall_time_s"] / card["train_wall_time_s"], 3),
+                   "trainer_s": hp["train_wall_time_s"], "litraj_finetune_s": card["wall_time_s"],
+                   "overhead_ratio": round(card["wall_time_s"] / hp["train_wall_time_s"], 3),
                    "configs_per_s": round(cps, 4), "atoms_per_s": round(cps * atoms_per_config, 2),
                    "subsample_epoch_min": round(SUBSAMPLE_TRAIN / cps / 60, 1),
                    "subsample_epoch_min_by_atoms": round(SUBSAMPLE_TRAIN * args.mean_atoms / (cps * atoms_per_config)
                                                          / 60, 1),
-                   "force_rmse_before": card["before"]["force_rmse"], "force_rmse_after": card["after"]["force_rmse"]}
+                   "force_rmse_before": card["before"]["force_rmse"], "force_rmse_after": card["after"]["force_rmse"],
+                   "load_average_1min": round(os.getloadavg()[0], 2)}  # a shared machine slows every number
             rows.append(row)
             print(f"{model:11s} {row['configs']} x {row['atoms_per_config']:.0f} atoms, {args.epochs} epoch(s), "
                   f"batch {batch}: trainer {row['trainer_s']:.1f} s, litraj finetune {row['litraj_finetune_s']:.1f} s "
