@@ -46,7 +46,7 @@ def _compare(hops, provider, config):
 
 def test_chgnet_multi_hop_equals_image_by_image_short(small_hops, chgnet_provider):
     """A few steps of every stage (fast): the same trajectory step for step, one call per round."""
-    cfg = NEBConfig(steps=6, endpoint_steps=4)
+    cfg = NEBConfig(steps=3, endpoint_steps=2)
     ref, bat = _compare(small_hops[:2], chgnet_provider, cfg)
     for eid, b in bat.items():
         # image by image: a model call per structure; multi-hop: calls shared by both hops
