@@ -296,8 +296,8 @@ def test_wrong_base_model_through_the_cli(ft_folder, tmp_path, capsys):
     assert rec["reason"] == "wrong_base_model" and "pass --model sevennet-0" in rec["error"]
 
 
-@pytest.mark.parametrize("base, module", [pytest.param("sevennet-0", "sevenn", marks=pytest.mark.slow),
-                                          ("chgnet", "chgnet")])
+@pytest.mark.slow  # a real (short) NEB run: 20-90 s of a loaded 2-core machine even with CHGNet
+@pytest.mark.parametrize("base, module", [("sevennet-0", "sevenn"), ("chgnet", "chgnet")])
 def test_bench_umlip_with_finetuned_folder(tmp_path, capsys, base, module):
     """``litraj bench umlip --model M --weights DIR``: records and the submission's metadata say fine-tuned."""
     pytest.importorskip(module)
