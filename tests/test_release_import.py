@@ -46,7 +46,7 @@ def test_split_file_datasets_match_ase_frame_by_frame(name, release_archives, tm
                 assert np.array_equal(atoms.get_forces(), ref.get_forces())
     index_name = f"{name}_index.csv"
     if (_folder(release_archives[name]) / index_name).exists():
-        index = pd.read_csv(_folder(release_archives[name]) / index_name)
+        index = pd.read_csv(_folder(release_archives[name]) / index_name, float_precision="round_trip")
         ds = load_litraj(name, split="train", source=built)
         key = "edge_id" if "edge_id" in ds.column_names else "material_id"
         chemsys = dict(zip(index[key], index["chemsys"]))
@@ -56,7 +56,7 @@ def test_split_file_datasets_match_ase_frame_by_frame(name, release_archives, tm
 def test_nebdft2k_bands_centroids_and_index(release_archives, tmp_path):
     folder = _folder(release_archives["nebDFT2k"])
     built = quiet_import("nebDFT2k", release_archives["nebDFT2k"], tmp_path, progress=False)
-    index = pd.read_csv(folder / "nebDFT2k_index.csv")
+    index = pd.read_csv(folder / "nebDFT2k_index.csv", float_precision="round_trip")
     centroids = {a.info["edge_id"]: a for a in read(folder / "nebDFT2k_centroids.xyz", index=":")}
     dd = load_litraj("nebDFT2k", source=built)
     assert {s: dd[s].num_rows for s in dd} == index["_split"].value_counts().to_dict()
@@ -109,7 +109,7 @@ def test_missing_split_file_is_named(release_archives, tmp_path):
 def test_missing_index_column_is_named(release_archives, tmp_path):
     src = tmp_path / "nebDFT2k"
     shutil.copytree(_folder(release_archives["nebDFT2k"]), src)
-    index = pd.read_csv(src / "nebDFT2k_index.csv").drop(columns=["_split"])
+    index = pd.read_csv(src / "nebDFT2k_index.csv", float_precision="round_trip").drop(columns=["_split"])
     index.to_csv(src / "nebDFT2k_index.csv", index=False)
     with pytest.raises(DataFormatError, match="_split"):
         quiet_import("nebDFT2k", src, tmp_path / "out", progress=False)

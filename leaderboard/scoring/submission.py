@@ -104,7 +104,7 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
     suffix = path.suffix.lower()
     try:
         if suffix == ".csv":
-            return pd.read_csv(path, comment="#"), None
+            return pd.read_csv(path, comment="#", float_precision="round_trip"), None
         if suffix in (".parquet", ".pq"):
             table = pq.read_table(path)
             meta = table.schema.metadata or {}
