@@ -289,11 +289,14 @@ def main_issue18(args) -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    hops = paper_hops(args.hops or PAPER_HOPS, args.min_width if args.min_width != 5.0 else 8.0)
+    hops = paper_hops(args.hops or PAPER_HOPS, args.width)
     print(f"{len(hops)} hops: " + ", ".join(f"{h.edge_id} ({len(h.images[0])} atoms, {len(h.images)} images)"
                                           for h in hops), flush=True)
     report = {"hops": [h.edge_id for h in hops], "device": args.device, "threads": args.threads, "models": {}}
-    base = NEBConfig()
+    # --steps/--endpoint-steps cap every stage: a fixed step budget compares the paths' cost per
+    # step on a loaded machine (the trajectories are the same, so the ratio is that of full runs
+    # with the same step counts); the paper's 100/100 by default
+    base = NEBConfig(steps=args.steps, endpoint_steps=args.endpoint_steps)
     for name in args.models:
         with contextlib.redirect_stdout(sys.stderr):
             provider = get_provider(name, device=args.device, max_batch_atoms=args.max_batch_atoms)
@@ -328,6 +331,9 @@ def main() -> int:
     ap.add_argument("--only", nargs="+", default=None, help="--options: only these option labels")
     ap.add_argument("--hops", nargs="+", default=None, metavar="MATERIAL",
                     help=f"sample crystals for --multi-hop/--options (default {' '.join(PAPER_HOPS)})")
+    ap.add_argument("--width", type=float, default=8.0, help="--multi-hop/--options: supercell width, A (8, the paper's)")
+    ap.add_argument("--steps", type=int, default=100, help="--multi-hop/--options: band steps (100)")
+    ap.add_argument("--endpoint-steps", type=int, default=100, help="--multi-hop/--options: end-point steps (100)")
     ap.add_argument("--batch-hops", type=int, default=None, help="hops in flight (default: what fits)")
     ap.add_argument("--max-batch-atoms", type=int, default=None, help="atoms per forward pass")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
