@@ -230,6 +230,18 @@ def test_finetuned_folder_loads_the_same_weights(tmp_path, lif_images, base, mod
 
     doc = {**meta, "authors": None, "hyperparameters": {}, "date": "2026-12-01"}
     assert parse_metadata(doc, "m.yaml")["fine_tuned_on_litraj"] is True
+    # and the submission files bench umlip writes say so, too (they once overwrote the flag)
+    import yaml
+
+    from litraj_data.leaderboard.neb.config import NEBConfig
+    from litraj_data.leaderboard.umlip.bench import write_metadata
+
+    written = yaml.safe_load(write_metadata(tmp_path / "metadata.yaml", ft, "nebDFT2k/umlip_neb", NEBConfig(),
+                                            "test").read_text())
+    assert written["fine_tuned_on_litraj"] is True and written["training_data"] == meta["training_data"]
+    plain = yaml.safe_load(write_metadata(tmp_path / "plain.yaml", reference, "nebDFT2k/umlip_neb", NEBConfig(),
+                                          "test").read_text())
+    assert plain["fine_tuned_on_litraj"] is False and plain["url"] == reference.metadata()["url"]
 
 
 @pytest.fixture()

@@ -24,11 +24,6 @@ from litraj_data.leaderboard.neb.harness import BANDS, read_records, run_hops
 from litraj_data.leaderboard.neb.hops import hops_from_dataset
 from litraj_data.leaderboard.umlip.runners import UMLIPProvider
 
-TRAINING_DATA = {"chgnet": "MPtrj", "sevennet-0": "MPtrj", "mace-mp-0": "MPtrj", "m3gnet": "MPF.2021.2.8"}
-URLS = {"chgnet": "https://github.com/CederGroupHub/chgnet", "sevennet-0": "https://github.com/MDIL-SNU/SevenNet",
-        "mace-mp-0": "https://github.com/ACEsuit/mace-mp", "m3gnet": "https://github.com/materialsvirtuallab/matgl"}
-
-
 def task_of(dataset: str, split: str) -> str:
     """Leaderboard task a (dataset, split) run is scored on."""
     if dataset.lower() != "nebdft2k":
@@ -49,9 +44,10 @@ def write_metadata(path: str | os.PathLike, provider: UMLIPProvider, task: str, 
     ``wall_time_s`` (summed over the hops' records) and ``hardware`` feed the leaderboard's
     runtime-vs-MAE plot.
     """
+    # url, training_data and fine_tuned_on_litraj come from the model's registry card (and the
+    # fine-tune card of a ``--weights DIR`` folder) through provider.metadata()
     meta: dict[str, Any] = provider.metadata()
-    meta.update(authors=authors, url=URLS.get(provider.spec.name), training_data=TRAINING_DATA.get(provider.spec.name),
-                fine_tuned_on_litraj=False, hyperparameters={"neb": config.as_dict()},
+    meta.update(authors=authors, hyperparameters={"neb": config.as_dict()},
                 date=_dt.date.today().isoformat(), task=task, split=split,
                 wall_time_s=None if wall_time_s is None else round(float(wall_time_s), 3),
                 hardware=hardware_of(provider))

@@ -20,7 +20,8 @@ from litraj_data.leaderboard.umlip.runners import list_models
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())}")
     p.add_argument("--weights", default=None, metavar="PATH",
-                   help="local weights file/folder (required for mace-mp-0 and m3gnet)")
+                   help="weights file/folder, or a `litraj finetune` folder (model_card.yaml); required for models "
+                        "whose weights are not in their package (see `litraj models`)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
@@ -75,7 +76,8 @@ def register(subparsers: Any) -> None:
                                    "(batched for chgnet) into a Parquet submission for litraj leaderboard score; "
                                    "the metadata goes beside it as OUT.metadata.yaml.")
     e.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())}")
-    e.add_argument("--weights", default=None, metavar="PATH", help="local weights (required for mace-mp-0, m3gnet)")
+    e.add_argument("--weights", default=None, metavar="PATH", help="weights file/folder, or a `litraj finetune` folder (model_card.yaml); required for models "
+                        "whose weights are not in their package (see `litraj models`)")
     e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
     e.add_argument("--dataset", default="MPLiTrj", choices=["MPLiTrj", "MPLiTrj_subsample"])
     e.add_argument("--split", default="test", choices=["train", "val", "test"])

@@ -22,7 +22,7 @@ import pandas as pd
 import yaml
 
 from litraj_data.io import atomic_write_text
-from litraj_data.leaderboard.umlip.bench import TRAINING_DATA, URLS, hardware_of
+from litraj_data.leaderboard.umlip.bench import hardware_of
 from litraj_data.leaderboard.umlip.runners import UMLIPProvider
 
 __all__ = ["bench_efs", "efs_task_of", "predict_efs"]
@@ -133,8 +133,10 @@ def bench_efs(provider: UMLIPProvider | Callable[[], UMLIPProvider], out: str | 
     pd.DataFrame(records, columns=["config_id", "energy", "forces", "stress"]).to_parquet(tmp, index=False)
     os.replace(tmp, out)  # atomic: a crash never leaves half a submission
     meta = provider.metadata()
-    meta.update(authors=None, url=URLS.get(provider.spec.name), training_data=TRAINING_DATA.get(provider.spec.name),
-                fine_tuned_on_litraj=bool(fine_tuned), hyperparameters={"batch_size": batch_size},
+    # --fine-tuned marks weights trained on LiTraj data that carry no fine-tune card; a
+    # ``litraj finetune`` folder already says so through provider.metadata()
+    meta.update(authors=None, fine_tuned_on_litraj=bool(fine_tuned) or bool(meta.get("fine_tuned_on_litraj")),
+                hyperparameters={"batch_size": batch_size},
                 date=_dt.date.today().isoformat(), task=task, split=split, wall_time_s=round(wall, 3),
                 hardware=hardware_of(provider))
     meta_path = atomic_write_text(out.with_name(out.name + ".metadata.yaml"), yaml.safe_dump(meta, sort_keys=False))
