@@ -90,6 +90,8 @@ def test_provider_pickles_without_model(chgnet_provider):
     assert pickle.loads(blob).key == chgnet_provider.key
 
 
+# a full CHGNet NEB twice (~80 s on 2 idle cores since the lock-step driver): slow
+@pytest.mark.slow
 def test_chgnet_real_hop_batched_equals_image_by_image(lif_hop, chgnet_provider):
     bat, frames = run_hop(lif_hop, chgnet_provider, NEBConfig(batched=True))
     ref, _ = run_hop(lif_hop, chgnet_provider, NEBConfig(batched=False))
@@ -139,6 +141,8 @@ def test_chgnet_chunk_size_changes_nothing(lif_hop):
         get_provider("chgnet", max_batch_atoms=0, check=False)
 
 
+# a full SevenNet-0 NEB twice (~140 s on 2 idle cores): slow
+@pytest.mark.slow
 def test_sevennet_real_hop(lif_hop):
     pytest.importorskip("sevenn")
     p = get_provider("sevennet-0")
