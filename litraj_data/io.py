@@ -98,6 +98,33 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
+def atomic_write_table(table: Any, path: str | os.PathLike) -> Path:
+    """Write a pandas DataFrame atomically as Parquet (``.parquet``/``.pq``) or CSV (else).
+
+    Predictions, feature tables and training tables all go through here, so a crash never
+    leaves half a file and every table file is written the same way (no index column).
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+    path : path
+        Destination; its folder is created.
+
+    Returns
+    -------
+    Path
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() in (".parquet", ".pq"):
+        with atomic_writer(path, "wb") as fh:
+            table.to_parquet(fh, index=False)
+    else:
+        with atomic_writer(path, "w", newline="") as fh:
+            table.to_csv(fh, index=False)
+    return path
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` (UTF-8) to ``path`` atomically (see :func:`atomic_writer`)."""
     with atomic_writer(path, "w") as fh:

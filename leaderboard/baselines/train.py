@@ -13,7 +13,7 @@ import yaml
 
 from litraj_data._version import __version__ as _package_version
 from litraj_data.errors import DataFormatError
-from litraj_data.io import atomic_write_json, atomic_write_text, atomic_writer
+from litraj_data.io import atomic_write_json, atomic_write_table, atomic_write_text
 from litraj_data.leaderboard.scoring.tasks import Task, get_task
 from litraj_data.leaderboard.baselines.models import make_search
 from litraj_data.leaderboard.baselines.persist import load_model, save_model
@@ -169,8 +169,7 @@ def train_baseline(task_id: str, model: str, out_dir: str | os.PathLike, *, feat
     table.insert(0, "__target__", y)
     table.insert(0, "__group__", groups if groups is not None else rows[task.id_column].astype(str).to_numpy())
     table.insert(0, task.id_column, rows[task.id_column].astype(str).to_numpy())
-    with atomic_writer(out_dir / TRAIN_TABLE, "wb") as fh:
-        table.to_parquet(fh, index=False)
+    atomic_write_table(table, out_dir / TRAIN_TABLE)
     info = {
         "task": task.id, "model": model, "label": model_label(model, features, kind, tl), "tl": tl,
         "feature_set": features, "feature_kind": kind, "features": names, "grid": grid,
@@ -242,15 +241,8 @@ def predict_baseline(model_dir: str | os.PathLike, out: str | os.PathLike, *, so
         rows = load_rows(task, splits, source=source, tl=info["tl"], cache_dir=cache_dir)
     X, failures = align_features(rows, info, jobs=jobs, cache_dir=cache_dir, progress=progress)
     pred = estimator.predict(X)
-    out = Path(out)
     df = pd.DataFrame({task.id_column: rows[task.id_column].astype(str), "prediction": pred})
-    out.parent.mkdir(parents=True, exist_ok=True)
-    parquet = out.suffix.lower() in (".parquet", ".pq")
-    with atomic_writer(out, "wb" if parquet else "w", newline="") as fh:
-        if parquet:
-            df.to_parquet(fh, index=False)
-        else:
-            df.to_csv(fh, index=False)
+    out = atomic_write_table(df, out)
     meta = {
         "model": f"{info['label']} baseline", "model_version": info["litraj_data_version"],
         "authors": ["litraj-data baselines"], "url": None,

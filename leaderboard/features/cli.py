@@ -97,7 +97,7 @@ def _files(args: argparse.Namespace) -> int:
 
 
 def _dataset(args: argparse.Namespace) -> int:
-    from litraj_data.io import atomic_writer
+    from litraj_data.io import atomic_write_table
     from litraj_data.leaderboard.features.api import featurize_table
     from litraj_data.loaders import load_litraj
 
@@ -115,14 +115,7 @@ def _dataset(args: argparse.Namespace) -> int:
     table, failures = featurize_table(rows, args.feature_set, kind, jobs=args.jobs, cache=not args.no_cache,
                                       cache_dir=args.cache_dir, progress=True)
     table.insert(0, id_col, rows[id_col].astype(str).to_numpy())
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    parquet = out.suffix.lower() in (".parquet", ".pq")
-    with atomic_writer(out, "wb" if parquet else "w", newline="") as fh:
-        if parquet:
-            table.to_parquet(fh, index=False)
-        else:
-            table.to_csv(fh, index=False)
+    out = atomic_write_table(table, args.out)
     rec = {"file": str(out), "dataset": args.dataset, "split": args.split, "set": args.feature_set,
            "rows": len(table), "n_features": table.shape[1] - 1,
            "failures": [{**f, id_col: rows[id_col].iloc[int(f["row"])]} for f in failures]}

@@ -58,10 +58,8 @@ def write_predictions(path: str | Path, configs: Configs, preds: Sequence[Predic
     """Parquet ``config_id, energy, forces`` (atomic), the ``after`` model on the validation configs."""
     import pandas as pd
 
-    from litraj_data.io import atomic_writer
+    from litraj_data.io import atomic_write_table
 
     df = pd.DataFrame({"config_id": configs.ids, "energy": [p[0] for p in preds],
                        "forces": [np.asarray(p[1], float).tolist() for p in preds]})
-    with atomic_writer(path, "wb", encoding=None) as fh:
-        df.to_parquet(fh, index=False)
-    return Path(path)
+    return atomic_write_table(df, path)

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from litraj_data.io import atomic_write_json, atomic_write_text, atomic_writer
+from litraj_data.io import atomic_write_json, atomic_write_table, atomic_write_text, atomic_writer
 from litraj_data.leaderboard.gnn.card import hardware, model_card
 from litraj_data.leaderboard.gnn.data import GraphSplit, check_species, check_task, load_splits, r_max_for
 from litraj_data.leaderboard.gnn.errors import GNNError
@@ -184,8 +184,7 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
         raise GNNError(f"{arch} returned {len(pred)} predictions ({int(np.sum(~np.isfinite(pred)))} not finite) "
                        f"for {len(target)} rows", reason="bad_prediction")
     pred_path = out_dir / "predictions.csv"
-    with atomic_writer(pred_path, "w", newline="") as fh:
-        pd.DataFrame({task.id_column: target.ids, "prediction": pred}).to_csv(fh, index=False)
+    atomic_write_table(pd.DataFrame({task.id_column: target.ids, "prediction": pred}), pred_path)
     with atomic_writer(out_dir / "model.pt", "wb") as fh:
         torch.save({k: v.detach().cpu() for k, v in result.model.state_dict().items()}, fh)
     n_params = count_parameters(result.model)

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from litraj_data.io import atomic_write_text
+from litraj_data.io import atomic_write_text, atomic_writer
 from litraj_data.leaderboard.umlip.bench import hardware_of
 from litraj_data.leaderboard.umlip.runners import UMLIPProvider
 
@@ -129,9 +129,8 @@ def bench_efs(provider: UMLIPProvider | Callable[[], UMLIPProvider], out: str | 
     wall = time.perf_counter() - t0
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    pd.DataFrame(records, columns=["config_id", "energy", "forces", "stress"]).to_parquet(tmp, index=False)
-    os.replace(tmp, out)  # atomic: a crash never leaves half a submission
+    with atomic_writer(out, "wb") as fh:  # a crash never leaves half a submission; Parquet whatever the suffix
+        pd.DataFrame(records, columns=["config_id", "energy", "forces", "stress"]).to_parquet(fh, index=False)
     meta = provider.metadata()
     # --fine-tuned marks weights trained on LiTraj data that carry no fine-tune card; a
     # ``litraj finetune`` folder already says so through provider.metadata()
