@@ -124,6 +124,28 @@ def test_a_failing_hop_is_blamed_alone(tmp_path):
     assert (tmp_path / "bands" / "failed.txt").read_text().splitlines()[1:] == ["Cu_1"]
 
 
+class TooBigEvaluator(RecordingEvaluator):
+    """Refuses any call of more than one hop's worth of atoms (an out-of-memory stand-in)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def evaluate(self, images):
+        if sum(len(a) for a in images) > self.limit:
+            raise MemoryError("batch too large")
+        return super().evaluate(images)
+
+
+def test_a_shared_call_that_fails_only_together_is_said_and_recovered():
+    hs = hops(2)
+    prov = RecordingProvider()
+    prov.ev = TooBigEvaluator(limit=max(sum(len(img) for img in h.images) for h in hs))
+    with pytest.warns(RuntimeWarning, match="MemoryError: batch too large.*smaller --batch-hops"):
+        recs = by_id(run_lockstep(hs, prov, NEBConfig(**{**LOOSE.as_dict(), "batch_hops": 2})))
+    assert all(r["error"] is None and r["converged"] for r in recs.values())  # nothing lost
+
+
 def test_protocol_steps_as_ase_neb_fire_run():
     """The lock-step protocol moves the band exactly as ASE's own NEB + FIRE.run."""
     from ase.mep import NEB

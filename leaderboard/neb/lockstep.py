@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
@@ -219,8 +220,8 @@ class LockstepRunner:
             self.group.refresh()
             self.rounds += 1
             return []
-        except Exception:  # a shared call failed: find which hop's images break the model (below)
-            pass
+        except Exception as exc:  # a shared call failed: find which hop's images break the model (below)
+            shared = exc
         failed: list[Result] = []
         for flight in list(active):
             try:
@@ -228,6 +229,10 @@ class LockstepRunner:
             except Exception as exc:  # this hop's own images break the model: its record, the others go on
                 active.remove(flight)
                 failed.append(self._fail(flight, exc))
+        if not failed:  # every hop alone is fine: the shared call itself failed (its size, memory)
+            warnings.warn(f"a call of {len(active)} hops failed ({type(shared).__name__}: {shared}); "
+                          "it succeeded hop by hop: consider a smaller --batch-hops / --batch-atoms",
+                          RuntimeWarning, stacklevel=2)
         self.rounds += 1
         return failed
 
