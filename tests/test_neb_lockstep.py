@@ -84,29 +84,6 @@ def test_refill_and_atom_budget_bound_the_calls():
     assert max(sum(c) for c in prov.ev.calls) <= one_hop + 1
 
 
-def test_the_models_own_default_of_hops_in_flight():
-    """A provider's default_batch_hops (its registry card's cpu_batch_hops) applies when
-    --batch-hops is not given; --batch-hops still overrides it."""
-    hs = hops(3)
-    one_hop = max(sum(len(img) for img in h.images) for h in hs)
-    prov = RecordingProvider()
-    prov.default_batch_hops = 1
-    recs = by_id(run_lockstep(hs, prov, LOOSE))
-    assert len(recs) == 3 and all(r["converged"] for r in recs.values())
-    assert max(sum(c) for c in prov.ev.calls) <= one_hop  # one hop in flight at a time
-    prov = RecordingProvider()
-    prov.default_batch_hops = 1
-    list(run_lockstep(hs, prov, NEBConfig(**{**LOOSE.as_dict(), "batch_hops": 3})))
-    assert max(sum(c) for c in prov.ev.calls) > one_hop
-
-
-def test_registry_cards_set_the_cpu_default():
-    from litraj_data.leaderboard.umlip.runners import get_provider
-
-    assert get_provider("sevennet-0", check=False).default_batch_hops == 1
-    assert get_provider("chgnet", check=False).default_batch_hops is None
-
-
 def test_a_failing_hop_is_blamed_alone(tmp_path):
     hs = hops(3)
     hs[1].images = [img.repeat((1, 1, 2)) for img in hs[1].images]  # 62 atoms: the model "cannot" do it

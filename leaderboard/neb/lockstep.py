@@ -134,10 +134,7 @@ class LockstepRunner:
         self.group = None if evaluator is None else BatchGroup(evaluator)
         self.budget = batch_budget(provider, config)
         # image by image: one hop at a time (nothing to share; the ASE reference path)
-        # --batch-hops, else the model's own default (its registry card: 1 where sharing calls
-        # measured slower on CPU), else as many as fit the atom budget
-        own = getattr(provider, "default_batch_hops", None)
-        self.max_hops = 1 if self.group is None else (config.batch_hops or own or 10 ** 9)
+        self.max_hops = 1 if self.group is None else (config.batch_hops or 10 ** 9)
         self.rounds = 0
 
     # -- one hop ---------------------------------------------------------------------------

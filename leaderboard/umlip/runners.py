@@ -145,11 +145,6 @@ class UMLIPProvider:
         self.key = f"{self.model_name}:{self.weights or 'default'}:{device}"
 
     @property
-    def default_batch_hops(self) -> int | None:
-        """Hops in flight per call when ``--batch-hops`` is not given (the card's CPU default)."""
-        return self.spec.card.cpu_batch_hops if self.device == "cpu" else None
-
-    @property
     def model_name(self) -> str:
         """Name in records: the registry name, ``BASE-ft`` (or the card's ``name``) when fine-tuned."""
         if self.finetuned is None:

@@ -114,9 +114,6 @@ class UMLIPCard(Strict):
     licence: Licence
     dtype: Literal["float32", "float64"]
     batched: bool
-    # hops in flight per model call on CPU when --batch-hops is not given (None: as many as fit
-    # the atom budget); 1 where sharing calls between hops measured slower on CPU
-    cpu_batch_hops: int | None = Field(default=None, ge=1)
     url: str
     training_data: str
     paper_doi: str | None = None
