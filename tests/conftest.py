@@ -36,6 +36,19 @@ def shared_dir():
     return SHARED
 
 
+@pytest.fixture(scope="session")
+def spinel_built(tmp_path_factory) -> Path:
+    """MPLiTrj rows built from the real VASP NEB fixture (one hop: every row in train)."""
+    spinel = Path(__file__).resolve().parents[1].parent / "shared" / "fixtures" / "vasp_neb"
+    if not spinel.is_dir():
+        pytest.skip("the optional real VASP NEB fixture (shared fixture folder, vasp_neb) is absent")
+    from litraj_data.builders.raw_neb import build_from_raw
+
+    out = tmp_path_factory.mktemp("spinel")
+    build_from_raw("MPLiTrj", spinel, out)
+    return out
+
+
 def quiet_import(*args, **kwargs):
     from litraj_data.builders.from_release import import_release
 

@@ -14,8 +14,6 @@ import pytest
 from litraj_data.leaderboard.finetune.errors import FinetuneError
 from litraj_data.leaderboard.finetune.protocol import PROTOCOLS, protocol_for
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SPINEL = SHARED / "fixtures" / "vasp_neb"
 
 
 def _cli(capsys, *argv: str) -> tuple[int, dict]:
@@ -31,18 +29,6 @@ def release(tmp_path_factory) -> Path:
     from litraj_data.testing import write_release
 
     return write_release("MPLiTrj", tmp_path_factory.mktemp("rel"), {"train": 3, "val": 2, "test": 1}, make_zip=False)
-
-
-@pytest.fixture(scope="module")
-def spinel_built(tmp_path_factory) -> Path:
-    """MPLiTrj rows built from the real VASP NEB (one hop: every row in train)."""
-    if not SPINEL.is_dir():
-        pytest.skip("the optional real VASP NEB fixture (shared fixture folder, vasp_neb) is absent")
-    from litraj_data.builders.raw_neb import build_from_raw
-
-    out = tmp_path_factory.mktemp("spinel")
-    build_from_raw("MPLiTrj", SPINEL, out)
-    return out
 
 
 def test_paper_protocol():

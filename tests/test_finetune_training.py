@@ -15,8 +15,6 @@ import pandas as pd
 import pytest
 import yaml
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-SPINEL = SHARED / "fixtures" / "vasp_neb"
 CARD_KEYS = {"base_model", "weights", "base_model_version", "dataset", "data_version", "split", "subset", "epochs",
              "loss_weights", "learning_rate", "batch_size", "hardware", "wall_time_s", "before", "after", "metrics",
              "hyperparameters"}
@@ -30,17 +28,6 @@ def _contract(out: Path, model: str) -> None:
     assert ft is not None and ft.weights == out / ft.card.weights
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def spinel_built(tmp_path_factory) -> Path:
-    if not SPINEL.is_dir():
-        pytest.skip("the optional real VASP NEB fixture (shared fixture folder, vasp_neb) is absent")
-    from litraj_data.builders.raw_neb import build_from_raw
-
-    out = tmp_path_factory.mktemp("spinel")
-    build_from_raw("MPLiTrj", SPINEL, out)
-    return out
 
 
 def _finetune(capsys, source: Path, out: Path, *argv: str) -> dict:
