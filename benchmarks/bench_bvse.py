@@ -37,7 +37,7 @@ from pymatgen.analysis.bond_valence import BVAnalyzer
 if tool == "bvlain":
     from bvlain import Lain
 else:
-    from litraj_data.leaderboard.bvse import bvse_barriers
+    from litraj_data.leaderboard.reference.bvse import bvse_barriers
     from pymatgen.core import Lattice
     # loading the compiled kernels from numba's on-disk cache (~0.1-0.3 s once per process,
     # like an import) is not timed: a rebuild pays it once per worker, not per structure
@@ -194,7 +194,7 @@ def main() -> int:
     # profile of our calculator on the largest cell
     from pymatgen.core import Structure
 
-    from litraj_data.leaderboard.bvse import bvse_barriers
+    from litraj_data.leaderboard.reference.bvse import bvse_barriers
 
     big = max(good, key=lambda r: r["volume"])
     s = Structure.from_file(tmp / f"{big['name']}.json")

@@ -59,9 +59,9 @@ def main() -> None:
     from ions.edge import Edge
     from ions.featurizers import EdgeFeaturizer
 
-    from litraj_data.leaderboard.features import featurize
-    from litraj_data.leaderboard.features.voronoi import hop_endpoints
-    from litraj_data.leaderboard.physics.oxidation import oxidation_states
+    from litraj_data.leaderboard.models.features import featurize
+    from litraj_data.leaderboard.models.features.voronoi import hop_endpoints
+    from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
     from litraj_data.loaders import load_litraj
     from litraj_data.loaders.convert import row_to_atoms
 

@@ -3,7 +3,7 @@
 Data: the real VASP NEB of ../shared/fixtures/vasp_neb (55-atom AlCo2S4 spinel) built into
 MPLiTrj rows, or synthetic release frames (``--synthetic``) when the fixture is absent.
 Each model runs its own training code (CHGNet ``Trainer``, ``sevenn train``) through
-``litraj_data.leaderboard.finetune.run.finetune`` with the paper's protocol; every epoch is
+``litraj_data.leaderboard.models.finetune.run.finetune`` with the paper's protocol; every epoch is
 one training pass and one validation pass over the same ``--configs`` configurations
 (``--val-split train``), so the throughput is conservative by up to 2x.
 
@@ -55,8 +55,8 @@ def main() -> int:
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
 
-    from litraj_data.leaderboard.finetune.protocol import PROTOCOLS
-    from litraj_data.leaderboard.finetune.run import finetune
+    from litraj_data.leaderboard.models.finetune.protocol import PROTOCOLS
+    from litraj_data.leaderboard.models.finetune.run import finetune
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -34,7 +34,7 @@ TASKS = {"BVEL13k": "BVEL13k/E_1D", "nebBVSE122k": "nebBVSE122k/em"}
 
 
 def _one(arch: str, task: str, epochs: int, threads: int, device: str, hp: dict) -> dict:
-    from litraj_data.leaderboard.gnn.run import train_gnn
+    from litraj_data.leaderboard.models.gnn.run import train_gnn
 
     with tempfile.TemporaryDirectory(prefix="bench-gnn-") as out:
         rec = train_gnn(arch, task, out, epochs=epochs, source="sample", device=device, threads=threads,

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from hops_ions_reference import ions_graph, ions_neb  # noqa: E402
 from hops_structures import real_structures  # noqa: E402
 
-from litraj_data.leaderboard.hops.api import HopSystem, bvse_neb, hop_barriers  # noqa: E402
+from litraj_data.leaderboard.reference.hops.api import HopSystem, bvse_neb, hop_barriers  # noqa: E402
 
 N_HOPS_RELEASE = 122_421
 
@@ -92,7 +92,7 @@ def stationary() -> int:
 
     from litraj_data.builders.sample_structures import load_sample_structures
     from litraj_data.errors import LitrajError
-    from litraj_data.leaderboard.hops.bvse_band_neb import PROTOCOLS
+    from litraj_data.leaderboard.reference.hops.bvse_band_neb import PROTOCOLS
 
     broken_protocol = replace(PROTOCOLS["paper"], break_symmetry=0.1)
     n_hops, rows = 0, []

@@ -90,8 +90,8 @@ def part(name: str, a: argparse.Namespace) -> dict:
         import tempfile
         import warnings
 
-        from litraj_data.leaderboard.baselines import predict_baseline, train_baseline
-        from litraj_data.leaderboard.baselines.train import load_rows
+        from litraj_data.leaderboard.models.baselines import predict_baseline, train_baseline
+        from litraj_data.leaderboard.models.baselines.train import load_rows
         from litraj_data.leaderboard.scoring import get_task
 
         # the embedded sample's real hops: the synthetic archives of litraj_data.testing place X

@@ -44,7 +44,7 @@ warnings.simplefilter("ignore")
 def sample_hops(min_width: float, max_atoms: int):
     from litraj_data.builders.sample_structures import load_sample_structures
     from litraj_data.errors import LitrajError
-    from litraj_data.leaderboard.umlip.bands import structure_hops
+    from litraj_data.leaderboard.reference.umlip.bands import structure_hops
 
     hops = []
     for entry in load_sample_structures():
@@ -57,7 +57,7 @@ def sample_hops(min_width: float, max_atoms: int):
 
 
 def run_set(hops, provider, batched: bool, workers: int = 1) -> tuple[dict, float]:
-    from litraj_data.leaderboard.neb import NEBConfig, read_records, run_hops
+    from litraj_data.leaderboard.reference.neb import NEBConfig, read_records, run_hops
 
     with tempfile.TemporaryDirectory() as out:
         t0 = time.perf_counter()
@@ -95,9 +95,9 @@ def paper_size(provider, material_id: str = "sample-LiF-225", variants=("image_b
                ) -> dict:
     """One hop at the paper's 8 A width: image by image, chunked, whole band in one pass."""
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.neb import NEBConfig, run_hop
-    from litraj_data.leaderboard.umlip import get_provider
-    from litraj_data.leaderboard.umlip.bands import structure_hops
+    from litraj_data.leaderboard.reference.neb import NEBConfig, run_hop
+    from litraj_data.leaderboard.reference.umlip import get_provider
+    from litraj_data.leaderboard.reference.umlip.bands import structure_hops
 
     hop = structure_hops(get_sample_structure(material_id), material_id, min_width=8.0).inputs[0]
     whole = get_provider(provider.spec.name, max_batch_atoms=100_000)
@@ -123,7 +123,7 @@ PAPER_HOPS = ("sample-LiCl-225", "sample-LiBr-225", "sample-Li3BrO-221", "sample
 def paper_hops(materials, min_width: float = 8.0, per_material: int = 1):
     """The first ``per_material`` inequivalent hops of each sample crystal at ``min_width``."""
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.umlip.bands import structure_hops
+    from litraj_data.leaderboard.reference.umlip.bands import structure_hops
 
     out = []
     for m in materials:
@@ -186,13 +186,13 @@ class TimedProvider:
 
 
 def run_variant(hops, provider, config):
-    from litraj_data.leaderboard.neb import run_hops
+    from litraj_data.leaderboard.reference.neb import run_hops
 
     timed = TimedProvider(provider)
     with tempfile.TemporaryDirectory() as out:
         with contextlib.redirect_stdout(sys.stderr):
             summary = run_hops(hops, timed, out, config)
-        from litraj_data.leaderboard.neb import read_records
+        from litraj_data.leaderboard.reference.neb import read_records
 
         recs = {r["edge_id"]: r for r in read_records(out)}
     summary["model_time_s"] = timed.clock[0]
@@ -282,8 +282,8 @@ def options_study(name, hops, provider, base, only=None):
 
 
 def main_issue18(args) -> int:
-    from litraj_data.leaderboard.neb import NEBConfig
-    from litraj_data.leaderboard.umlip import get_provider
+    from litraj_data.leaderboard.reference.neb import NEBConfig
+    from litraj_data.leaderboard.reference.umlip import get_provider
 
     if args.threads:
         import torch
@@ -342,7 +342,7 @@ def main() -> int:
     if args.multi_hop or args.options:
         return main_issue18(args)
 
-    from litraj_data.leaderboard.umlip import get_provider
+    from litraj_data.leaderboard.reference.umlip import get_provider
 
     if args.paper_size_only:
         with contextlib.redirect_stdout(sys.stderr):

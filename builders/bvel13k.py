@@ -1,7 +1,7 @@
 """``litraj build BVEL13k``: 1D/2D/3D BVSE percolation barriers of crystal structures -> shards.
 
 Structures (files or folders: CIF, POSCAR, extxyz, pymatgen JSON) go through the reference
-calculator (:func:`litraj_data.leaderboard.bvse.bvse_barriers`, paper settings by default:
+calculator (:func:`litraj_data.leaderboard.reference.bvse.bvse_barriers`, paper settings by default:
 cutoff 10 Å, grid 0.2 Å, k = 200) in local processes, checkpointed per structure so that a
 rerun resumes; structures that cannot be computed are listed in ``failures.csv``; splits
 come from a table or from the paper's 8:1:1 rule.
@@ -26,7 +26,7 @@ DEFAULT_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200, "connectivity":
 
 def _bvel_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, Any]:
     """One structure -> its barriers (module level so that worker processes can pickle it)."""
-    from litraj_data.leaderboard.bvse import bvse_barriers
+    from litraj_data.leaderboard.reference.bvse import bvse_barriers
 
     r = bvse_barriers(structure, **settings)
     return {"E_1D": r.E_1D, "E_2D": r.E_2D, "E_3D": r.E_3D, "dims": list(r.dims)}
@@ -116,7 +116,7 @@ def build_bvel13k(
         out,
         version=version,
         sources={"structures": structures_digest(structures),
-                 "calculator": "litraj_data.leaderboard.bvse " + ", ".join(f"{k}={v}" for k, v in cfg.items())},
+                 "calculator": "litraj_data.leaderboard.reference.bvse " + ", ".join(f"{k}={v}" for k, v in cfg.items())},
         extra_files={"failures.csv": failures},
         notes=notes,
         overwrite=overwrite,
@@ -126,7 +126,7 @@ def build_bvel13k(
 
 def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> None:
     """Options of ``litraj build BVEL13k``."""
-    from litraj_data.leaderboard.bvse.settings import add_bvse_options
+    from litraj_data.leaderboard.reference.bvse.settings import add_bvse_options
 
     add_common_arguments(parser, DATASET)
     add_bvse_options(parser, k_default=DEFAULT_SETTINGS["k"])
@@ -134,7 +134,7 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> No
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``litraj build BVEL13k``."""
-    from litraj_data.leaderboard.bvse.settings import bvse_kwargs
+    from litraj_data.leaderboard.reference.bvse.settings import bvse_kwargs
 
     input_failures: list[dict[str, str]] = []  # unreadable files: failures.csv rows, not an abort
     structures = read_structure_inputs(args.structures, input_failures)

@@ -3,7 +3,7 @@
 Per structure (in local processes, checkpointed and resumable through
 :func:`structure_jobs.run_structure_jobs`): the percolating Li hop graph, its
 symmetry-inequivalent hops and one BVSE-NEB per hop (paper protocol by default, see
-:mod:`litraj_data.leaderboard.hops`). One row per hop: ``edge_id``, ``material_id``,
+:mod:`litraj_data.leaderboard.reference.hops`). One row per hop: ``edge_id``, ``material_id``,
 ``chemsys``, ``em`` (max - min of the final profile), ``converged``, ``neb_steps`` and the
 centroid supercell (supercell with a dummy ``X`` at the hop midpoint, last atom).
 
@@ -40,8 +40,8 @@ DEFAULT_SETTINGS: dict[str, Any] = {"cutoff": 8.0, "bottleneck": 0.5, "protocol"
 
 def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, Any]:
     """One structure -> its hops and barriers (module level: picklable for worker processes)."""
-    from litraj_data.leaderboard.hops.api import HopSystem, bvse_neb
-    from litraj_data.leaderboard.hops.graph import build_hop_graph
+    from litraj_data.leaderboard.reference.hops.api import HopSystem, bvse_neb
+    from litraj_data.leaderboard.reference.hops.graph import build_hop_graph
 
     system = HopSystem.from_structure(structure, name)
     graph = build_hop_graph(system.cell, system.frac, system.atoms.numbers, name,
@@ -88,9 +88,9 @@ def centroid_row(structure: Any, hop: dict[str, Any]) -> dict[str, Any]:
     """Structure block of the centroid supercell of one hop record."""
     import numpy as np
 
-    from litraj_data.leaderboard.hops.api import as_atoms
-    from litraj_data.leaderboard.hops.centroid import centroid_supercell
-    from litraj_data.leaderboard.hops.supercell import hop_geometry
+    from litraj_data.leaderboard.reference.hops.api import as_atoms
+    from litraj_data.leaderboard.reference.hops.centroid import centroid_supercell
+    from litraj_data.leaderboard.reference.hops.supercell import hop_geometry
     from litraj_data.schema import atoms_to_row
 
     atoms = as_atoms(structure)
@@ -189,7 +189,7 @@ def build_nebbvse122k(
         out,
         version=version,
         sources={"structures": structures_digest(structures),
-                 "calculator": "litraj_data.leaderboard.hops " + desc},
+                 "calculator": "litraj_data.leaderboard.reference.hops " + desc},
         extra_files={"failures.csv": failures},
         notes=notes,
         overwrite=overwrite,

@@ -85,12 +85,12 @@ def centroid_supercell(run: HopRun) -> dict[str, Any]:
     and last images (minimum image); its final position is put back as an ion of the same
     species (so both sites are occupied, as in the crystal), and a dummy atom X (number 0)
     is appended, last, at the minimum-image midpoint of the hop (not wrapped), by the
-    leaderboard's :func:`~litraj_data.leaderboard.hops.centroid.append_centroid`.
+    leaderboard's :func:`~litraj_data.leaderboard.reference.hops.centroid.append_centroid`.
     """
     from ase import Atoms
     from ase.geometry import find_mic
 
-    from litraj_data.leaderboard.hops.centroid import append_centroid
+    from litraj_data.leaderboard.reference.hops.centroid import append_centroid
 
     band = run.final
     start, end = band.positions[0], band.positions[-1]
@@ -247,8 +247,8 @@ def bvse_barrier(run: HopRun, opts: Mapping[str, Any]) -> float | None:
     from ase.mep import NEB
     from ase.optimize import FIRE
 
-    from litraj_data.leaderboard.hops.calculator import BVSECalculator
-    from litraj_data.leaderboard.physics.oxidation import oxidation_states
+    from litraj_data.leaderboard.reference.hops.calculator import BVSECalculator
+    from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
 
     band = run.initial
     cent = centroid_supercell(run)

@@ -2,7 +2,7 @@
 
 A band is a list of images of one system: the same atoms in the same order, one cell. Raw
 DFT runs (``builders/raw_runs``), submitted bands (``leaderboard/scoring``) and the NEB
-harness's inputs (``leaderboard/neb``) are all checked here, so one broken band gets one
+harness's inputs (``leaderboard/reference/neb``) are all checked here, so one broken band gets one
 reason wherever it is found:
 
 ========================  ======================================================

@@ -61,7 +61,7 @@ def _sample_rows(source: str, name: str, ids: tuple[str, ...]) -> dict[str, dict
 def step_bvse(source: str) -> dict[str, Any]:
     """Recompute BVEL13k barriers of a few sample structures with the reference calculator."""
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.bvse.api import bvse_barriers
+    from litraj_data.leaderboard.reference.bvse.api import bvse_barriers
 
     stored = _sample_rows(source, "BVEL13k", DEMO_STRUCTURES)
     rows = []
@@ -86,7 +86,7 @@ def step_bvse(source: str) -> dict[str, Any]:
 def step_hops(source: str) -> dict[str, Any]:
     """Hop graph, BVSE-NEB barriers and percolation barriers of one sample structure."""
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.hops.api import hop_barriers
+    from litraj_data.leaderboard.reference.hops.api import hop_barriers
 
     mid = DEMO_STRUCTURES[0]
     res = hop_barriers(get_sample_structure(mid), material_id=mid)
@@ -124,8 +124,8 @@ def step_umlip(source: str) -> dict[str, Any]:
         return {"skipped": "chgnet not installed (pip install 'litraj-data[chgnet]')",
                 "text": "uMLIP screening: skipped, chgnet not installed (pip install 'litraj-data[chgnet]')"}
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.umlip import get_provider
-    from litraj_data.leaderboard.umlip.screen import screen_structure
+    from litraj_data.leaderboard.reference.umlip import get_provider
+    from litraj_data.leaderboard.reference.umlip.screen import screen_structure
 
     with contextlib.redirect_stdout(sys.stderr):  # CHGNet's banners must not mix with --json
         provider = get_provider("chgnet")
@@ -145,7 +145,7 @@ def step_umlip(source: str) -> dict[str, Any]:
 
 def step_leaderboard(source: str) -> dict[str, Any]:
     """Train a random-forest baseline on train+val, score it on test, print the board."""
-    from litraj_data.leaderboard.baselines.quickstart import baseline_board
+    from litraj_data.leaderboard.models.baselines.quickstart import baseline_board
 
     result = baseline_board(source=source, task_id="nebBVSE122k/em", model="rf", n_boot=200)
     scored = result["record"].get("subsets", {}).get("all", {})

@@ -1,7 +1,7 @@
 """Test oracle of the BVSE landscape: the plain dense evaluation of ``compute_landscape``.
 
 Kept with the tests (not shipped in the package): the optimised path in
-:mod:`litraj_data.leaderboard.bvse.landscape` must equal it within round-off
+:mod:`litraj_data.leaderboard.reference.bvse.landscape` must equal it within round-off
 (``tests/test_bvse.py::test_fast_landscape_equals_plain_reference``).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import erfc
 
-from litraj_data.leaderboard.bvse.landscape import (
+from litraj_data.leaderboard.reference.bvse.landscape import (
     ERFC_STEP,
     MIN_DISTANCE,
     Landscape,
@@ -19,7 +19,7 @@ from litraj_data.leaderboard.bvse.landscape import (
     _erfc_table,
     _with_ties,
 )
-from litraj_data.leaderboard.physics.softbv import PairParameters
+from litraj_data.leaderboard.reference.physics.softbv import PairParameters
 
 
 def compute_landscape_reference(
@@ -78,7 +78,7 @@ def compute_landscape_reference(
 
 
 # ------------------------------------------------------------------ the numpy blocked path
-# The package's landscape before it was compiled (numba, leaderboard/bvse/kernels.py): the
+# The package's landscape before it was compiled (numba, leaderboard/reference/bvse/kernels.py): the
 # same block bounds and arithmetic in numpy. The compiled path must equal it within
 # round-off (tests/test_bvse.py::test_compiled_landscape_equals_numpy_path).
 
@@ -248,8 +248,8 @@ def compute_landscape_numpy(
 from scipy.sparse import coo_matrix  # noqa: E402
 from scipy.sparse.csgraph import breadth_first_order, minimum_spanning_tree  # noqa: E402
 
-from litraj_data.leaderboard.bvse.percolation import PercolationResult, neighbour_offsets  # noqa: E402
-from litraj_data.leaderboard.physics.periodic import PeriodicUnionFind  # noqa: E402
+from litraj_data.leaderboard.reference.bvse.percolation import PercolationResult, neighbour_offsets  # noqa: E402
+from litraj_data.leaderboard.reference.physics.periodic import PeriodicUnionFind  # noqa: E402
 
 
 def _edges(shape: tuple[int, int, int], connectivity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -33,7 +33,7 @@ def ions_neb(system, hop, k: float = 5.0, climb: bool = True, fmax: float = 0.1,
     from ions.calculators.bvse_calculator import BVSECalculator as IonsCalculator
     from ions.decorate import assign_bvse_params
 
-    from litraj_data.leaderboard.hops.supercell import band_images, hop_geometry, supercell_atoms
+    from litraj_data.leaderboard.reference.hops.supercell import band_images, hop_geometry, supercell_atoms
 
     geom = hop_geometry(system.cell, system.frac, hop.source, hop.target, hop.offset, n_images=n_images)
     sc = supercell_atoms(system.atoms, geom.scale)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from litraj_data.leaderboard.baselines import featurize_rows, model_names, predict_baseline, train_baseline
+from litraj_data.leaderboard.models.baselines import featurize_rows, model_names, predict_baseline, train_baseline
 from litraj_data.leaderboard.scoring import get_task, read_metadata, read_submission, validate
 
 pytest.importorskip("sklearn")
@@ -94,8 +94,8 @@ def test_end_to_end_built_dataset(tmp_path):
     """Official-layout archive -> built dataset -> baseline train/predict -> score -> page."""
     pytest.importorskip("litraj_data.builders.from_release")
     from litraj_data.builders.from_release import import_release
-    from litraj_data.leaderboard.baselines import cli as bcli
-    from litraj_data.leaderboard.scoring import cli as scli
+    from litraj_data.leaderboard.models.baselines import cli as bcli
+    from litraj_data.leaderboard.page import cli as scli
     from litraj_data.testing import write_release
 
     with warnings.catch_warnings():
@@ -132,7 +132,7 @@ def test_end_to_end_built_dataset(tmp_path):
 
 def test_baseline_board_on_the_sample(tmp_path, feature_cache):
     """The README's main job: the embedded sample -> trained baseline -> scored -> leaderboard table."""
-    from litraj_data.leaderboard.baselines import baseline_board
+    from litraj_data.leaderboard.models.baselines import baseline_board
 
     res = baseline_board("sample", "nebBVSE122k/em", "knn", out_dir=tmp_path / "out", n_boot=100,
                          cache_dir=feature_cache)
@@ -163,7 +163,7 @@ def test_model_folders_are_loaded_without_unpickling(hop_data, tmp_path, feature
     """Models are saved with skops; a pickle (which can run code) needs an explicit --trust."""
     import pickle
 
-    from litraj_data.leaderboard.baselines.persist import UntrustedModelError, load_model
+    from litraj_data.leaderboard.models.baselines.persist import UntrustedModelError, load_model
 
     pytest.importorskip("skops")
     task = get_task("nebDFT2k/em")
@@ -193,7 +193,7 @@ def test_a_skops_file_asking_for_foreign_types_is_refused(tmp_path):
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
-    from litraj_data.leaderboard.baselines.persist import MODEL_FILE, UntrustedModelError, load_model
+    from litraj_data.leaderboard.models.baselines.persist import MODEL_FILE, UntrustedModelError, load_model
 
     import os
 
@@ -203,8 +203,8 @@ def test_a_skops_file_asking_for_foreign_types_is_refused(tmp_path):
 
 
 def _cli():
-    from litraj_data.leaderboard.baselines import cli as bcli
-    from litraj_data.leaderboard.scoring import cli as scli
+    from litraj_data.leaderboard.models.baselines import cli as bcli
+    from litraj_data.leaderboard.page import cli as scli
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="c", required=True)
@@ -246,7 +246,7 @@ def test_structure_baseline_on_the_sample_is_scored(tmp_path, feature_cache, cap
 def test_ward_baseline_on_small_crystals(tmp_path, feature_cache):
     """The -w set end to end on the sample's smallest crystals (matminer's Voronoi sites are slow)."""
     pytest.importorskip("matminer")
-    from litraj_data.leaderboard.baselines.train import load_rows
+    from litraj_data.leaderboard.models.baselines.train import load_rows
 
     task = get_task("BVEL13k/E_1D")
     rows = load_rows(task, ("train", "val", "test"), source="sample")
@@ -262,8 +262,8 @@ def test_ward_baseline_on_small_crystals(tmp_path, feature_cache):
 
 
 def test_importance_ranks_the_feature_that_sets_the_target():
-    from litraj_data.leaderboard.baselines.importance import importances
-    from litraj_data.leaderboard.baselines.models import make_search
+    from litraj_data.leaderboard.models.baselines.importance import importances
+    from litraj_data.leaderboard.models.baselines.models import make_search
 
     rng = np.random.default_rng(1)
     X = rng.normal(size=(90, 6))

@@ -95,7 +95,7 @@ def test_builder_end_to_end_deterministic(tmp_path, small_set):
         table = reader.read_all()
     assert table.column("material_id").to_pylist() == ["LiF", "LiCl"]
     assert table.column("chemsys").to_pylist() == ["F-Li", "Cl-Li"]
-    from litraj_data.leaderboard.bvse import bvse_barriers
+    from litraj_data.leaderboard.reference.bvse import bvse_barriers
 
     ref = bvse_barriers(small_set[0][1], **settings)
     assert table.column("E_3D").to_pylist()[0] == pytest.approx(ref.E_3D)
@@ -126,7 +126,7 @@ def test_builder_via_cli_arguments(tmp_path, small_set):
 
 
 def test_bvel_cli_json(tmp_path, capsys, small_set):
-    from litraj_data.leaderboard.bvse.cli import register
+    from litraj_data.leaderboard.reference.bvse.cli import register
 
     for name, s in small_set[:2] + small_set[3:4]:
         s.to(filename=str(tmp_path / f"{name}.cif"))

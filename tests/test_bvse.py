@@ -10,10 +10,10 @@ from pymatgen.core import Lattice, Structure
 from scipy.special import erfc
 
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.bvse import bvse_barriers, compute_landscape, grid_shape, percolation_levels
-from litraj_data.leaderboard.bvse.volumetric import read_grd
-from litraj_data.leaderboard.physics.oxidation import oxidation_states
-from litraj_data.leaderboard.physics.softbv import (
+from litraj_data.leaderboard.reference.bvse import bvse_barriers, compute_landscape, grid_shape, percolation_levels
+from litraj_data.leaderboard.reference.bvse.volumetric import read_grd
+from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
+from litraj_data.leaderboard.reference.physics.softbv import (
     covalent_radius,
     framework_parameters,
     load_table,
@@ -371,7 +371,7 @@ def test_max_barrier_gives_inf():
 # ------------------------------------------------------------------------ grid convergence
 def test_converge_reports_and_reduces_the_grid_uncertainty():
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.bvse.api import bvse_barriers_converged
+    from litraj_data.leaderboard.reference.bvse.api import bvse_barriers_converged
 
     s = get_sample_structure("sample-LiCoO2-166")
     first = bvse_barriers(s, k=200, resolution=0.3)
@@ -397,7 +397,7 @@ def test_gap_to_bvlain_on_layered_oxide_is_grid_sampling():
     # its 0.01 eV bisection: tests/test_bvse_peers.py), and at 0.1 Å both grids agree
     # within 0.1 %: the in-plane saddle falls between grid points, differently on each grid.
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.bvse.api import bvlain_grid_shape
+    from litraj_data.leaderboard.reference.bvse.api import bvlain_grid_shape
 
     s = get_sample_structure("sample-LiCoO2-166")
     ours = bvse_barriers(s, k=200, resolution=0.2)

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from hops_structures import real_structures
-from litraj_data.leaderboard.hops.api import HopSystem, bvse_neb, find_hops
-from litraj_data.leaderboard.hops.calculator import BVSECalculator
-from litraj_data.leaderboard.hops.energy import gather_field
-from litraj_data.leaderboard.hops.bvse_band_neb import improved_tangents
-from litraj_data.leaderboard.hops.supercell import band_images, hop_geometry, n_intermediate_images, supercell_atoms
+from litraj_data.leaderboard.reference.hops.api import HopSystem, bvse_neb, find_hops
+from litraj_data.leaderboard.reference.hops.calculator import BVSECalculator
+from litraj_data.leaderboard.reference.hops.energy import gather_field
+from litraj_data.leaderboard.reference.hops.bvse_band_neb import improved_tangents
+from litraj_data.leaderboard.reference.hops.supercell import band_images, hop_geometry, n_intermediate_images, supercell_atoms
 
 
 @pytest.fixture(scope="module")
@@ -147,7 +147,7 @@ def _bumped_double_well(bump_centre):
 
 
 def test_symmetric_straight_start_is_flagged_not_trusted():
-    from litraj_data.leaderboard.hops.bvse_band_neb import NEBSettings, run_neb
+    from litraj_data.leaderboard.reference.hops.bvse_band_neb import NEBSettings, run_neb
 
     wells, ef = _bumped_double_well([0.0, 0.0, 0.0])
     band = np.linspace(wells[0], wells[1], 7)
@@ -163,7 +163,7 @@ def test_symmetric_straight_start_is_flagged_not_trusted():
 
 
 def test_asymmetric_start_is_not_flagged():
-    from litraj_data.leaderboard.hops.bvse_band_neb import NEBSettings, run_neb
+    from litraj_data.leaderboard.reference.hops.bvse_band_neb import NEBSettings, run_neb
 
     wells, ef = _bumped_double_well([0.0, 0.2, 0.0])  # bump off the line: forces push the band away
     res = run_neb(np.linspace(wells[0], wells[1], 7), ef, NEBSettings())
@@ -179,7 +179,7 @@ def test_rocksalt_vacancy_hop_is_a_stationary_start():
     # default (paper) protocol keeps the straight-line number, a push lowers it
     from dataclasses import replace
 
-    from litraj_data.leaderboard.hops.bvse_band_neb import PROTOCOLS
+    from litraj_data.leaderboard.reference.hops.bvse_band_neb import PROTOCOLS
 
     s = real_structures()["LiCl"]
     hop = find_hops(s, "LiCl")[0]

@@ -21,7 +21,7 @@ import pytest
 bvlain = pytest.importorskip("bvlain")
 
 from litraj_data.errors import StructureError  # noqa: E402
-from litraj_data.leaderboard.bvse import bvse_barriers, bvse_landscape  # noqa: E402
+from litraj_data.leaderboard.reference.bvse import bvse_barriers, bvse_landscape  # noqa: E402
 
 pytestmark = pytest.mark.peers
 
@@ -86,7 +86,7 @@ def test_enough_structures():
 def test_parameter_table_equals_installed_bvlain():
     import importlib.util
 
-    from litraj_data.leaderboard.physics.softbv import DATA_FILE
+    from litraj_data.leaderboard.reference.physics.softbv import DATA_FILE
 
     spec = importlib.util.spec_from_file_location("make_params", DATA_FILE.with_name("make_params.py"))
     mod = importlib.util.module_from_spec(spec)

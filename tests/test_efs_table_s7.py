@@ -113,8 +113,8 @@ def test_tm_rule_agrees_with_nebdft2k_flag(tmp_path):
 def test_bench_efs_chgnet(tmp_path):
     """``bench_efs`` with CHGNet (weights in its wheel): batched values equal CHGNet's calculator."""
     pytest.importorskip("chgnet")
-    from litraj_data.leaderboard.umlip.efs import bench_efs
-    from litraj_data.leaderboard.umlip.runners import get_provider
+    from litraj_data.leaderboard.reference.umlip.efs import bench_efs
+    from litraj_data.leaderboard.reference.umlip.runners import get_provider
     from litraj_data.loaders import load_litraj
     from litraj_data.loaders.convert import row_to_atoms
     from litraj_data.testing import write_release

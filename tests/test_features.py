@@ -9,8 +9,8 @@ import pytest
 from ase import Atoms
 
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.features import featurize, featurize_table
-from litraj_data.leaderboard.features.voronoi import hop_endpoints
+from litraj_data.leaderboard.models.features import featurize, featurize_table
+from litraj_data.leaderboard.models.features.voronoi import hop_endpoints
 
 # percolation radii: the authors bisect to 0.01 A and keep the lower end, rounded to 1e-4
 BISECTION = 0.01 + 1e-4
@@ -45,7 +45,7 @@ def sample_hops():
 
 
 def _with_oxi(atoms: Atoms) -> Atoms:
-    from litraj_data.leaderboard.physics.oxidation import oxidation_states
+    from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
 
     atoms = atoms.copy()
     atoms.set_array("oxi_states", oxidation_states(atoms))
@@ -54,7 +54,7 @@ def _with_oxi(atoms: Atoms) -> Atoms:
 
 def _without_zero_faces(poly_data: dict) -> dict:
     """The peer's polyhedra without qhull's zero-area faces (< AREA_TOL), as ours (docs/features.md)."""
-    from litraj_data.leaderboard.features.polyhedra import AREA_TOL
+    from litraj_data.leaderboard.models.features.polyhedra import AREA_TOL
 
     out = {}
     for site, data in poly_data.items():
@@ -148,8 +148,8 @@ def _peer_edge(row):
 
 def test_hop_features_match_the_peer(sample_hops):
     pytest.importorskip("ions.featurizers")
-    from litraj_data.leaderboard.features import voronoi
-    from litraj_data.leaderboard.features.elements import covalent_radius_of, electronegativity, ionic_radius
+    from litraj_data.leaderboard.models.features import voronoi
+    from litraj_data.leaderboard.models.features.elements import covalent_radius_of, electronegativity, ionic_radius
 
     rows = {r["edge_id"]: r for r in sample_hops}
     # source and target equivalent: the peer's target-is-source slip does not show
@@ -239,7 +239,7 @@ def test_errors_name_the_reason(sample_structures):
 
 
 def test_cache_is_reused_and_repaired(sample_structures, tmp_path, monkeypatch):
-    from litraj_data.leaderboard.features import api
+    from litraj_data.leaderboard.models.features import api
 
     atoms = _with_oxi(sample_structures["sample-Li2O-225"])
     first = featurize(atoms, "voronoi", cache_dir=tmp_path)
@@ -304,7 +304,7 @@ def test_ward_set_is_matminer_called_directly():
 def test_ward_without_matminer_names_the_extra(monkeypatch):
     import sys
 
-    from litraj_data.leaderboard.features import ward
+    from litraj_data.leaderboard.models.features import ward
 
     ward.ward_featurizer.cache_clear()
     monkeypatch.setitem(sys.modules, "matminer", None)
@@ -322,7 +322,7 @@ def test_cli_files_and_dataset(tmp_path, sample_hops, capsys):
 
     from ase.io import write
 
-    from litraj_data.leaderboard.features import cli
+    from litraj_data.leaderboard.models.features import cli
     from litraj_data.loaders.convert import row_to_atoms
 
     parser = argparse.ArgumentParser()
@@ -358,7 +358,7 @@ def test_cli_files_and_dataset(tmp_path, sample_hops, capsys):
 
 def test_compiled_geometric_median_is_the_authors():
     geometry = pytest.importorskip("ions.geometry")
-    from litraj_data.leaderboard.features.kernels import geometric_median
+    from litraj_data.leaderboard.models.features.kernels import geometric_median
 
     rng = np.random.default_rng(0)
     for k in range(12):

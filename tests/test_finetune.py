@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from litraj_data.leaderboard.finetune.errors import FinetuneError
-from litraj_data.leaderboard.finetune.protocol import PROTOCOLS, protocol_for
+from litraj_data.leaderboard.models.finetune.errors import FinetuneError
+from litraj_data.leaderboard.models.finetune.protocol import PROTOCOLS, protocol_for
 
 
 
@@ -42,7 +42,7 @@ def test_paper_protocol():
 
 
 def test_vacancy_subset_is_the_end_points(spinel_built):
-    from litraj_data.leaderboard.finetune.data import load_configs
+    from litraj_data.leaderboard.models.finetune.data import load_configs
 
     allc = load_configs("MPLiTrj", "train", spinel_built)
     vac = load_configs("MPLiTrj", "train", spinel_built, subset="vacancy")
@@ -54,7 +54,7 @@ def test_vacancy_subset_is_the_end_points(spinel_built):
 
 
 def test_vacancy_needs_rows_that_say_their_stage(release):
-    from litraj_data.leaderboard.finetune.data import load_configs
+    from litraj_data.leaderboard.models.finetune.data import load_configs
 
     with pytest.raises(FinetuneError) as info:
         load_configs("MPLiTrj", "train", release, subset="vacancy")
@@ -102,7 +102,7 @@ def test_bad_inputs_give_clear_records(tmp_path, capsys, release):
 
 
 def test_mace_absent_or_without_weights(tmp_path, capsys, release):
-    from litraj_data.leaderboard.finetune.mace import check_mace
+    from litraj_data.leaderboard.models.finetune.mace import check_mace
 
     code, doc = _cli(capsys, "--model", "mace-mp-0", "--source", str(release), "--epochs", "1",
                      "--out", str(tmp_path / "o"))
@@ -123,7 +123,7 @@ def test_mace_absent_or_without_weights(tmp_path, capsys, release):
 
 
 def test_mace_run_train_arguments(tmp_path):
-    from litraj_data.leaderboard.finetune.mace import KEYS, run_train_args
+    from litraj_data.leaderboard.models.finetune.mace import KEYS, run_train_args
 
     args = run_train_args("/m/mace-mp-0.model", tmp_path / "train.extxyz", tmp_path / "valid.extxyz", tmp_path,
                           PROTOCOLS["mace-mp-0"], 7, "cuda")
@@ -141,8 +141,8 @@ def test_mace_training_file_labels(tmp_path, release):
     """The extxyz handed to mace carries the DFT labels under REF_* keys (ASE reads them back)."""
     import ase.io
 
-    from litraj_data.leaderboard.finetune.data import load_configs
-    from litraj_data.leaderboard.finetune.mace import KEYS, write_mace_extxyz
+    from litraj_data.leaderboard.models.finetune.data import load_configs
+    from litraj_data.leaderboard.models.finetune.mace import KEYS, write_mace_extxyz
 
     configs = load_configs("MPLiTrj", "train", release)
     write_mace_extxyz(tmp_path / "t.extxyz", configs)
@@ -162,7 +162,7 @@ def test_sevenn_input_yaml_is_accepted_by_sevenn(tmp_path):
     import yaml
     from sevenn.parse_input import read_config_yaml
 
-    from litraj_data.leaderboard.finetune.sevennet import checkpoint_path, input_yaml
+    from litraj_data.leaderboard.models.finetune.sevennet import checkpoint_path, input_yaml
 
     cp = checkpoint_path(None)
     for name in ("train.extxyz", "valid.extxyz"):  # sevenn's parser checks that the data files exist
@@ -185,8 +185,8 @@ def test_chgnet_stress_enters_in_vasp_convention(release):
     pytest.importorskip("chgnet")
     from ase.stress import voigt_6_to_full_3x3_stress
 
-    from litraj_data.leaderboard.finetune.chgnet import structure_data
-    from litraj_data.leaderboard.finetune.data import load_configs
+    from litraj_data.leaderboard.models.finetune.chgnet import structure_data
+    from litraj_data.leaderboard.models.finetune.data import load_configs
 
     configs = load_configs("MPLiTrj", "train", release)
     data = structure_data(configs, shuffle=False)
@@ -200,9 +200,9 @@ def test_chgnet_stress_enters_in_vasp_convention(release):
 
 def test_model_card_is_what_weights_dir_reads(tmp_path, release):
     """The card validates against the runners' FineTuneCard schema (unknown keys refused) and resolves."""
-    from litraj_data.leaderboard.finetune.data import load_configs
-    from litraj_data.leaderboard.finetune.run import build_card
-    from litraj_data.leaderboard.umlip.finetuned import resolve_finetuned
+    from litraj_data.leaderboard.models.finetune.data import load_configs
+    from litraj_data.leaderboard.models.finetune.run import build_card
+    from litraj_data.leaderboard.reference.umlip.finetuned import resolve_finetuned
     import yaml
 
     train = load_configs("MPLiTrj", "train", release)

@@ -22,7 +22,7 @@ CARD_KEYS = {"base_model", "weights", "base_model_version", "dataset", "data_ver
 
 def _contract(out: Path, model: str) -> None:
     """The folder is what ``--weights DIR`` of the uMLIP runners resolves (their schema, their loader)."""
-    from litraj_data.leaderboard.umlip.finetuned import resolve_finetuned
+    from litraj_data.leaderboard.reference.umlip.finetuned import resolve_finetuned
 
     ft = resolve_finetuned(out, model)
     assert ft is not None and ft.weights == out / ft.card.weights
@@ -42,7 +42,7 @@ def _finetune(capsys, source: Path, out: Path, *argv: str) -> dict:
 
 
 def _energies(calc, source: Path, ids: list[str]) -> np.ndarray:
-    from litraj_data.leaderboard.finetune.data import load_configs
+    from litraj_data.leaderboard.models.finetune.data import load_configs
 
     configs = load_configs("MPLiTrj", "train", source)
     index = {cid: a for cid, a in zip(configs.ids, configs.atoms)}

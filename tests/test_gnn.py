@@ -11,8 +11,8 @@ import pytest
 
 pytest.importorskip("lightning")
 
-from litraj_data.leaderboard.gnn.data import TYPE_NAMES, GraphSplit  # noqa: E402
-from litraj_data.leaderboard.gnn.errors import GNNError  # noqa: E402
+from litraj_data.leaderboard.models.gnn.data import TYPE_NAMES, GraphSplit  # noqa: E402
+from litraj_data.leaderboard.models.gnn.errors import GNNError  # noqa: E402
 
 # tiny networks and short cutoffs: each fit is a few seconds on one CPU core
 TINY = {
@@ -68,7 +68,7 @@ def _hp(arch: str, **extra) -> dict:
 @pytest.mark.parametrize("arch", ["m3gnet", "nequip", "allegro"])
 def test_learns_synthetic_target(arch, synthetic_data, tmp_path):
     """Loss drops and the best-validation model beats the mean predictor on held-out cells."""
-    from litraj_data.leaderboard.gnn.run import train_gnn
+    from litraj_data.leaderboard.models.gnn.run import train_gnn
 
     epochs = 30 if arch == "m3gnet" else 15  # M3GNet's mean+std standardisation starts farther away
     rec = train_gnn(arch, "nebBVSE122k/em", tmp_path, epochs=epochs, data=synthetic_data, overrides=_hp(arch),
@@ -94,13 +94,13 @@ def test_learns_synthetic_target(arch, synthetic_data, tmp_path):
 def test_dummy_is_its_own_species(synthetic_data):
     """X is a separate type in every backend's type list (not dropped, not mapped onto an element)."""
     assert TYPE_NAMES[-1] == "X" and TYPE_NAMES.count("X") == 1 and len(set(TYPE_NAMES)) == len(TYPE_NAMES)
-    from litraj_data.leaderboard.gnn import m3gnet
+    from litraj_data.leaderboard.models.gnn import m3gnet
     from matgl.ext.ase import Atoms2Graph
 
     atoms = synthetic_data["train"].atoms[0]
     g, _, _ = Atoms2Graph(TYPE_NAMES, cutoff=4.0).get_graph(atoms)
     assert int(g.node_type[-1]) == TYPE_NAMES.index("X")
-    model = m3gnet.build_model({**__import__("litraj_data.leaderboard.gnn.settings", fromlist=["x"])
+    model = m3gnet.build_model({**__import__("litraj_data.leaderboard.models.gnn.settings", fromlist=["x"])
                                 .MODEL_DEFAULTS["m3gnet"], "nblocks": 1})
     assert model.element_types[-1] == "X"
 
@@ -110,7 +110,7 @@ def test_transfer_loads_pretrained_weights(arch, synthetic_data, tmp_path):
     """--init-from starts from the pretrained weights (BVSE -> DFT), not from a fresh init."""
     import torch
 
-    from litraj_data.leaderboard.gnn.run import load_weights, train_gnn
+    from litraj_data.leaderboard.models.gnn.run import load_weights, train_gnn
 
     pre = tmp_path / "pre"
     train_gnn(arch, "nebBVSE122k/em", pre, epochs=2, data=synthetic_data, overrides=_hp(arch), threads=1)
@@ -118,9 +118,9 @@ def test_transfer_loads_pretrained_weights(arch, synthetic_data, tmp_path):
     seen = {}
 
     if arch == "m3gnet":
-        from litraj_data.leaderboard.gnn import m3gnet as backend
+        from litraj_data.leaderboard.models.gnn import m3gnet as backend
     else:
-        from litraj_data.leaderboard.gnn import nequip_family as backend
+        from litraj_data.leaderboard.models.gnn import nequip_family as backend
     real_load = backend.load_state
 
     def spy(model, state, where="--init-from"):
@@ -156,7 +156,7 @@ def test_transfer_loads_pretrained_weights(arch, synthetic_data, tmp_path):
 
 
 def test_init_from_refuses_other_arch_and_bad_folder(synthetic_data, tmp_path):
-    from litraj_data.leaderboard.gnn.run import train_gnn
+    from litraj_data.leaderboard.models.gnn.run import train_gnn
 
     with pytest.raises(GNNError) as exc:
         train_gnn("nequip", "nebDFT2k/em", tmp_path / "x", epochs=1, data=synthetic_data, init_from=tmp_path)
@@ -180,8 +180,8 @@ def test_init_from_refuses_other_arch_and_bad_folder(synthetic_data, tmp_path):
 
 
 def test_bad_inputs_are_named(synthetic_data, tmp_path):
-    from litraj_data.leaderboard.gnn.run import train_gnn
-    from litraj_data.leaderboard.gnn.settings import parse_overrides
+    from litraj_data.leaderboard.models.gnn.run import train_gnn
+    from litraj_data.leaderboard.models.gnn.settings import parse_overrides
 
     cases = [
         (dict(arch="m3gnet", task_id="nebDFT2k/umlip_neb"), "unsupported_task"),
@@ -216,8 +216,8 @@ def test_bad_inputs_are_named(synthetic_data, tmp_path):
 
 
 def _cli():
-    from litraj_data.leaderboard.gnn import cli as gcli
-    from litraj_data.leaderboard.scoring import cli as scli
+    from litraj_data.leaderboard.models.gnn import cli as gcli
+    from litraj_data.leaderboard.page import cli as scli
 
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="c", required=True)

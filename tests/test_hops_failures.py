@@ -39,7 +39,7 @@ def test_build_lists_the_stationary_start_hops_of_licl(tmp_path):
     fails = list(csv.DictReader(open(version / "failures.csv")))
     flagged = {f["edge_id"] for f in fails if f["reason"] == "stationary_start"}
     # the flag as the calculator gives it, hop by hop (Li3N has one such hop too)
-    from litraj_data.leaderboard.hops.api import bvse_neb, find_hops
+    from litraj_data.leaderboard.reference.hops.api import bvse_neb, find_hops
 
     expected = {h.edge_id for name in ("LiCl", "Li3N") for h in find_hops(s[name], name)
                 if bvse_neb(s[name], h).stationary_start}

@@ -9,9 +9,9 @@ from pymatgen.core import Lattice, Structure
 
 from hops_structures import antifluorite, real_structures
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.hops.api import find_hops, hop_graph
-from litraj_data.leaderboard.hops.percolation import percolation_barriers
-from litraj_data.leaderboard.physics.periodic import percolation_thresholds, periodic_dimension
+from litraj_data.leaderboard.reference.hops.api import find_hops, hop_graph
+from litraj_data.leaderboard.reference.hops.percolation import percolation_barriers
+from litraj_data.leaderboard.reference.physics.periodic import percolation_thresholds, periodic_dimension
 
 
 def test_dimensionality_of_simple_periodic_graphs():
@@ -120,7 +120,7 @@ def test_percolation_barriers_follow_orbit_barriers():
 
 @functools.lru_cache(maxsize=1)
 def _cells():
-    from litraj_data.leaderboard.hops.api import as_atoms
+    from litraj_data.leaderboard.reference.hops.api import as_atoms
 
     rng = np.random.default_rng(7)
     out = []
@@ -137,7 +137,7 @@ def _cells():
 
 
 def test_bottlenecks_equal_the_edge_by_edge_loop_exactly():
-    from litraj_data.leaderboard.hops.graph import bottlenecks, bottlenecks_reference, collect_edges
+    from litraj_data.leaderboard.reference.hops.graph import bottlenecks, bottlenecks_reference, collect_edges
 
     for name, at in _cells():
         cell = at.cell.array
@@ -147,7 +147,7 @@ def test_bottlenecks_equal_the_edge_by_edge_loop_exactly():
         got, ref = bottlenecks(cell, frac, edges), bottlenecks_reference(cell, frac, edges)
         assert np.array_equal(got, ref), (name, np.abs(got - ref).max())
         # small gathering batches: the chunked path gives the same values
-        from litraj_data.leaderboard.hops import graph
+        from litraj_data.leaderboard.reference.hops import graph
 
         orig = graph._segment_distances
         try:
@@ -158,7 +158,7 @@ def test_bottlenecks_equal_the_edge_by_edge_loop_exactly():
 
 
 def test_collected_edges_are_canonical_unique_and_sorted():
-    from litraj_data.leaderboard.hops.graph import _canonical, collect_edges
+    from litraj_data.leaderboard.reference.hops.graph import _canonical, collect_edges
 
     for name, at in _cells():
         cell = at.cell.array

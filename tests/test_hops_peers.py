@@ -10,7 +10,7 @@ pytest.importorskip("ions")
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
 from hops_ions_reference import ions_graph, ions_neb  # noqa: E402
-from litraj_data.leaderboard.hops.api import HopSystem, hop_barriers  # noqa: E402
+from litraj_data.leaderboard.reference.hops.api import HopSystem, hop_barriers  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_barriers_agree(compared):
 
 
 def test_percolation_barriers_agree(compared):
-    from litraj_data.leaderboard.hops.percolation import percolation_barriers
+    from litraj_data.leaderboard.reference.hops.percolation import percolation_barriers
 
     for name, (ours, _, _, _, ib, _) in compared.items():
         li = np.nonzero(np.array(real_structures()[name].atomic_numbers) == 3)[0]

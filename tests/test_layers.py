@@ -32,7 +32,7 @@ def test_the_package_keeps_every_layering_contract():
 @pytest.mark.parametrize("module, line, contract", [
     ("store/manifest.py", "import litraj_data.loaders.load", "The store imports no builder"),
     ("builders/splits.py", "from litraj_data.loaders import cache", "Builders never import loaders"),
-    ("leaderboard/hops/graph.py", "import litraj_data.builders.bvel13k", "Layers"),
+    ("leaderboard/reference/hops/graph.py", "import litraj_data.builders.bvel13k", "Layers"),
 ])
 def test_a_forbidden_import_breaks_a_contract(tmp_path, capfd, module, line, contract):
     lint = _script()

@@ -9,7 +9,7 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
-from litraj_data.leaderboard.neb import (CalculatorEvaluator, FactoryProvider, HopInput, NEBConfig, attach_batched,
+from litraj_data.leaderboard.reference.neb import (CalculatorEvaluator, FactoryProvider, HopInput, NEBConfig, attach_batched,
                                          check_band, read_records, run_hop, run_hops)
 from litraj_data.errors import DataFormatError
 
@@ -107,7 +107,7 @@ def test_end_points_relax_in_lock_step_as_fire_alone():
     """Both end points follow FIRE.run's own path; a batched group evaluates them in one call per step."""
     from ase.optimize import FIRE
 
-    from litraj_data.leaderboard.neb.harness import _relax_together
+    from litraj_data.leaderboard.reference.neb.harness import _relax_together
 
     hop = cu_vacancy_hop(shift=0.0)
     ends = [hop.images[0].copy(), hop.images[-1].copy()]
@@ -216,7 +216,7 @@ def test_dead_worker_becomes_a_record_through_the_shared_executor(tmp_path):
 
 @pytest.mark.parametrize("calc, reason", [(Raising, "model_error"), (NaNCalc, "nan"), (Exploding, "exploding_force")])
 def test_failures_are_recorded_and_run_continues(tmp_path, calc, reason):
-    from litraj_data.leaderboard.neb.hops import HopInput as H
+    from litraj_data.leaderboard.reference.neb.hops import HopInput as H
 
     good = cu_vacancy_hop("good_0_1_0_0_0")
 

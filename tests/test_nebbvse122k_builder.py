@@ -54,7 +54,7 @@ def test_build_rows_failures_and_resume(tmp_path):
 
 
 def test_hops_cli_json(tmp_path, capsys):
-    from litraj_data.leaderboard.hops.cli import register
+    from litraj_data.leaderboard.reference.hops.cli import register
 
     p = tmp_path / "Li3N.json"
     p.write_text(json.dumps(real_structures()["Li3N"].as_dict()))

@@ -1,4 +1,4 @@
-"""The shared reference physics (``leaderboard.physics``): periodic union-find, lattice images,
+"""The shared reference physics (``leaderboard.reference.physics``): periodic union-find, lattice images,
 one oxidation-state rule, one pair-parameter type, and BVSE / hop percolation on top of them."""
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ from pymatgen.core import Lattice, Structure
 
 from hops_structures import real_structures
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.physics import periodic
-from litraj_data.leaderboard.physics.oxidation import (
+from litraj_data.leaderboard.reference.physics import periodic
+from litraj_data.leaderboard.reference.physics.oxidation import (
     assign_oxidation_states,
     given_oxidation_states,
     oxidation_states,
 )
-from litraj_data.leaderboard.physics.periodic import (
+from litraj_data.leaderboard.reference.physics.periodic import (
     PeriodicUnionFind,
     cell_images,
     extends_rank,
@@ -30,7 +30,7 @@ from litraj_data.leaderboard.physics.periodic import (
     percolation_thresholds,
     periodic_dimension,
 )
-from litraj_data.leaderboard.physics.softbv import PairParameters, framework_parameters
+from litraj_data.leaderboard.reference.physics.softbv import PairParameters, framework_parameters
 
 PHYSICS = Path(__file__).resolve().parents[1] / "leaderboard" / "physics"
 
@@ -156,13 +156,13 @@ def _count_calls(monkeypatch) -> dict[str, int]:
 
 
 def test_bvse_and_hop_percolation_run_the_same_periodic_union_find(monkeypatch):
-    from litraj_data.leaderboard.bvse import percolation as bvse_percolation
-    from litraj_data.leaderboard.bvse import percolation_levels
-    from litraj_data.leaderboard.hops import graph as hop_graph_module
-    from litraj_data.leaderboard.hops import percolation as hop_percolation
-    from litraj_data.leaderboard.hops.api import hop_graph
+    from litraj_data.leaderboard.reference.bvse import percolation as bvse_percolation
+    from litraj_data.leaderboard.reference.bvse import percolation_levels
+    from litraj_data.leaderboard.reference.hops import graph as hop_graph_module
+    from litraj_data.leaderboard.reference.hops import percolation as hop_percolation
+    from litraj_data.leaderboard.reference.hops.api import hop_graph
 
-    from litraj_data.leaderboard.physics import periodic_compiled
+    from litraj_data.leaderboard.reference.physics import periodic_compiled
 
     # the grid sweep is the physics layer's compiled periodic union-find ...
     assert bvse_percolation.percolation_levels.__code__.co_names.count("grid_percolation_sweep") == 1
@@ -201,7 +201,7 @@ def test_bvse_and_hop_percolation_run_the_same_periodic_union_find(monkeypatch):
 def test_physics_imports_nothing_above_it():
     allowed = {"numpy", "scipy", "ase", "pymatgen", "spglib", "litraj_data.errors", "litraj_data.io",
                "__future__", "collections", "threading", "json", "math", "dataclasses", "functools", "pathlib", "typing", "pickle",
-               "litraj_data.leaderboard.physics", "bvlain", "numba"}
+               "litraj_data.leaderboard.reference.physics", "bvlain", "numba"}
     for path in PHYSICS.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)
@@ -212,9 +212,9 @@ def test_physics_imports_nothing_above_it():
 
 # ------------------------------------------------------------------ hops percolation: inf / null
 def test_hops_cli_json_writes_null_for_a_dimension_never_reached(monkeypatch, tmp_path, capsys):
-    from litraj_data.leaderboard.hops import api
-    from litraj_data.leaderboard.hops.bvse_band_neb import NEBResult
-    from litraj_data.leaderboard.hops.cli import register
+    from litraj_data.leaderboard.reference.hops import api
+    from litraj_data.leaderboard.reference.hops.bvse_band_neb import NEBResult
+    from litraj_data.leaderboard.reference.hops.cli import register
 
     s = real_structures()["LiFePO4"]
     channel = min(h.length for h in api.find_hops(s, "m"))
@@ -291,7 +291,7 @@ def test_oxidation_failures_have_reasons(structure, reason):
 
 # ------------------------------------------------------------------ one pair-parameter type
 def test_bvse_and_hops_use_the_same_pair_parameters():
-    from litraj_data.leaderboard.hops.api import HopSystem
+    from litraj_data.leaderboard.reference.hops.api import HopSystem
 
     s = real_structures()["LiFePO4"]
     system = HopSystem.from_structure(s, "m")
@@ -317,8 +317,8 @@ def test_two_li_on_one_site_is_refused_by_both_reference_calculators():
     from pymatgen.core import Lattice, Structure
 
     from litraj_data.errors import StructureError
-    from litraj_data.leaderboard.bvse import bvse_barriers
-    from litraj_data.leaderboard.hops.graph import build_hop_graph
+    from litraj_data.leaderboard.reference.bvse import bvse_barriers
+    from litraj_data.leaderboard.reference.hops.graph import build_hop_graph
 
     s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.03), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     s.append("Li", s[0].frac_coords + 1e-3)
@@ -335,7 +335,7 @@ def test_forced_oxidation_states_are_what_bvanalyzer_assigns():
     # shortcut gives its answer; everything else goes to BVAnalyzer (errors included)
     from pymatgen.io.ase import AseAtomsAdaptor
 
-    from litraj_data.leaderboard.physics import oxidation as ox
+    from litraj_data.leaderboard.reference.physics import oxidation as ox
 
     rs = real_structures()
     rocksalt = Lattice.cubic(4.2)

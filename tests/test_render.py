@@ -10,7 +10,7 @@ import pytest
 
 from litraj_data.leaderboard.scoring import (build_board, load_records, read_metadata, read_submission,
                                              score_submission)
-from litraj_data.leaderboard.scoring.render import json_document, markdown_board, render_html
+from litraj_data.leaderboard.page.render import json_document, markdown_board, render_html
 from test_scoring_support import (band_truth, predictions_for, scalar_truth, write_band_files,
                                   write_metadata)
 
@@ -176,7 +176,7 @@ def test_rendered_files_are_world_readable(scored, capsys):
     import stat
 
     from litraj_data.cli import main
-    from litraj_data.leaderboard.scoring.render import write_text_atomic
+    from litraj_data.leaderboard.page.render import write_text_atomic
 
     rec, tmp = scored
     old = os.umask(0o022)
@@ -234,7 +234,7 @@ def test_table_notes_fit_each_task():
 def test_png_plots_are_large_and_carry_the_metric(scored):
     from matplotlib.image import imread
 
-    from litraj_data.leaderboard.scoring.render import plot_record
+    from litraj_data.leaderboard.page.render import plot_record
 
     rec, tmp = scored
     paths = plot_record(rec, tmp / "plots")

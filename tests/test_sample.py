@@ -30,7 +30,7 @@ def test_sample_ships_verified_and_loads_offline(name, monkeypatch, isolated_cac
 
 def test_sample_bvel_columns_are_the_reference_calculator_s():
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.bvse.api import bvse_barriers
+    from litraj_data.leaderboard.reference.bvse.api import bvse_barriers
 
     ds = load_litraj("BVEL13k", split="train", source="sample")
     assert all(r["E_1D"] is not None for r in ds)
@@ -43,7 +43,7 @@ def test_sample_bvel_columns_are_the_reference_calculator_s():
 
 def test_sample_hop_rows_are_the_reference_calculator_s():
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.hops.api import hop_barriers
+    from litraj_data.leaderboard.reference.hops.api import hop_barriers
 
     dd = load_litraj("nebBVSE122k", source="sample")
     rows = {r["edge_id"]: r for s in dd for r in dd[s] if r["material_id"] == "sample-Li3N-191"}

@@ -434,7 +434,8 @@ def test_efs_scoring(tmp_path):
 # ------------------------------------------------------------------ CLI
 
 def _cli(argv, monkeypatch, truth):
-    from litraj_data.leaderboard.scoring import cli, tasks
+    from litraj_data.leaderboard.page import cli
+    from litraj_data.leaderboard.scoring import tasks
 
     monkeypatch.setattr(tasks.Task, "load_truth", lambda self, source=None, cache_dir=None: truth)
     parser = argparse.ArgumentParser()

@@ -7,8 +7,8 @@ import json
 import numpy as np
 import pytest
 
-from litraj_data.leaderboard.neb import NEBConfig, read_records, run_hop
-from litraj_data.leaderboard.umlip import ModelUnavailable, get_provider, get_spec, list_models
+from litraj_data.leaderboard.reference.neb import NEBConfig, read_records, run_hop
+from litraj_data.leaderboard.reference.umlip import ModelUnavailable, get_provider, get_spec, list_models
 
 chgnet = pytest.importorskip("chgnet")
 
@@ -17,7 +17,7 @@ chgnet = pytest.importorskip("chgnet")
 def lif_hop():
     """The LiF vacancy hop (face diagonal, 2.85 A) in its conventional cell minus one Li: 7 atoms."""
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.umlip.bands import structure_hops
+    from litraj_data.leaderboard.reference.umlip.bands import structure_hops
 
     sh = structure_hops(get_sample_structure("sample-LiF-225"), "LiF", min_width=4.0)
     assert len(sh.inputs) == 1
@@ -124,7 +124,7 @@ def test_chgnet_batched_evaluator_matches_calculator(lif_hop, chgnet_provider):
 def test_chunks_bound_the_atoms_per_pass():
     from ase import Atoms
 
-    from litraj_data.leaderboard.umlip.batched import chunks
+    from litraj_data.leaderboard.reference.umlip.batched import chunks
 
     small = [Atoms("H7")] * 10
     assert chunks(small, 64) == [list(range(9)), [9]]
@@ -157,7 +157,7 @@ def test_sevennet_real_hop(lif_hop):
 
 
 def _parser():
-    from litraj_data.leaderboard.umlip.cli import register
+    from litraj_data.leaderboard.reference.umlip.cli import register
 
     parser = argparse.ArgumentParser(prog="litraj")
     register(parser.add_subparsers(dest="command"))
@@ -194,7 +194,7 @@ def test_cli_bench_bad_model(tmp_path, capsys):
 @pytest.mark.parametrize("source", ["absent", "empty_dir", "not_a_zip"])
 def test_bench_checks_the_data_source_before_loading_the_model(tmp_path, capsys, monkeypatch, source):
     """An unavailable dataset fails at once: the model is never built (CHGNet used to load first)."""
-    from litraj_data.leaderboard.umlip import runners
+    from litraj_data.leaderboard.reference.umlip import runners
 
     built = []
 
@@ -262,7 +262,7 @@ def test_bench_fixture_submission_validates(tmp_path, capsys):
 def test_structure_without_bvse_parameters_starts_from_straight_lines():
     """Li3Sb has no softBV Li-Sb parameters: the uMLIP pipeline still gets its hops."""
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.umlip.bands import structure_hops
+    from litraj_data.leaderboard.reference.umlip.bands import structure_hops
 
     sh = structure_hops(get_sample_structure("sample-Li3Sb-225"), "Li3Sb", min_width=4.0)
     assert sh.system is None and sh.inputs and sh.graph.max_dim == 3
@@ -279,7 +279,7 @@ def test_numpy_chgnet_graph_is_identical():
     from chgnet.model import CHGNet
 
     from litraj_data.builders.sample_structures import load_sample_structures
-    from litraj_data.leaderboard.umlip.chgnet_graph import fast_converter
+    from litraj_data.leaderboard.reference.umlip.chgnet_graph import fast_converter
 
     conv = CHGNet.load(verbose=False).graph_converter
     fast = fast_converter(conv)

@@ -8,8 +8,8 @@ from dataclasses import replace
 
 import pytest
 
-from litraj_data.leaderboard.neb import NEBConfig
-from litraj_data.leaderboard.neb.lockstep import run_lockstep
+from litraj_data.leaderboard.reference.neb import NEBConfig
+from litraj_data.leaderboard.reference.neb.lockstep import run_lockstep
 
 pytest.importorskip("chgnet")
 
@@ -18,7 +18,7 @@ pytest.importorskip("chgnet")
 def small_hops():
     """The vacancy hop of LiF, LiCl, LiBr in their 7-atom cells (4 A width)."""
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.umlip.bands import structure_hops
+    from litraj_data.leaderboard.reference.umlip.bands import structure_hops
 
     return [structure_hops(get_sample_structure(f"sample-{m}-225"), m, min_width=4.0).inputs[0]
             for m in ("LiF", "LiCl", "LiBr")]
@@ -26,7 +26,7 @@ def small_hops():
 
 @pytest.fixture(scope="module")
 def chgnet_provider():
-    from litraj_data.leaderboard.umlip import get_provider
+    from litraj_data.leaderboard.reference.umlip import get_provider
 
     return get_provider("chgnet")
 
@@ -61,7 +61,7 @@ def test_chgnet_multi_hop_equals_image_by_image_paper_protocol(small_hops, chgne
 
 
 def _parser():
-    from litraj_data.leaderboard.umlip.cli import register
+    from litraj_data.leaderboard.reference.umlip.cli import register
 
     parser = argparse.ArgumentParser()
     register(parser.add_subparsers())

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from litraj_data.errors import RegistryError
-from litraj_data.leaderboard.umlip import ModelUnavailable, get_provider, get_spec, list_models
-from litraj_data.leaderboard.umlip.models import load_cards, parse_card
-from litraj_data.leaderboard.umlip.runners import MODELS, package_folder
+from litraj_data.leaderboard.reference.umlip import ModelUnavailable, get_provider, get_spec, list_models
+from litraj_data.leaderboard.reference.umlip.models import load_cards, parse_card
+from litraj_data.leaderboard.reference.umlip.runners import MODELS, package_folder
 
 REQUIRED = {"chgnet", "sevennet-0", "mace-mp-0", "mace-mp-0-small", "mace-mpa-0", "m3gnet", "mattersim", "orb-v3",
             "sevennet-mf-ompa"}
@@ -23,7 +23,7 @@ NOT_INSTALLED = sorted(n for n, s in MODELS.items() if importlib.util.find_spec(
 
 
 def _card_text(**changes) -> str:
-    doc = yaml.safe_load((package_folder("litraj_data.leaderboard.umlip.models") / "chgnet.yaml").read_text())
+    doc = yaml.safe_load((package_folder("litraj_data.leaderboard.reference.umlip.models") / "chgnet.yaml").read_text())
     for k, v in changes.items():
         if v is None:
             doc.pop(k, None)
@@ -112,7 +112,7 @@ def test_absent_package_says_which_extra(tmp_path, name):
 
 def test_absent_package_monkeypatched(monkeypatch):
     """The same path for a model whose weights are in its wheel (the package check comes first)."""
-    from litraj_data.leaderboard.umlip import runners
+    from litraj_data.leaderboard.reference.umlip import runners
 
     monkeypatch.setattr(runners, "package_folder", lambda package: None)
     with pytest.raises(ModelUnavailable, match=r"pip install 'litraj-data\[sevenn\]'") as exc:
@@ -122,7 +122,7 @@ def test_absent_package_monkeypatched(monkeypatch):
 
 def test_wheel_without_its_file(monkeypatch, tmp_path):
     """An installed package whose wheel lacks the card's file (another version): --weights PATH."""
-    from litraj_data.leaderboard.umlip import runners
+    from litraj_data.leaderboard.reference.umlip import runners
 
     monkeypatch.setattr(runners, "package_folder", lambda package: tmp_path)
     with pytest.raises(ModelUnavailable, match="is not in the installed chgnet.*--weights PATH") as exc:
@@ -148,7 +148,7 @@ def test_any_ase_calculator_plugs_in_through_the_provider_protocol():
     """ASE's EMT through FactoryProvider: a Cu vacancy hop (fcc, 31 atoms) runs in the harness."""
     from ase.build import bulk
 
-    from litraj_data.leaderboard.neb import CalculatorProvider, FactoryProvider, HopInput, NEBConfig, run_hop
+    from litraj_data.leaderboard.reference.neb import CalculatorProvider, FactoryProvider, HopInput, NEBConfig, run_hop
 
     provider = FactoryProvider(_emt_factory, key="emt")
     assert isinstance(provider, CalculatorProvider) and provider.evaluator() is None
@@ -189,7 +189,7 @@ def _finetuned(tmp_path, base: str, src, name: str, **card):
 @pytest.fixture(scope="module")
 def lif_images():
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.umlip.bands import structure_hops
+    from litraj_data.leaderboard.reference.umlip.bands import structure_hops
 
     sh = structure_hops(get_sample_structure("sample-LiF-225"), "LiF", min_width=4.0)
     return sh.inputs[0].images[1:2]  # one image: same weights give the same energy, one is enough
@@ -233,8 +233,8 @@ def test_finetuned_folder_loads_the_same_weights(tmp_path, lif_images, base, mod
     # and the submission files bench umlip writes say so, too (they once overwrote the flag)
     import yaml
 
-    from litraj_data.leaderboard.neb.config import NEBConfig
-    from litraj_data.leaderboard.umlip.bench import write_metadata
+    from litraj_data.leaderboard.reference.neb.config import NEBConfig
+    from litraj_data.leaderboard.reference.umlip.bench import write_metadata
 
     written = yaml.safe_load(write_metadata(tmp_path / "metadata.yaml", ft, "nebDFT2k/umlip_neb", NEBConfig(),
                                             "test").read_text())
@@ -297,7 +297,7 @@ def test_folder_without_card_is_plain_weights(tmp_path):
 
 
 def test_wrong_base_model_through_the_cli(ft_folder, tmp_path, capsys):
-    from litraj_data.leaderboard.umlip.cli import register
+    from litraj_data.leaderboard.reference.umlip.cli import register
 
     parser = argparse.ArgumentParser(prog="litraj")
     register(parser.add_subparsers(dest="command"))
@@ -313,9 +313,9 @@ def test_wrong_base_model_through_the_cli(ft_folder, tmp_path, capsys):
 def test_bench_umlip_with_finetuned_folder(tmp_path, capsys, base, module):
     """``litraj bench umlip --model M --weights DIR``: records and the submission's metadata say fine-tuned."""
     pytest.importorskip(module)
-    from litraj_data.leaderboard.neb import read_records
+    from litraj_data.leaderboard.reference.neb import read_records
     from litraj_data.leaderboard.scoring.submission import read_metadata
-    from litraj_data.leaderboard.umlip.cli import register
+    from litraj_data.leaderboard.reference.umlip.cli import register
     from litraj_data.testing import write_release
 
     folder = _finetuned(tmp_path, base, get_provider(base, check=False).weights_path(), "best.pth")
@@ -339,7 +339,7 @@ def test_bench_umlip_with_finetuned_folder(tmp_path, capsys, base, module):
 # -------------------------------------------------------------------------- litraj models
 
 def test_litraj_models_json(capsys):
-    from litraj_data.leaderboard.umlip.models_cli import register
+    from litraj_data.leaderboard.reference.umlip.models_cli import register
 
     parser = argparse.ArgumentParser(prog="litraj")
     register(parser.add_subparsers(dest="command"))
@@ -365,7 +365,7 @@ def test_screen_and_bench_efs_with_finetuned_folder(tmp_path, capsys):
     """``litraj screen --weights DIR`` and ``litraj bench efs --weights DIR`` (one CHGNet load, shared)."""
     pytest.importorskip("chgnet")
     from litraj_data.builders.sample_structures import get_sample_structure
-    from litraj_data.leaderboard.umlip.cli import register
+    from litraj_data.leaderboard.reference.umlip.cli import register
     from litraj_data.testing import write_release
 
     folder = _finetuned(tmp_path, "chgnet", get_provider("chgnet", check=False).weights_path(), "best.pth.tar")
@@ -392,7 +392,7 @@ def test_screen_and_bench_efs_with_finetuned_folder(tmp_path, capsys):
 
 def test_local_weights_card(monkeypatch):
     """A card with ``source: local`` (no wheel file, no published URL) asks for --weights PATH."""
-    from litraj_data.leaderboard.umlip import runners
+    from litraj_data.leaderboard.reference.umlip import runners
 
     card = parse_card(_card_text(name="chgnet-local", aliases=[], weights={"source": "local", "hint": "your checkpoint"}),
                       "umlip/models/chgnet-local.yaml")

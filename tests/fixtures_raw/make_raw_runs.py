@@ -1,7 +1,7 @@
 """Generate complete raw hop runs in the authors' layout by running a real calculator.
 
 The procedure follows the authors' ASE-driven VASP NEB (../shared/litraj/FORMAT.md), with
-the BVSE calculator (``litraj_data.leaderboard.hops.calculator.BVSECalculator``, Li moving,
+the BVSE calculator (``litraj_data.leaderboard.reference.hops.calculator.BVSECalculator``, Li moving,
 framework fixed with ``FixAtoms``) standing in for VASP:
 
 1. ``RUNNING`` marker; the initial band (linear interpolation of the Li hop, minimum image)
@@ -101,7 +101,7 @@ def initial_band(atoms: Atoms, source: int, target: int, offset: tuple[int, int,
 
 def bvse_factory() -> Callable[[], object]:
     """A fresh BVSE calculator per image (ASE's NEB wants one calculator per image)."""
-    from litraj_data.leaderboard.hops.calculator import BVSECalculator
+    from litraj_data.leaderboard.reference.hops.calculator import BVSECalculator
 
     return lambda: BVSECalculator(mobile="Li", cutoff=10.0)
 

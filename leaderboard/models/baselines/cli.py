@@ -1,0 +1,116 @@
+"""``litraj baseline train``, ``litraj baseline predict`` and ``litraj baseline importance``."""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from litraj_data.errors import LitrajError
+from litraj_data.io import dumps_json
+from litraj_data.leaderboard.models.baselines.models import GRIDS, model_names
+from litraj_data.leaderboard.models.baselines.train import FEATURES, predict_baseline, train_baseline
+
+__all__ = ["register"]
+
+
+def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
+    print(dumps_json({"records": [record]}, indent=2) if args.json else text)
+
+
+def _cmd_train(args: argparse.Namespace) -> int:
+    try:
+        info = train_baseline(args.task, args.model, args.out, features=args.features, tl=args.tl,
+                              source=args.source, seed=args.seed, cache_dir=args.cache_dir, jobs=args.jobs,
+                              grid=args.grid, progress=True)
+    except (LitrajError, ValueError) as exc:
+        print(f"baseline train failed: {exc}", file=sys.stderr)
+        return 2
+    _emit(args, {"file": args.out, **{k: v for k, v in info.items() if k != "features"}},
+          f"{info['label']} on {info['task']}: CV MAE {info['cv_mae']:.4f} ({info['cv_folds']} folds, "
+          f"{info['n_train']} rows, {len(info['features'])} features), best {info['best_params']}; "
+          f"saved in {args.out}")
+    return 0
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    try:
+        res = predict_baseline(args.model_dir, args.out, source=args.source, split=args.split,
+                               cache_dir=args.cache_dir, jobs=args.jobs, trust=args.trust, progress=True)
+    except (LitrajError, ValueError, OSError) as exc:
+        print(f"baseline predict failed: {exc}", file=sys.stderr)
+        return 2
+    _emit(args, res, f"wrote {res['n']} predictions for {res['task']} to {res['file']} "
+          f"(metadata {res['metadata']})")
+    return 0
+
+
+def _cmd_importance(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.models.baselines.importance import model_importances, plot_importances
+
+    try:
+        res = model_importances(args.model_dir, source=args.source, split=args.split, cache_dir=args.cache_dir,
+                                trust=args.trust, repeats=args.repeats, max_features=args.max_features,
+                                jobs=args.jobs, seed=args.seed)
+        if args.plot:
+            res["plot"] = plot_importances(res, args.plot, title=f"{res['label']} on {res['task']}")
+    except (LitrajError, ValueError, OSError) as exc:
+        print(f"baseline importance failed: {exc}", file=sys.stderr)
+        return 2
+    top = args.top
+    lines = [f"{res['label']} on {res['task']} ({res['n_train']} training rows, {res['n_eval']} held out)",
+             f"impurity ({res['impurity_source']}):"]
+    lines += [f"  {i['feature']:<60} {i['importance']:.4f}" for i in res["impurity"][:top]]
+    lines.append("permutation (MAE increase, eV):")
+    lines += [f"  {i['feature']:<60} {i['importance']:.4f} +- {i['std']:.4f}" for i in res["permutation"][:top]]
+    lines.append("KNN forward selection (impurity order): " + ", ".join(
+        f"{c['n_features']}:{c['cv_mae']:.3f}" for c in res["forward_selection"]))
+    if args.plot:
+        lines.append(f"plot: {args.plot}")
+    _emit(args, {"file": args.model_dir, **res}, "\n".join(lines))
+    return 0
+
+
+def register(subparsers: Any) -> None:
+    """Add ``baseline train``, ``baseline predict`` and ``baseline importance`` to the ``litraj`` command."""
+    p = subparsers.add_parser("baseline", help="classical baselines on the paper's feature sets")
+    sub = p.add_subparsers(dest="baseline_command", required=True)
+    tr = sub.add_parser("train", help="grid-search a regressor on train+val of a task (grouped 5-fold CV)")
+    tr.add_argument("--task", required=True, help="scalar task, e.g. BVEL13k/E_1D, nebDFT2k/em")
+    tr.add_argument("--model", default="rf", choices=model_names())
+    tr.add_argument("--features", default="voronoi", choices=FEATURES,
+                    help="voronoi: the paper's SI S1 set (-v); ward: Ward et al. 2017 via matminer (-w); both")
+    tr.add_argument("--tl", action="store_true", help="add the BVSE barrier as a feature (-tl variant)")
+    tr.add_argument("--grid", default="paper", choices=GRIDS, help="hyperparameter grid (small: for quick looks)")
+    tr.add_argument("--source", help="dataset source, as load_litraj(source=)")
+    tr.add_argument("--cache-dir", help="dataset and feature cache folder")
+    tr.add_argument("--out", required=True, help="model folder")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--jobs", type=int, default=1, help="featurisation worker processes")
+    tr.add_argument("--json", action="store_true")
+    tr.set_defaults(func=_cmd_train)
+    pr = sub.add_parser("predict", help="predict the task's split and write a submission")
+    pr.add_argument("--model-dir", required=True, help="folder written by `baseline train`")
+    pr.add_argument("--source", help="dataset source, as load_litraj(source=)")
+    pr.add_argument("--cache-dir", help="dataset and feature cache folder")
+    pr.add_argument("--split", help="split to predict (default: the task's)")
+    pr.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
+    pr.add_argument("--trust", action="store_true",
+                    help="load a model file that needs untrusted types or is a legacy pickle (can run code: "
+                         "only for a folder you made yourself)")
+    pr.add_argument("--jobs", type=int, default=1, help="featurisation worker processes")
+    pr.add_argument("--json", action="store_true")
+    pr.set_defaults(func=_cmd_predict)
+    im = sub.add_parser("importance", help="impurity and permutation importances, KNN forward selection (Fig. 1g)")
+    im.add_argument("--model-dir", required=True, help="folder written by `baseline train`")
+    im.add_argument("--source", help="dataset source of the held-out split, as load_litraj(source=)")
+    im.add_argument("--cache-dir", help="dataset and feature cache folder")
+    im.add_argument("--split", help="held-out split for permutation importance (default: the task's)")
+    im.add_argument("--repeats", type=int, default=5, help="permutations per feature")
+    im.add_argument("--max-features", type=int, default=30, help="longest forward-selection prefix")
+    im.add_argument("--top", type=int, default=15, help="features listed per ranking in the text output")
+    im.add_argument("--plot", help="figure file (.png, .pdf, .svg)")
+    im.add_argument("--trust", action="store_true", help="as for predict")
+    im.add_argument("--jobs", type=int, default=1)
+    im.add_argument("--seed", type=int, default=0)
+    im.add_argument("--json", action="store_true")
+    im.set_defaults(func=_cmd_importance)

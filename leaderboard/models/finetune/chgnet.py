@@ -1,0 +1,113 @@
+"""Fine-tuning CHGNet with its own ``chgnet.trainer.Trainer`` and ``StructureData``.
+
+Labels go in as CHGNet's own MPtrj pipeline expects them: energy per atom (eV/atom),
+forces (eV/A) and the *VASP* stress (kbar, VASP sign), which ``StructureData`` turns into
+CHGNet's GPa with its factor -0.1. Our rows carry the ASE stress (eV/A^3, ASE sign), so
+``vasp_kbar = -10 * 160.2177 * ase``.
+
+The kept weights are the Trainer's ``bestE_*.pth.tar`` (lowest validation energy MAE,
+the model CHGNet's own Trainer evaluates on a test set). Before the ``after`` evaluation
+that state is loaded back into the in-memory model, so ``after`` and
+``val_predictions.parquet`` are the model at the end of training, and the written file
+must reproduce them (tested).
+"""
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from litraj_data.leaderboard.models.finetune.data import Configs
+from litraj_data.leaderboard.models.finetune.errors import FinetuneError
+from litraj_data.leaderboard.models.finetune.metrics import Prediction
+from litraj_data.leaderboard.models.finetune.protocol import Protocol
+
+__all__ = ["WEIGHTS_NAME", "base_model", "finetune_chgnet", "structure_data"]
+
+WEIGHTS_NAME = "chgnet_finetuned.pth.tar"
+_EV_A3_TO_GPA = 160.21766208
+
+
+def base_model(weights: str | None) -> Any:
+    """The CHGNet to start from: the wheel's 0.3.0 or a local ``.pth.tar``."""
+    from chgnet.model import CHGNet
+
+    with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints banners on stdout
+        return CHGNet.from_file(weights) if weights else CHGNet.load(verbose=False)
+
+
+def structure_data(configs: Configs, shuffle: bool) -> Any:
+    """``chgnet.data.dataset.StructureData`` of the configurations (VASP-convention stress)."""
+    from chgnet.data.dataset import StructureData
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from ase.stress import voigt_6_to_full_3x3_stress
+
+    structures, energies, forces, stresses = [], [], [], []
+    for a in configs.atoms:
+        structures.append(AseAtomsAdaptor.get_structure(a))
+        energies.append(float(a.get_potential_energy()) / len(a))
+        forces.append(np.asarray(a.get_forces(), float))
+        stresses.append(-10.0 * _EV_A3_TO_GPA * voigt_6_to_full_3x3_stress(np.asarray(a.get_stress(), float)))
+    with contextlib.redirect_stdout(sys.stderr):
+        return StructureData(structures, energies, forces, stresses=stresses, structure_ids=list(configs.ids),
+                             shuffle=shuffle)
+
+
+def predict_model(model: Any, configs: Configs, batch_size: int) -> list[Prediction]:
+    """Energies (total, eV) and forces of an in-memory CHGNet (its own ``predict_structure``)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    structures = [AseAtomsAdaptor.get_structure(a) for a in configs.atoms]
+    preds = model.predict_structure(structures, task="ef", batch_size=batch_size)
+    preds = [preds] if isinstance(preds, dict) else preds
+    return [(float(p["e"]) * len(a), np.asarray(p["f"], float)) for p, a in zip(preds, configs.atoms)]
+
+
+def finetune_chgnet(train: Configs, val: Configs, out: Path, work: Path, protocol: Protocol, epochs: int,
+                    device: str, weights: str | None = None, seed: int = 0) -> dict[str, Any]:
+    """Fine-tune CHGNet; write ``out/chgnet_finetuned.pth.tar``.
+
+    Returns
+    -------
+    dict
+        ``weights`` (file name in ``out``), ``after_predictions`` (the in-memory model at the
+        end of training on ``val``), ``best_epoch``, ``history`` (CHGNet's MAE per epoch).
+    """
+    import torch
+    from chgnet.data.dataset import get_loader
+    from chgnet.trainer import Trainer
+
+    model = base_model(weights)
+    train_loader = get_loader(structure_data(train, shuffle=True), batch_size=protocol.batch_size,
+                              pin_memory=False)
+    val_loader = get_loader(structure_data(val, shuffle=False), batch_size=protocol.batch_size, pin_memory=False)
+    trainer = Trainer(model=model, targets="efs", energy_loss_ratio=protocol.energy_weight,
+                      force_loss_ratio=protocol.force_weight, stress_loss_ratio=protocol.stress_weight,
+                      optimizer="Adam", scheduler="CosLR", criterion=protocol.loss, epochs=epochs,
+                      learning_rate=protocol.lr, use_device=device, print_freq=1, torch_seed=seed, data_seed=seed)
+    save_dir = work / "chgnet_checkpoints"
+    with contextlib.redirect_stdout(sys.stderr):  # the Trainer's per-batch progress lines go to stderr
+        trainer.train(train_loader, val_loader, save_dir=str(save_dir))
+    best = sorted(save_dir.glob("bestE_*.pth.tar"))
+    if not best:
+        raise FinetuneError(f"CHGNet's Trainer wrote no bestE checkpoint in {save_dir} (NaN loss?)",
+                            reason="training_failed")
+    # torch.load of CHGNet's own trainer file (not a user file): it holds optimizer/scheduler
+    # state and python scalars, which only load with weights_only=False -- as CHGNet.from_file does
+    state = torch.load(best[-1], map_location="cpu", weights_only=False)
+    trainer.model.load_state_dict(state["model"]["state_dict"])
+    trainer.model.eval()
+    tmp = out / f".{WEIGHTS_NAME}.tmp"
+    shutil.copyfile(best[-1], tmp)
+    tmp.replace(out / WEIGHTS_NAME)  # atomic: a crash never leaves half a checkpoint
+    with contextlib.redirect_stdout(sys.stderr):
+        preds = predict_model(trainer.model, val, protocol.batch_size)  # on the training device
+    history = {k: {s: list(v) for s, v in d.items() if s != "test"} for k, d in trainer.training_history.items()}
+    return {"weights": WEIGHTS_NAME, "after_predictions": preds, "best_checkpoint": best[-1].name,
+            # CHGNet counts epochs from 0; the card counts from 1, as sevenn does
+            "best_epoch": int(best[-1].name.split("_")[1].removeprefix("epoch")) + 1, "history": history}
