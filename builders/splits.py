@@ -121,13 +121,3 @@ def assign_splits(
                     train_c[e] = train_c.get(e, 0) + 1
                 changed = True
     return split
-
-
-def check_split_rule(split: Mapping[str, str], ids_to_elements: Mapping[str, Iterable[str]]) -> list[str]:
-    """Violations of the element-coverage rule (empty when it holds)."""
-    have = {s: set() for s in SPLITS}
-    for i, s in split.items():
-        have[s] |= set(ids_to_elements[i])
-    out = [f"test element {e} not in val" for e in sorted(have["test"] - have["val"])]
-    out += [f"val element {e} not in train" for e in sorted(have["val"] - have["train"])]
-    return out

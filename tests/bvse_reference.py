@@ -12,14 +12,29 @@ from scipy.special import erfc
 from litraj_data.leaderboard.reference.bvse.landscape import (
     ERFC_STEP,
     MIN_DISTANCE,
+    TIE,
     Landscape,
+    _erfc_table,
     _finish,
     _setup,
-    _squared_distances,
-    _erfc_table,
-    _with_ties,
 )
 from litraj_data.leaderboard.reference.physics.softbv import PairParameters
+
+
+def _with_ties(limit_d2):
+    """Squared-distance limit widened by ``TIE`` (the compiled path: ``kernels._with_ties_jit``)."""
+    return limit_d2 + 2.0 * TIE * np.sqrt(limit_d2)
+
+
+def _squared_distances(pts: np.ndarray, ions: np.ndarray) -> np.ndarray:
+    """Dense points x ions squared distances by explicit differences (exact as d -> 0)."""
+    d2 = np.subtract.outer(pts[:, 0], ions[:, 0])
+    d2 *= d2
+    for ax in (1, 2):
+        t = np.subtract.outer(pts[:, ax], ions[:, ax])
+        t *= t
+        d2 += t
+    return d2
 
 
 def compute_landscape_reference(

@@ -11,7 +11,6 @@ from scipy.special import erfc
 
 from litraj_data.errors import StructureError
 from litraj_data.leaderboard.reference.bvse import bvse_barriers, compute_landscape, grid_shape, percolation_levels
-from litraj_data.leaderboard.reference.bvse.volumetric import read_grd
 from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
 from litraj_data.leaderboard.reference.physics.softbv import (
     covalent_radius,
@@ -20,6 +19,7 @@ from litraj_data.leaderboard.reference.physics.softbv import (
     pair_parameters,
     principal_quantum_number,
 )
+from oracles import read_grd
 
 
 def elements_and_states(structure: Structure) -> tuple[list[str], list[int]]:

@@ -11,7 +11,8 @@ from hops_structures import antifluorite, real_structures
 from litraj_data.errors import StructureError
 from litraj_data.leaderboard.reference.hops.api import find_hops, hop_graph
 from litraj_data.leaderboard.reference.hops.percolation import percolation_barriers
-from litraj_data.leaderboard.reference.physics.periodic import percolation_thresholds, periodic_dimension
+from litraj_data.leaderboard.reference.physics.periodic import percolation_thresholds
+from oracles import bottlenecks_reference, canonical_edge, periodic_dimension
 
 
 def test_dimensionality_of_simple_periodic_graphs():
@@ -137,7 +138,7 @@ def _cells():
 
 
 def test_bottlenecks_equal_the_edge_by_edge_loop_exactly():
-    from litraj_data.leaderboard.reference.hops.graph import bottlenecks, bottlenecks_reference, collect_edges
+    from litraj_data.leaderboard.reference.hops.graph import bottlenecks, collect_edges
 
     for name, at in _cells():
         cell = at.cell.array
@@ -158,14 +159,14 @@ def test_bottlenecks_equal_the_edge_by_edge_loop_exactly():
 
 
 def test_collected_edges_are_canonical_unique_and_sorted():
-    from litraj_data.leaderboard.reference.hops.graph import _canonical, collect_edges
+    from litraj_data.leaderboard.reference.hops.graph import collect_edges
 
     for name, at in _cells():
         cell = at.cell.array
         frac = np.linalg.solve(cell.T, at.positions.T).T
         edges, lengths = collect_edges(cell, frac, at.numbers, 3, 8.0)
         keys = [tuple(int(v) for v in e) for e in edges]
-        assert keys == [_canonical(e[0], e[1], np.array(e[2:])) for e in keys], name
+        assert keys == [canonical_edge(e[0], e[1], np.array(e[2:])) for e in keys], name
         assert len(set(keys)) == len(keys), name
         assert np.all(np.diff(np.round(lengths, 6)) >= 0) and lengths.max() <= 8.0, name
         for (s, t, *o), L in zip(edges, lengths):

@@ -107,7 +107,7 @@ def test_end_points_relax_in_lock_step_as_fire_alone():
     """Both end points follow FIRE.run's own path; a batched group evaluates them in one call per step."""
     from ase.optimize import FIRE
 
-    from litraj_data.leaderboard.reference.neb.harness import _relax_together
+    from oracles import relax_together
 
     hop = cu_vacancy_hop(shift=0.0)
     ends = [hop.images[0].copy(), hop.images[-1].copy()]
@@ -123,7 +123,7 @@ def test_end_points_relax_in_lock_step_as_fire_alone():
 
     together = [a.copy() for a in ends]
     group = attach_batched(together, CalculatorEvaluator(EMT()))
-    result = _relax_together(together, 0.05, 60, 1e3, ["end 0", "end 1"])
+    result = relax_together(together, 0.05, 60, 1e3, ["end 0", "end 1"])
     for (steps, ok, positions), (n, conv), atoms in zip(alone, result, together):
         assert (n, conv) == (steps, ok)
         assert np.abs(atoms.positions - positions).max() < 1e-10
@@ -134,7 +134,7 @@ def test_end_points_relax_in_lock_step_as_fire_alone():
     short = [a.copy() for a in ends]
     for atoms in short:
         atoms.calc = EMT()
-    assert [conv for _, conv in _relax_together(short, 0.05, 2, 1e3, ["a", "b"])] == [False, False]
+    assert [conv for _, conv in relax_together(short, 0.05, 2, 1e3, ["a", "b"])] == [False, False]
 
 
 def test_resume_skips_finished(tmp_path):

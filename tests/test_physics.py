@@ -28,9 +28,9 @@ from litraj_data.leaderboard.reference.physics.periodic import (
     extends_rank,
     lattice_images,
     percolation_thresholds,
-    periodic_dimension,
 )
 from litraj_data.leaderboard.reference.physics.softbv import PairParameters, framework_parameters
+from oracles import periodic_dimension
 
 PHYSICS = Path(__file__).resolve().parents[1] / "leaderboard" / "physics"
 

@@ -204,7 +204,7 @@ def test_raw_build_follows_the_element_coverage_split_rule(tmp_path):
     from ase.calculators.lj import LennardJones
 
     from fixtures_raw.make_raw_runs import initial_band, li_hops, load_material, write_authors_run
-    from litraj_data.builders.splits import check_split_rule
+    from oracles import check_split_rule
 
     base = load_material("Li2O")
     raw = tmp_path / "raw"

@@ -4,7 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from litraj_data.builders.splits import assign_splits, check_split_rule, read_split_table
+from litraj_data.builders.splits import assign_splits, read_split_table
+from oracles import check_split_rule
 from litraj_data.errors import DataFormatError
 
 

@@ -108,7 +108,7 @@ def _kth_near(a: np.ndarray, n: int, kk: int, guess: float) -> float:
 
 @nb.njit(cache=True, inline="always")
 def _with_ties_jit(limit_d2: float) -> float:
-    """Squared-distance limit widened by :data:`TIE` (as ``landscape._with_ties``)."""
+    """Squared-distance limit widened by :data:`TIE` (as the oracle's ``_with_ties`` in ``tests/bvse_reference.py``)."""
     return limit_d2 + 2.0 * TIE * np.sqrt(limit_d2)
 
 

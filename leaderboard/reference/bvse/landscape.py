@@ -38,11 +38,6 @@ TIE = 1e-9  # Å; ions this close to the limit (k-th nearest or cutoff) are insi
 # symmetry-equal distances, which differ by round-off, are kept or dropped together
 
 
-def _with_ties(limit_d2):
-    """Squared-distance limit widened by :data:`TIE`."""
-    return limit_d2 + 2.0 * TIE * np.sqrt(limit_d2)
-
-
 @dataclass
 class Landscape:
     """BVSE energies on a periodic grid.
@@ -175,17 +170,6 @@ def _finish(setup: _Setup, energies, lattice, numbers, positions, n_pairs) -> La
         positions=np.asarray(positions if positions is not None else np.zeros((0, 3)), dtype=float),
         pair_evaluations=n_pairs,
     )
-
-
-def _squared_distances(pts: np.ndarray, ions: np.ndarray) -> np.ndarray:
-    """Dense points x ions squared distances by explicit differences (exact as d -> 0)."""
-    d2 = np.subtract.outer(pts[:, 0], ions[:, 0])
-    d2 *= d2
-    for ax in (1, 2):
-        t = np.subtract.outer(pts[:, ax], ions[:, ax])
-        t *= t
-        d2 += t
-    return d2
 
 
 def compute_landscape(

@@ -38,11 +38,3 @@ def write_grd(landscape: Landscape, path: str | Path, title: str = "BVSE landsca
         f.write(" ".join(str(n) for n in landscape.shape) + "\n")
         np.savetxt(f, landscape.energies.ravel(order="F"), fmt="%.6f")
     return path
-
-
-def read_grd(path: str | Path) -> np.ndarray:
-    """Read back a ``.grd`` file written by :func:`write_grd` (for tests and tools)."""
-    lines = Path(path).read_text().splitlines()
-    shape = tuple(int(x) for x in lines[2].split())
-    data = np.array([float(x) for x in lines[3:] if x.strip()])
-    return data.reshape(shape, order="F")

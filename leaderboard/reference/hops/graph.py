@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from litraj_data.errors import StructureError
-from litraj_data.leaderboard.reference.hops.energy import segment_distance
 from litraj_data.leaderboard.reference.physics.periodic import check_no_overlaps, lattice_images, percolation_thresholds
 
 DEFAULT_CUTOFF = 8.0  # A, longest Li-Li hop considered
@@ -75,12 +74,6 @@ class Hop:
         }
 
 
-def _canonical(s: int, t: int, o: np.ndarray) -> tuple[int, ...]:
-    a = (int(s), int(t), *map(int, o))
-    b = (int(t), int(s), *map(int, -np.asarray(o)))
-    return min(a, b)
-
-
 def collect_edges(
     cell: np.ndarray, frac: np.ndarray, numbers: np.ndarray, mobile_z: int = 3, cutoff: float = DEFAULT_CUTOFF
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -100,7 +93,7 @@ def collect_edges(
         d = np.linalg.norm(pos - center, axis=1)
         ok = (d >= 1e-8) & (d <= cutoff)
         t, sh, d = li[atom[ok]], shift[ok], d[ok]
-        # canonical orientation of every edge at once (what _canonical gives edge by edge): the
+        # canonical orientation of every edge at once (what ``tests/oracles.py::canonical_edge`` gives edge by edge): the
         # lexicographically smaller of (s, t, o) and (t, s, -o); first occurrence keeps its length
         fwd = np.column_stack([np.full(len(t), s), t, sh])
         bwd = np.column_stack([t, np.full(len(t), s), -sh])
@@ -123,7 +116,7 @@ def bottlenecks(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray) -> np.nda
     + 1 A, re-gathered within length + 3 A when an edge reaches past them, in edge order),
     and all the edges that share a gathering are measured in one array operation
     (:func:`_segment_distances`); ``tests/test_hops_graph.py`` checks the values against the
-    edge-by-edge loop (:func:`bottlenecks_reference`).
+    edge-by-edge loop (``tests/oracles.py::bottlenecks_reference``).
     """
     out = np.full(len(edges), np.inf)
     if not len(edges):
@@ -175,24 +168,6 @@ def _segment_distances(gathered: tuple[np.ndarray, np.ndarray, np.ndarray], a: n
                                        & (shift[:, None, :] == e[None, :, 2:]).all(axis=-1))
         d[is_end] = np.inf
         out[lo:lo + step] = d.min(axis=0)
-    return out
-
-
-def bottlenecks_reference(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """:func:`bottlenecks` edge by edge (the loop it replaced; the tests' oracle)."""
-    out = np.empty(len(edges))
-    cache: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
-    for k, (s, t, *o) in enumerate(edges):
-        a = frac[s] @ cell
-        b = (frac[t] + np.asarray(o)) @ cell
-        L = float(np.linalg.norm(b - a))
-        if s not in cache:
-            cache[s] = lattice_images(cell, frac, a, L + 1.0 + 1e-9)
-        atom, shift, pos = cache[s]
-        if np.linalg.norm(pos - a, axis=1).max(initial=0.0) < L + 0.5:  # re-gather for longer edges
-            cache[s] = atom, shift, pos = lattice_images(cell, frac, a, L + 3.0)
-        is_end = ((atom == s) & np.all(shift == 0, axis=1)) | ((atom == t) & np.all(shift == o, axis=1))
-        out[k] = segment_distance(pos[~is_end], a, b).min(initial=np.inf)
     return out
 
 

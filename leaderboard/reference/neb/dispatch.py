@@ -1,4 +1,4 @@
-"""Where hops run: this process, spawned local processes, or a Dask cluster.
+"""Where hops run: one hop in this process (:func:`run_hop`), spawned local processes, or a Dask cluster.
 
 A thin use of :func:`litraj_data.executors.map_unordered` (the one executor of the package):
 every backend yields ``(record, frames)`` as hops finish, so the caller streams them to the
@@ -13,11 +13,38 @@ from typing import Any, Iterator, Sequence
 
 from litraj_data.executors import map_unordered
 from litraj_data.leaderboard.reference.neb.config import NEBConfig
-from litraj_data.leaderboard.reference.neb.harness import run_hop
 from litraj_data.leaderboard.reference.neb.hops import HopInput
+from litraj_data.leaderboard.reference.neb.lockstep import LockstepRunner
 from litraj_data.leaderboard.reference.neb.provider import CalculatorProvider
 
 Result = tuple[dict[str, Any], Any]
+
+
+def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEBConfig()) -> Result:
+    """Optimise one hop in this process; never raises for problems of the hop itself.
+
+    The task every backend of :func:`dispatch` runs (a worker process or a Dask task gets
+    one hop); the same lock-step runner as a whole in-process run, with one hop.
+
+    Parameters
+    ----------
+    hop : HopInput
+    provider : CalculatorProvider
+    config : NEBConfig
+
+    Returns
+    -------
+    record : dict
+        ``edge_id``, ``barrier`` (max - min of the band energies, eV; ``None`` on error),
+        ``converged``, ``neb_converged``, ``endpoints_converged``, ``steps``,
+        ``endpoint_steps``, ``fmax`` (largest NEB force, eV/A), ``wall_time`` (s),
+        ``model_calls``, ``evaluations``, ``stages``, ``energies``, ``n_images``, ``n_atoms``,
+        ``model``, ``batched``, ``optimizer``, ``error`` (``None`` or ``{"reason", "message"}``)
+        and the hop's ``meta``.
+    frames : list of Atoms or None
+        The optimised band (``None`` on error).
+    """
+    return next(iter(LockstepRunner(provider, config).run([hop])))
 
 
 def crash_record(provider: CalculatorProvider, hop: HopInput, exc: BaseException) -> Result:

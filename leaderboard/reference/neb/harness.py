@@ -1,4 +1,4 @@
-"""Run the uMLIP-NEB protocol on hops: one record + one optimised band per hop.
+"""Run the uMLIP-NEB protocol on hops into an output folder: one record + one optimised band per hop.
 
 Output folder layout::
 
@@ -9,6 +9,11 @@ Output folder layout::
 A rerun with the same folder skips every hop that already has a record. A hop that raises,
 gives NaN energies or forces, or exceeds ``force_limit`` gets a record with ``error`` and
 the run goes on.
+
+Roles: this module owns the output folder (records, bands, the failed list) and the resume
+logic; :mod:`.dispatch` decides where each hop runs (and runs one, :func:`run_hop`);
+:mod:`.lockstep` runs many hops in this process in lock step. Imports go one way:
+harness -> dispatch -> lockstep.
 """
 from __future__ import annotations
 
@@ -17,15 +22,17 @@ import time
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import numpy as np
 from ase import Atoms
 
 from litraj_data.io import JsonlCheckpoint, atomic_write_text
-from litraj_data.leaderboard.reference.neb.batch import attach_batched
 from litraj_data.leaderboard.reference.neb.config import NEBConfig
+from litraj_data.leaderboard.reference.neb.dispatch import dispatch
 from litraj_data.leaderboard.reference.neb.hops import HopInput
-from litraj_data.leaderboard.reference.neb.protocol import OptimisationDiverged, guard, hop_protocol, optimise, together
+from litraj_data.leaderboard.reference.neb.lockstep import run_lockstep
+from litraj_data.leaderboard.reference.neb.metrics import run_metrics
+from litraj_data.leaderboard.reference.neb.protocol import OptimisationDiverged
 from litraj_data.leaderboard.reference.neb.provider import CalculatorProvider
+from litraj_data.store.extxyz import write_extxyz
 
 RESULTS = "results.jsonl"
 BANDS = "bands"
@@ -34,77 +41,6 @@ FAILED = "failed.txt"
 
 #: former name, kept for importers (it clashed with the raw-run reader's HopFailure record)
 HopFailure = OptimisationDiverged
-
-
-def drive(program: Any) -> Any:
-    """Run a protocol generator to its end with nothing shared (its reads evaluate on demand)."""
-    while True:
-        try:
-            next(program)
-        except StopIteration as stop:
-            return stop.value
-
-
-def _relax_together(structures: list[Atoms], fmax: float, steps: int, limit: float,
-                    stages: list[str]) -> list[tuple[int, bool]]:
-    """Relax each structure with its own FIRE, all advanced in lock step.
-
-    Each optimiser follows exactly the path of ``FIRE(atoms).run(fmax, steps)``; when the
-    structures share a batched group, the group evaluates all of them in one model call per
-    step. Returns ``(steps, converged)`` per structure.
-    """
-    from ase.optimize import FIRE
-
-    def reader(atoms: Atoms, name: str):
-        return lambda: guard(np.array([atoms.get_potential_energy()]), atoms.get_forces(), limit, name)
-
-    return drive(together([optimise(FIRE(a, logfile=None), fmax, steps, reader(a, s))
-                           for a, s in zip(structures, stages)]))
-
-
-def optimise_band(images: list[Atoms], provider: CalculatorProvider, config: NEBConfig) -> dict[str, Any]:
-    """End-point relaxation then CI-NEB (and the configured options), in place on ``images``.
-
-    Returns
-    -------
-    dict
-        As :func:`~.protocol.hop_protocol`, plus ``evaluations`` (batched path).
-    """
-    evaluator = provider.evaluator() if config.batched else None
-    group = attach_batched(images, evaluator) if evaluator is not None else None
-    if group is None:
-        for img in images:
-            img.calc = provider.calculator()
-    res = drive(hop_protocol(images, config))
-    res["evaluations"] = None if group is None else group.evaluated
-    return res
-
-
-def run_hop(hop: HopInput, provider: CalculatorProvider, config: NEBConfig = NEBConfig()
-            ) -> tuple[dict[str, Any], list[Atoms] | None]:
-    """Optimise one hop; never raises for problems of the hop itself.
-
-    Parameters
-    ----------
-    hop : HopInput
-    provider : CalculatorProvider
-    config : NEBConfig
-
-    Returns
-    -------
-    record : dict
-        ``edge_id``, ``barrier`` (max - min of the band energies, eV; ``None`` on error),
-        ``converged``, ``neb_converged``, ``endpoints_converged``, ``steps``,
-        ``endpoint_steps``, ``fmax`` (largest NEB force, eV/A), ``wall_time`` (s),
-        ``model_calls``, ``evaluations``, ``stages``, ``energies``, ``n_images``, ``n_atoms``,
-        ``model``, ``batched``, ``optimizer``, ``error`` (``None`` or ``{"reason", "message"}``)
-        and the hop's ``meta``.
-    frames : list of Atoms or None
-        The optimised band (``None`` on error).
-    """
-    from litraj_data.leaderboard.reference.neb.lockstep import LockstepRunner
-
-    return next(iter(LockstepRunner(provider, config).run([hop])))
 
 
 # --------------------------------------------------------------------------- output folder
@@ -131,8 +67,6 @@ class ResultSink:
         self.done = {r["edge_id"] for r in self.checkpoint.records() if "edge_id" in r}
 
     def write(self, record: dict[str, Any], frames: list[Atoms] | None) -> None:
-        from litraj_data.store.extxyz import write_extxyz
-
         eid = record["edge_id"]
         if frames is not None:
             write_extxyz(self.out / BANDS / f"{eid}.xyz", frames)
@@ -176,10 +110,6 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
         record of the folder (:func:`~.metrics.run_metrics`: convergence rate, success within
         0.05 / 0.1 eV of ``em_dft``, hops per hour of this run).
     """
-    from litraj_data.leaderboard.reference.neb.dispatch import dispatch
-    from litraj_data.leaderboard.reference.neb.lockstep import run_lockstep
-    from litraj_data.leaderboard.reference.neb.metrics import run_metrics
-
     t0 = time.perf_counter()
     sink = ResultSink(out_dir)
     todo, skipped = [], 0

@@ -6,8 +6,6 @@ from typing import Any, Iterator, Sequence
 
 from ase import Atoms
 
-# the one band check (DataFormatError with a reason); re-exported here for importers
-from litraj_data.bands import check_band
 from litraj_data.errors import StructureError
 from litraj_data.io import to_jsonable
 

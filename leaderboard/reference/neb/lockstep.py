@@ -27,7 +27,7 @@ from ase import Atoms
 
 from litraj_data.bands import check_band
 from litraj_data.errors import DataFormatError, LitrajError
-from litraj_data.leaderboard.reference.neb.batch import BatchGroup, SlotCalculator
+from litraj_data.leaderboard.reference.neb.batch import BatchGroup
 from litraj_data.leaderboard.reference.neb.config import NEBConfig
 from litraj_data.leaderboard.reference.neb.hops import HopInput
 from litraj_data.leaderboard.reference.neb.protocol import Pending, hop_protocol
@@ -293,7 +293,7 @@ def run_lockstep(hops: Iterable[HopInput], provider: CalculatorProvider, config:
     Yields
     ------
     (record, frames)
-        As :func:`~.harness.run_hop`, plus ``model_calls`` (evaluator calls that served the
+        As :func:`~.dispatch.run_hop`, plus ``model_calls`` (evaluator calls that served the
         hop; image by image: structures evaluated) and ``stages``.
     """
     yield from LockstepRunner(provider, config).run(hops)

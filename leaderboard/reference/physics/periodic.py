@@ -256,18 +256,6 @@ class PeriodicUnionFind:
         return len(basis)
 
 
-def periodic_dimension(n_sites: int, edges: np.ndarray) -> int:
-    """Periodic dimensionality (0-3) of the graph on ``n_sites`` sites with ``edges``.
-
-    ``edges`` rows are ``site_a, site_b, ox, oy, oz``: site_a in cell 0 joined to site_b in
-    cell ``(ox, oy, oz)``, sites numbered 0..n_sites-1.
-    """
-    uf = PeriodicUnionFind(n_sites)
-    for s, t, *o in np.asarray(edges, dtype=np.int64).reshape(-1, 5).tolist():
-        uf.union(s, t, o)
-    return uf.dimension
-
-
 def percolation_thresholds(
     n_sites: int, edges: np.ndarray, weights: np.ndarray, tie: float = 0.0
 ) -> tuple[int, np.ndarray]:
