@@ -22,6 +22,7 @@ import io
 import json
 import math
 import zipfile
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -29,35 +30,105 @@ import numpy as np
 import pandas as pd
 
 from litraj_data.download import fetch, is_remote, url_to_path
-from litraj_data.errors import DataFormatError
+from litraj_data.errors import DataFormatError, UnsafeNameError
 from litraj_data.registry import DatasetConfig, get_config
 from litraj_data.store.atoms_codec import STRUCTURE_ARRAYS, atoms_to_card_row, calc_results, dumps
 from litraj_data.io import sha256_file
-from litraj_data.store.extxyz import iter_extxyz, iter_extxyz_frames
+from litraj_data.store.extxyz import ReadLimits, read_line, iter_extxyz, iter_extxyz_frames
+from litraj_data.store.names import safe_component
 from litraj_data.store.shards import write_dataset
+from litraj_data.structures import check_row as _check_row
 
 
 # --------------------------------------------------------------------------- archives
 
 
-class ReleaseArchive:
-    """Files of one official release, whether zipped or unpacked, found by base name."""
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps on what one release archive may cost to read (memory, time), whatever it holds.
 
-    def __init__(self, path: str | Path) -> None:
+    The importer never extracts: members are streamed line by line (see
+    :class:`~litraj_data.store.extxyz.ReadLimits` for the line and frame caps), so memory is
+    bounded by a frame, not by a member. Files read whole (the index CSV, the centroid file,
+    one hop's two band files) are bounded by ``max_whole_member_bytes``.
+
+    Attributes
+    ----------
+    max_members : int
+        Files in the archive (nebDFT2k, the largest count, has 3,365 entries).
+    max_member_bytes : int
+        Uncompressed bytes of one member (64 GiB: MPLiTrj's train split is the largest file
+        of the release, well below). The declared size is binding: zipfile never
+        decompresses past it, and a member whose data disagree fails its CRC.
+    max_total_bytes : int
+        Uncompressed bytes of all members (256 GiB).
+    max_ratio : float
+        Uncompressed / compressed size of a member over 16 MiB: extxyz deflates about 3:1,
+        a zip bomb 1,000:1.
+    max_whole_member_bytes : int
+        Members parsed as a whole: the index CSV, the centroids, band trajectories (512 MiB;
+        the official ones are a few MB).
+    read : ReadLimits
+        Longest line and largest extxyz frame.
+    """
+
+    max_members: int = 100_000
+    max_member_bytes: int = 64 << 30
+    max_total_bytes: int = 256 << 30
+    max_ratio: float = 200.0
+    max_whole_member_bytes: int = 512 << 20
+    read: ReadLimits = field(default_factory=ReadLimits)
+
+
+DEFAULT_ARCHIVE_LIMITS = ArchiveLimits()
+_RATIO_FLOOR = 16 << 20  # below this a high compression ratio costs nothing worth refusing
+# what zipfile can decompress here (bz2 and lzma are optional modules of CPython)
+_COMPRESSIONS = {zipfile.ZIP_STORED: "stored", zipfile.ZIP_DEFLATED: "deflate"}
+for _mod, _method, _label in (("bz2", zipfile.ZIP_BZIP2, "bzip2"), ("lzma", zipfile.ZIP_LZMA, "lzma")):
+    try:
+        __import__(_mod)
+        _COMPRESSIONS[_method] = _label
+    except ImportError:  # pragma: no cover - a Python built without the module
+        pass
+
+
+def _member_parts(name: str, where: Path) -> list[str] | None:
+    """The path components of an archive member's name, each through the store's name check.
+
+    Returns None for a member that is never read: hidden files (``.DS_Store``, macOS'
+    ``._NAME`` resource forks) and anything under ``__MACOSX/``.
+
+    Raises
+    ------
+    UnsafeNameError
+        A component that is not one plain file name (``..``, an absolute path, a drive, a
+        control character...): the archive is refused, although nothing is ever extracted.
+    """
+    parts = name.split("/")
+    if ".." not in parts and "" not in parts and (
+            parts[0] == "__MACOSX" or any(p.startswith(".") and p != "." for p in parts)):
+        return None
+    for part in parts:
+        safe_component(part, f"archive member name {name[:200]!r} of {where.name}")
+    return parts
+
+
+class ReleaseArchive:
+    """Files of one official release, whether zipped or unpacked, found by base name.
+
+    Opening checks the whole listing before anything is read: member names (the store's
+    one name check), duplicates, count, sizes, compression ratio, encryption and
+    compression method. Every refusal is a :class:`DataFormatError` with a ``reason``.
+    """
+
+    def __init__(self, path: str | Path, limits: ArchiveLimits = DEFAULT_ARCHIVE_LIMITS) -> None:
         self.path = Path(path)
+        self.limits = limits
         self._zip: zipfile.ZipFile | None = None
         if self.path.is_dir():
-            members = [(p.name, p) for p in sorted(self.path.rglob("*")) if p.is_file()]
-            self._sizes = {str(p): p.stat().st_size for _, p in members}
+            members = self._folder_members()
         elif self.path.is_file():
-            try:
-                self._zip = zipfile.ZipFile(self.path)
-            except zipfile.BadZipFile as exc:
-                raise DataFormatError(f"{self.path} is not a readable zip archive ({exc}); it may be truncated: "
-                                      "download it again", reason="bad_archive") from exc
-            infos = [i for i in self._zip.infolist() if not i.is_dir()]
-            members = [(Path(i.filename).name, i.filename) for i in infos]
-            self._sizes = {i.filename: i.file_size for i in infos}
+            members = self._zip_members()
         else:
             raise FileNotFoundError(f"release source not found: {self.path}")
         # files are found by base name (the release's folder layout varies); two members with one
@@ -69,6 +140,79 @@ class ReleaseArchive:
                 self._shadowed.setdefault(base, [str(self._files[base])]).append(str(member))
             else:
                 self._files[base] = member
+
+    def _refuse(self, message: str, reason: str) -> DataFormatError:
+        if self._zip is not None:
+            self._zip.close()
+        return DataFormatError(f"{self.path}: {message}", reason=reason)
+
+    def _check_count_and_total(self, count: int, total: int) -> None:
+        lim = self.limits
+        if count > lim.max_members:
+            raise self._refuse(f"{count:,} files, more than any release ({lim.max_members:,}, "
+                               "ArchiveLimits.max_members)", "too_many_members")
+        if total > lim.max_total_bytes:
+            raise self._refuse(f"{total:,} bytes uncompressed, more than ArchiveLimits.max_total_bytes "
+                               f"({lim.max_total_bytes:,})", "archive_too_large")
+
+    def _folder_members(self) -> list[tuple[str, Any]]:
+        root = self.path.resolve()
+        members: list[tuple[str, Any]] = []
+        self._sizes: dict[str, int] = {}
+        for p in sorted(self.path.rglob("*")):
+            if not p.is_file():
+                continue
+            if _member_parts(p.relative_to(self.path).as_posix(), self.path) is None:
+                continue
+            if not p.resolve().is_relative_to(root):  # a link that leaves the folder is not part of it
+                raise UnsafeNameError(f"{p} resolves outside {self.path} (a symbolic link?); refused")
+            size = p.stat().st_size
+            if size > self.limits.max_member_bytes:
+                raise DataFormatError(f"{p}: {size:,} bytes, more than ArchiveLimits.max_member_bytes "
+                                      f"({self.limits.max_member_bytes:,})", reason="archive_member_too_large")
+            members.append((p.name, p))
+            self._sizes[str(p)] = size
+            self._check_count_and_total(len(members), sum(self._sizes.values()))
+        return members
+
+    def _zip_members(self) -> list[tuple[str, Any]]:
+        try:
+            self._zip = zipfile.ZipFile(self.path)
+            infos = self._zip.infolist()
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
+            raise DataFormatError(f"{self.path} is not a readable zip archive ({exc}); it may be truncated: "
+                                  "download it again", reason="bad_zip") from exc
+        lim = self.limits
+        self._check_count_and_total(len(infos), sum(i.file_size for i in infos))
+        seen: set[str] = set()
+        members: list[tuple[str, Any]] = []
+        self._sizes = {}
+        for info in infos:
+            name = info.filename
+            if name in seen:
+                raise self._refuse(f"holds two members named {name!r}; which one is the release's is unknown",
+                                   "duplicate_member")
+            seen.add(name)
+            parts = _member_parts(name.rstrip("/") if info.is_dir() else name, self.path)
+            if parts is None or info.is_dir():
+                continue
+            if info.flag_bits & 0x1:
+                raise self._refuse(f"member {name} is encrypted; the official release is not", "encrypted_member")
+            if info.compress_type not in _COMPRESSIONS:
+                raise self._refuse(f"member {name} uses compression method {info.compress_type}, which cannot be "
+                                   f"read here (supported: {', '.join(sorted(_COMPRESSIONS.values()))})",
+                                   "unsupported_compression")
+            if info.file_size > lim.max_member_bytes:
+                raise self._refuse(f"member {name} holds {info.file_size:,} bytes, more than "
+                                   f"ArchiveLimits.max_member_bytes ({lim.max_member_bytes:,})",
+                                   "archive_member_too_large")
+            if info.file_size > _RATIO_FLOOR and info.file_size > lim.max_ratio * max(info.compress_size, 1):
+                raise self._refuse(f"member {name} expands {info.file_size / max(info.compress_size, 1):,.0f} times "
+                                   f"(limit {lim.max_ratio:g}, ArchiveLimits.max_ratio): a zip bomb, not extxyz",
+                                   "compression_ratio")
+            members.append((parts[-1], name))
+            self._sizes[name] = info.file_size
+        return members
 
     def has(self, name: str) -> bool:
         return name in self._files
@@ -89,10 +233,26 @@ class ReleaseArchive:
         """Bytes of member ``name`` (uncompressed)."""
         return self._sizes[str(self._files[name])]
 
+    def require_whole(self, name: str, what: str) -> None:
+        """``require`` for a member that is parsed as a whole: it must fit ``max_whole_member_bytes``."""
+        self.require(name, what)
+        cap = self.limits.max_whole_member_bytes
+        if self.size(name) > cap:
+            raise DataFormatError(f"{self.path}: {name} ({what}) holds {self.size(name):,} bytes; it is read whole, "
+                                  f"and the cap is {cap:,} (ArchiveLimits.max_whole_member_bytes)",
+                                  reason="archive_member_too_large")
+
     def open_text(self, name: str) -> io.TextIOBase:
         self.require(name, "file")
         if self._zip is not None:
-            return io.TextIOWrapper(self._zip.open(self._files[name]), encoding="utf-8", newline="")
+            try:
+                raw = self._zip.open(self._files[name])
+            except (zipfile.BadZipFile, NotImplementedError, RuntimeError, EOFError, OSError) as exc:
+                # a local header that disagrees with the central directory, overlapping members,
+                # a method or password the listing did not show
+                raise DataFormatError(f"{self.path}: member {self._files[name]} cannot be opened ({exc})",
+                                      reason="bad_zip") from exc
+            return io.TextIOWrapper(raw, encoding="utf-8", newline="")
         return open(self._files[name], encoding="utf-8", newline="")
 
     def checksums(self) -> dict[str, str]:
@@ -120,73 +280,60 @@ def _read_index(archive: ReleaseArchive, config: DatasetConfig) -> pd.DataFrame 
         if config.release.get("layout") == "index_trajectories":
             archive.require(name, "index of hops and splits")
         return None
-    archive.require(name, "index")
+    archive.require_whole(name, "index")
+    # read line by line under the line cap before pandas sees it: pandas' parser would hold
+    # a 400 MB line (and its fields) whole
+    limit = archive.limits.read.max_line_chars
+    lines: list[str] = []
+    with archive.open_text(name) as fh:
+        while True:
+            line = read_line(fh, name, len(lines) + 1, limit)
+            if not line:
+                break
+            lines.append(line)
     try:
-        with archive.open_text(name) as fh:
-            frame = pd.read_csv(fh, dtype=str, keep_default_na=False)
-    except UnicodeDecodeError as exc:
-        raise DataFormatError(f"{name}: not UTF-8 text ({exc.reason})", reason="not_utf8") from exc
+        frame = pd.read_csv(io.StringIO("".join(lines)), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise DataFormatError(f"{name}: not a readable CSV ({exc})", reason="bad_index") from exc
-    frame.columns = [c.strip() for c in frame.columns]
+    del lines
+    frame.columns = [str(c).strip() for c in frame.columns]
     if frame.columns[0].startswith("Unnamed") or frame.columns[0] == "":
         frame = frame.drop(columns=frame.columns[0])
     key = config.release.get("index_key")
     if key and key not in frame.columns:
-        raise DataFormatError(f"{name} has no {key!r} column (columns: {', '.join(frame.columns)})",
+        raise DataFormatError(f"{name} has no {key!r} column (columns: {', '.join(frame.columns)[:300]})",
                               reason="missing_column")
     if key:
         dup = frame[key][frame[key].duplicated()].tolist()
         if dup:
             raise DataFormatError(f"{name}: {len(dup)} duplicate {key} values, e.g. {dup[:3]}", reason="duplicate_id")
+    # the row's line in the file, for messages (header is line 1; quoted multi-line fields,
+    # which the release never has, would shift it)
+    frame["__line__"] = [f"{name}:{i + 2}" for i in range(len(frame))]
     return frame
 
 
-def _flat(value: Any) -> np.ndarray:
-    """Every number of a (possibly ragged) nested list/array, as one float vector."""
-    if isinstance(value, np.ndarray):
-        return value.astype(float).ravel()
-    if isinstance(value, (list, tuple)):
-        parts = [_flat(v) for v in value]
-        return np.concatenate(parts) if parts else np.zeros(0)
-    return np.asarray([value], dtype=float)
-
-
 def check_row(row: Mapping[str, Any], config: DatasetConfig, where: str) -> None:
-    """Refuse a row with non-finite numbers where the card does not allow them.
+    """Refuse a row that breaks its card: see :func:`litraj_data.structures.check_row`.
 
-    Positions, cells, energies, forces and stresses must be finite; a float target may be
-    ``+inf`` only where its card column says ``allow_inf`` (BVEL13k: "does not percolate");
-    NaN is never a value.
+    Non-finite numbers, per-atom arrays of another length than the atom count, and the
+    card's physics rules (dummy atoms, cell volume, barriers >= 0, chemsys of the frames).
 
     Raises
     ------
     DataFormatError
-        ``non_finite``, naming ``where`` (file:line) and the column.
+        With a ``reason`` and a message that starts with ``where`` (file:line).
     """
-    for col in config.columns:
-        value = row.get(col.name)
-        if value is None or col.kind in ("string", "json", "bool", "bool3", "int32", "int64", "int32_list"):
-            continue
-        if col.kind == "float64":
-            v = float(value)
-            if math.isnan(v) or (math.isinf(v) and not (col.allow_inf and v > 0)):
-                raise DataFormatError(f"{where}: {col.name} is {v} (not a finite number)", reason="non_finite")
-            continue
-        try:
-            arr = _flat(value)
-        except (TypeError, ValueError) as exc:
-            raise DataFormatError(f"{where}: {col.name} is not numeric ({exc})", reason="bad_value") from exc
-        if not np.all(np.isfinite(arr)):
-            raise DataFormatError(f"{where}: {col.name} holds non-finite values", reason="non_finite")
+    _check_row(row, config, where)
 
 
-def _card_row(atoms: Any, config: DatasetConfig, where: str, **kwargs: Any) -> dict[str, Any]:
+def _card_row(atoms: Any, config: DatasetConfig, where: str, *, check: bool = True, **kwargs: Any) -> dict[str, Any]:
     try:
         row = atoms_to_card_row(atoms, config, **kwargs)
     except (ValueError, TypeError) as exc:  # coerce() of a non-numeric info or index value
         raise DataFormatError(f"{where}: {exc}", reason="bad_value") from exc
-    check_row(row, config, where)
+    if check:
+        check_row(row, config, where)
     return row
 
 
@@ -216,14 +363,14 @@ def _split_rows(archive: ReleaseArchive, config: DatasetConfig, split: str,
         seen: set[str] = set()
         n = 0
         with archive.open_text(fname) as fh:
-            for i, (line, atoms) in enumerate(iter_extxyz_frames(fh, skip=skip, label=fname,
-                                                                 size=archive.size(fname)), start=skip):
+            for i, (line, atoms) in enumerate(iter_extxyz_frames(fh, skip=skip, label=fname, size=archive.size(fname),
+                                                                 limits=archive.limits.read), start=skip):
                 where = f"{fname}:{line}"
                 idx_row = None
                 if index is not None and key:
                     idx_row = index.get(str(atoms.info.get(key)))
                     if idx_row is None:
-                        raise DataFormatError(f"{where}: {key} {atoms.info.get(key)!r} is not in the index",
+                        raise DataFormatError(f"{where}: {key} {str(atoms.info.get(key))[:80]!r} is not in the index",
                                               reason="index_mismatch")
                 row = _card_row(atoms, config, where, index_row=idx_row, row_id=f"{split}-{i}")
                 if idx_row is not None:
@@ -275,16 +422,19 @@ def _trajectory_rows(archive: ReleaseArchive, config: DatasetConfig, edges: list
     def rows(skip: int) -> Iterator[dict[str, Any]]:
         for idx_row in edges[skip:]:
             edge = idx_row["edge_id"]
-            atoms = centroids.get(edge)
-            if atoms is None:
+            found = centroids.get(edge)
+            if found is None:
                 raise DataFormatError(f"{rel['centroids']} has no centroid for {edge}", reason="missing_centroid")
-            row = _card_row(atoms, config, f"{rel['centroids']} ({edge})", index_row=idx_row)
+            line, atoms = found
+            where = f"{idx_row['__line__']} ({edge}; centroid {rel['centroids']}:{line})"
+            row = _card_row(atoms, config, where, check=False, index_row=idx_row)
             bands = {}
             for part, pattern in (("init", rel["init_file"]), ("relaxed", rel["relaxed_file"])):
                 fname = pattern.format(edge_id=edge)
-                archive.require(fname, f"{part} trajectory of {edge}")
+                archive.require_whole(fname, f"{part} trajectory of {edge}")
                 with archive.open_text(fname) as fh:
-                    bands[part] = _band_block(list(iter_extxyz(fh, label=fname, size=archive.size(fname))), fname)
+                    bands[part] = _band_block(list(iter_extxyz(fh, label=fname, size=archive.size(fname),
+                                                               limits=archive.limits.read)), fname)
             init, relaxed = bands["init"], bands["relaxed"]
             if not np.array_equal(init["numbers"], relaxed["numbers"]):
                 raise DataFormatError(f"{edge}: init and relaxed bands hold different atoms", reason="bad_band")
@@ -295,7 +445,7 @@ def _trajectory_rows(archive: ReleaseArchive, config: DatasetConfig, edges: list
                 relaxed_energies=relaxed["energies"], relaxed_forces=relaxed["forces"],
                 band_extras=dumps({"init": init["extras"], "relaxed": relaxed["extras"]}),
             )
-            check_row(row, config, f"{edge} bands")
+            check_row(row, config, where)
             yield row
 
     return rows
@@ -322,10 +472,16 @@ def plan_release(archive: ReleaseArchive, config: DatasetConfig) -> tuple[dict[s
         split_col = config.release.get("split_column", "_split")
         if split_col not in index.columns:
             raise DataFormatError(f"{config.release['index']} has no {split_col!r} column", reason="missing_column")
-        archive.require(config.release["centroids"], "centroid supercells")
-        with archive.open_text(config.release["centroids"]) as fh:
-            centroids = {str(a.info.get("edge_id")): a for a in iter_extxyz(fh, label=config.release["centroids"],
-                                                                             size=archive.size(config.release["centroids"]))}
+        cname = config.release["centroids"]
+        archive.require_whole(cname, "centroid supercells")
+        centroids: dict[str, tuple[int, Any]] = {}
+        with archive.open_text(cname) as fh:
+            for line, atoms in iter_extxyz_frames(fh, label=cname, size=archive.size(cname), limits=archive.limits.read):
+                edge = str(atoms.info.get("edge_id"))
+                if edge in centroids:
+                    raise DataFormatError(f"{cname}:{line}: a second centroid for {edge[:80]!r} (first at line "
+                                          f"{centroids[edge][0]})", reason="duplicate_id")
+                centroids[edge] = (line, atoms)
         unknown = sorted(set(index[split_col]) - set(config.splits))
         if unknown:
             raise DataFormatError(f"{config.release['index']}: unknown split values {unknown}", reason="bad_split")
@@ -366,7 +522,8 @@ def resolve_release_source(config: DatasetConfig, source: str | Path | None, dow
 
 def import_release(name: str, source: str | Path | None, out: str | Path, *, version: str | None = None,
                    overwrite: bool = False, progress: bool | None = None,
-                   max_shard_bytes: int | None = None, check_counts: bool = True) -> Path:
+                   max_shard_bytes: int | None = None, check_counts: bool = True,
+                   limits: ArchiveLimits | None = None) -> Path:
     """Turn an official release archive into a built, verified dataset version.
 
     Parameters
@@ -382,17 +539,26 @@ def import_release(name: str, source: str | Path | None, out: str | Path, *, ver
         Passed to :func:`litraj_data.store.shards.write_dataset`.
     check_counts : bool
         Compare split sizes with the card (turn off only for synthetic benchmark data).
+    limits : ArchiveLimits, optional
+        Caps on members, sizes, compression ratio, lines and frames (default
+        :data:`DEFAULT_ARCHIVE_LIMITS`).
 
     Returns
     -------
     Path
         The version folder. Split counts are checked against the card: a smaller archive
         imports with a warning recorded in the manifest, a larger one is an error.
+
+    Raises
+    ------
+    DataFormatError
+        The whole release is refused at the first bad member or row, naming it
+        (``file:line``) and a ``reason``; nothing is published (the build is staged).
     """
     config = get_config(name)
     out = Path(out)
     path = resolve_release_source(config, source, out / ".downloads")
-    archive = ReleaseArchive(path)
+    archive = ReleaseArchive(path, limits or DEFAULT_ARCHIVE_LIMITS)
     try:
         sources, notes = plan_release(archive, config)
         kwargs: dict[str, Any] = {}
@@ -416,10 +582,30 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = "from-release"
     parser.add_argument("--version", help="version to write (default: the card's)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing built version")
     parser.add_argument("--json", action="store_true", help="print one JSON document")
+    d = DEFAULT_ARCHIVE_LIMITS
+    parser.add_argument("--max-member-bytes", type=int, default=None, metavar="N",
+                        help=f"refuse archive members larger than N bytes uncompressed (default {d.max_member_bytes:,})")
+    parser.add_argument("--max-line-chars", type=int, default=None, metavar="N",
+                        help=f"refuse lines longer than N characters (default {d.read.max_line_chars:,})")
+    parser.add_argument("--max-ratio", type=float, default=None, metavar="R",
+                        help=f"refuse members that expand more than R times (default {d.max_ratio:g})")
+
+
+def limits_from_args(args: argparse.Namespace) -> ArchiveLimits:
+    """:class:`ArchiveLimits` with the CLI's ``--max-*`` options applied."""
+    lim = DEFAULT_ARCHIVE_LIMITS
+    if getattr(args, "max_line_chars", None):
+        lim = replace(lim, read=replace(lim.read, max_line_chars=args.max_line_chars))
+    if getattr(args, "max_member_bytes", None):
+        lim = replace(lim, max_member_bytes=args.max_member_bytes)
+    if getattr(args, "max_ratio", None):
+        lim = replace(lim, max_ratio=args.max_ratio)
+    return lim
 
 
 def run(args: argparse.Namespace) -> int:
-    folder = import_release(args.name, args.source, args.out, version=args.version, overwrite=args.overwrite)
+    folder = import_release(args.name, args.source, args.out, version=args.version, overwrite=args.overwrite,
+                            limits=limits_from_args(args))
     man = json.loads((folder / "manifest.json").read_text())
     counts = {s: r["num_rows"] for s, r in man["splits"].items()}
     if args.json:

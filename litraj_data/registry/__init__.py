@@ -7,7 +7,7 @@ from here.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal, Union
@@ -60,6 +60,8 @@ class DatasetConfig:
     splits: dict[str, int]
     release: dict[str, Any]
     columns: tuple[ColumnSpec, ...]
+    #: physics rules every row obeys (``rules:`` of the card, see :class:`RulesEntry`), with defaults filled in
+    rules: dict[str, Any] = field(default_factory=lambda: RulesEntry().model_dump())
 
     @property
     def column_names(self) -> list[str]:
@@ -147,6 +149,26 @@ class IndexTrajectoriesRelease(Strict):
     relaxed_file: str
 
 
+class RulesEntry(Strict):
+    """``rules:`` of a card: what every row must satisfy, checked on import and on builds.
+
+    Applied by :func:`litraj_data.structures.check_row` (see its docstring and
+    ``docs/formats.md``). ``non_negative`` names the barrier columns: ``max - min`` of a
+    profile, so never below zero; ``barrier_tolerance`` (eV) forgives the last digits of a
+    flat profile written through text by other tools.
+    """
+
+    min_atoms: int = Field(default=1, ge=1)
+    periodic: bool = True
+    positive_volume: bool = True
+    dummy_atoms: int | None = Field(default=None, ge=0)
+    band_dummy_atoms: int | None = Field(default=None, ge=0)
+    min_band_images: int = Field(default=3, ge=2)
+    non_negative: tuple[str, ...] = ()
+    barrier_tolerance: float = Field(default=1e-6, ge=0, allow_inf_nan=False)
+    chemsys_from_frames: bool = True
+
+
 class Card(Strict):
     """A dataset card (``datasets/NAME.yaml``)."""
 
@@ -160,6 +182,7 @@ class Card(Strict):
     splits: dict[Literal["train", "val", "test"], int]
     release: Union[SplitFilesRelease, IndexTrajectoriesRelease] = Field(discriminator="layout")
     columns: list[Union[IncludeEntry, dict[str, Any]]]
+    rules: RulesEntry = Field(default_factory=RulesEntry)
 
 
 def _read_yaml(relpath: str) -> Any:
@@ -203,14 +226,15 @@ def parse_card(raw: Any, source: str, blocks: dict[str, list[Any]] | None = None
     card = validate_document(Card, raw, source)
     columns = _parse_columns(card.columns, blocks, source)
     names = {c.name for c in columns}
-    for key, value in [("row_id", card.row_id)] + [(f"task_targets[{i}]", t) for i, t in enumerate(card.task_targets)]:
+    for key, value in ([("row_id", card.row_id)] + [(f"task_targets[{i}]", t) for i, t in enumerate(card.task_targets)]
+                       + [(f"rules.non_negative[{i}]", c) for i, c in enumerate(card.rules.non_negative)]):
         if value not in names:
             raise RegistryError(f"{source}: {key}: {value!r} is not a column of the card")
     return DatasetConfig(
         name=card.name, version=card.version, description=card.description.strip(), license=card.license,
         homepage=card.homepage, row_id=card.row_id, task_targets=tuple(card.task_targets),
         splits={k: card.splits[k] for k in ("train", "val", "test") if k in card.splits},
-        release=card.release.model_dump(), columns=columns,
+        release=card.release.model_dump(), columns=columns, rules=card.rules.model_dump(),
     )
 
 

@@ -13,7 +13,10 @@ and ``atoms.info`` keys.
 from __future__ import annotations
 
 import io
+import lzma
 import zipfile
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Iterator, TextIO
 
@@ -33,20 +36,59 @@ _FLOAT = "%.17g"
 MIN_ATOM_LINE = 8
 
 
-def _readline(stream: io.TextIOBase, label: str, line_no: int) -> str:
+@dataclass(frozen=True)
+class ReadLimits:
+    """Caps that keep reading an untrusted extxyz stream bounded in memory.
+
+    A frame is held in memory while ASE parses it, and a line is held whole while it is
+    read, so these two numbers bound what one hostile file can cost (about ten times
+    ``max_frame_chars`` at the peak of ASE's parse), whatever its size.
+
+    Attributes
+    ----------
+    max_line_chars : int
+        Longest line (characters, newline included). The official files' longest lines
+        are the comment lines, well under 4 KiB; the default, 1 MiB, leaves room for large
+        ``atoms.info`` values.
+    max_frame_chars : int
+        Largest frame (characters). 64 MiB is about 500,000 atoms: the release's largest
+        frames hold a few hundred.
+    """
+
+    max_line_chars: int = 1 << 20
+    max_frame_chars: int = 64 << 20
+
+
+DEFAULT_READ_LIMITS = ReadLimits()
+
+# what a damaged compressed stream raises besides BadZipFile: zlib (deflate), lzma, and bz2's OSError
+_CORRUPT_STREAM = (zlib.error, lzma.LZMAError)
+
+
+def read_line(stream: io.TextIOBase, label: str, line_no: int, limit: int = DEFAULT_READ_LIMITS.max_line_chars) -> str:
+    """One line of at most ``limit`` characters (a longer one is refused before it is read whole)."""
     try:
-        return stream.readline()
+        line = stream.readline(limit)
     except UnicodeDecodeError as exc:
         # the decoder reads ahead in blocks: the bad byte is at or shortly after this line
         raise DataFormatError(f"{label}: not UTF-8 text at or after line {line_no} ({exc.reason}: byte "
                               f"0x{exc.object[exc.start]:02x})", reason="not_utf8") from exc
+    except _CORRUPT_STREAM as exc:
+        raise DataFormatError(f"{label}:{line_no}: the compressed data are corrupted ({exc})",
+                              reason="corrupt_member") from exc
     except (zipfile.BadZipFile, EOFError, OSError) as exc:
         raise DataFormatError(f"{label}:{line_no}: cannot be read ({exc}); the archive is corrupted or truncated",
                               reason="truncated") from exc
+    if len(line) >= limit and not line.endswith("\n"):
+        raise DataFormatError(f"{label}:{line_no}: line longer than {limit:,} characters (the cap of "
+                              "ReadLimits.max_line_chars); not an extxyz frame of this release",
+                              reason="line_too_long")
+    return line
 
 
 def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz",
-                       size: int | None = None) -> Iterator[tuple[int, Any]]:
+                       size: int | None = None,
+                       limits: ReadLimits = DEFAULT_READ_LIMITS) -> Iterator[tuple[int, Any]]:
     """Yield ``(line, Atoms)`` from an extxyz text stream, one frame at a time.
 
     ``line`` is the 1-based line number of the frame's atom-count line, for messages that
@@ -63,17 +105,21 @@ def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "ex
     size : int, optional
         Bytes in the stream (file or zip member size): an atom count that these bytes
         cannot hold is refused before anything is read.
+    limits : ReadLimits
+        Longest line and largest frame (memory stays bounded by them).
 
     Raises
     ------
     DataFormatError
         ``bad_frame`` (no atom count, a negative one, a malformed frame), ``bad_atom_count``
         (more atoms than the remaining bytes can hold), ``truncated`` (cut short),
-        ``not_utf8``; each message names ``label:line``.
+        ``not_utf8``, ``line_too_long``, ``frame_too_large``, ``corrupt_member`` (damaged
+        compressed data); each message names ``label:line``.
     """
     index, line_no, consumed = 0, 0, 0
+    max_line = limits.max_line_chars
     while True:
-        header = _readline(stream, label, line_no + 1)
+        header = read_line(stream, label, line_no + 1, max_line)
         if not header:
             return
         line_no += 1
@@ -91,14 +137,23 @@ def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "ex
         if size is not None and natoms * MIN_ATOM_LINE > size - consumed:
             raise DataFormatError(f"{label}:{start}: frame {index} announces {natoms} atoms but only "
                                   f"{max(size - consumed, 0)} bytes follow", reason="bad_atom_count")
+        if natoms * MIN_ATOM_LINE > limits.max_frame_chars:
+            raise DataFormatError(f"{label}:{start}: frame {index} announces {natoms:,} atoms, more than a frame of "
+                                  f"{limits.max_frame_chars:,} characters can hold (ReadLimits.max_frame_chars)",
+                                  reason="frame_too_large")
         lines = []
+        frame_chars = len(header)
         for _ in range(natoms + 1):  # one at a time: a huge count on a short file stops at its end
-            line = _readline(stream, label, line_no + 1)
+            line = read_line(stream, label, line_no + 1, max_line)
             if line == "":
                 raise DataFormatError(f"{label}:{start}: frame {index} is cut short ({natoms} atoms announced, "
                                       f"{max(len(lines) - 1, 0)} found); the file is truncated", reason="truncated")
             line_no += 1
             consumed += len(line)
+            frame_chars += len(line)
+            if frame_chars > limits.max_frame_chars:
+                raise DataFormatError(f"{label}:{start}: frame {index} is longer than {limits.max_frame_chars:,} "
+                                      "characters (ReadLimits.max_frame_chars)", reason="frame_too_large")
             lines.append(line)
         if not lines[-1].endswith("\n") and len(lines[-1].split()) < 4:
             raise DataFormatError(f"{label}:{start}: frame {index} is cut short ({natoms} atoms announced); the "
@@ -115,9 +170,9 @@ def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "ex
 
 
 def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz",
-                size: int | None = None) -> Iterator[Any]:
+                size: int | None = None, limits: ReadLimits = DEFAULT_READ_LIMITS) -> Iterator[Any]:
     """Yield ASE Atoms from an extxyz text stream one frame at a time (see :func:`iter_extxyz_frames`)."""
-    for _, atoms in iter_extxyz_frames(stream, skip=skip, label=label, size=size):
+    for _, atoms in iter_extxyz_frames(stream, skip=skip, label=label, size=size, limits=limits):
         yield atoms
 
 
