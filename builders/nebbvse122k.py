@@ -13,8 +13,10 @@ Failures go to ``failures.csv`` (``material_id, edge_id, reason, message``): who
 (``overlapping_atoms``, ``nan_energy``) with theirs. A hop that hits the step limit is *kept*
 as a row with ``converged = False`` (the release has such hops too; ions stops at 100 steps
 without saying so) and is also listed in failures.csv with reason ``not_converged``. A hop whose
-straight start band is stationary by symmetry (``stationary_start``, docs/hops.md) is kept too
-and listed with reason ``stationary_start``: its em is an upper bound.
+band that never left a symmetric or already-converged straight start (docs/hops.md, "Symmetric
+straight starts") is kept too and listed with reason ``upper_bound``; with ``--break-symmetry A``
+such bands are also relaxed from seeded pushes off the line, the lower barrier is kept and the
+hop is listed with reason ``symmetry_broken`` (straight-start barrier in the message).
 """
 from __future__ import annotations
 
@@ -50,9 +52,19 @@ def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, 
     for h in graph.hops:
         rec: dict[str, Any] = {**h.as_dict(), "ok": True}
         try:
-            r = bvse_neb(system, h, settings["protocol"], seed=settings["seed"])
+            protocol: Any = settings["protocol"]
+            if settings.get("break_symmetry"):
+                from dataclasses import replace
+
+                from litraj_data.leaderboard.reference.hops.bvse_band_neb import PROTOCOLS
+
+                protocol = replace(PROTOCOLS[protocol], break_symmetry=float(settings["break_symmetry"]))
+            r = bvse_neb(system, h, protocol, seed=settings["seed"])
             rec.update(em=r.barrier, converged=r.converged, neb_steps=r.steps, fmax=r.fmax,
-                       stationary_start=r.stationary_start)
+                       stationary_start=r.stationary_start, symmetric_start=r.symmetric_start,
+                       upper_bound=r.upper_bound, symmetry_broken=r.symmetry_broken,
+                       em_straight=r.straight_barrier,
+                       symmetry_elements=(r.extras.get("path_symmetry") or {}).get("elements", []))
             if settings["keep_bands"]:
                 rec.update(band_positions=r.positions.tolist(), band_energies=r.energies.tolist())
         except LitrajError as exc:
@@ -74,13 +86,22 @@ def hop_failures(records: list[dict[str, Any]]) -> list[dict[str, str]]:
             elif not h["converged"]:
                 rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"], "reason": "not_converged",
                              "message": f"fmax {h['fmax']:.3f} eV/A after {h['neb_steps']} steps (row kept)"})
-            # a straight start that is stationary by symmetry "converges" on the line: its em is the
-            # straight path's maximum (an upper bound), so the row is kept but flagged here
-            if h.get("stationary_start"):  # .get: checkpoints written before the flag existed lack it
+            # a band that never left a symmetric (or already converged) straight start "converges"
+            # on the line: its em may be a maximum across the path (an upper bound), so the row is
+            # kept but flagged here; .get: checkpoints written before the flags existed lack them
+            # (there stationary_start, the force test, is all there is)
+            flagged = h.get("upper_bound", h.get("stationary_start"))
+            if flagged:
+                elements = ", ".join(h.get("symmetry_elements") or []) or "no symmetry element found"
                 rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"],
-                             "reason": "stationary_start",
-                             "message": f"start band stationary by symmetry; em {h['em']:.3f} eV is the straight "
-                                        f"path's maximum, an upper bound (row kept)"})
+                             "reason": "upper_bound",
+                             "message": f"the band never left its straight start ({h['neb_steps']} steps; "
+                                        f"{elements}); em {h['em']:.3f} eV is an upper bound (row kept)"})
+            elif h.get("symmetry_broken") and h.get("em_straight") is not None:
+                rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"],
+                             "reason": "symmetry_broken",
+                             "message": f"restarted off a symmetric straight start: em {h['em']:.3f} eV "
+                                        f"(straight start {h['em_straight']:.3f} eV; row kept)"})
     return rows
 
 
@@ -146,6 +167,9 @@ def build_nebbvse122k(
     from litraj_data.store.shards import write_dataset
 
     neb_seed = settings.pop("neb_seed", None)
+    if not settings.get("break_symmetry"):
+        # off (the paper's protocol) leaves the settings, and so the build's bytes, as before
+        settings.pop("break_symmetry", None)
     cfg = {**DEFAULT_SETTINGS, **settings, "keep_bands": bool(keep_bands), "seed": neb_seed}
     out = Path(out)
     staging = Path(staging) if staging is not None else out / f".{DATASET}-jobs"
@@ -205,16 +229,23 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> No
     parser.add_argument("--protocol", choices=["paper", "ions-legacy"], default="paper", help="NEB protocol")
     parser.add_argument("--neb-seed", type=int, default=None, help="seed of the ions-legacy displacement")
     parser.add_argument("--keep-bands", action="store_true", help="store final bands in info_extra")
+    parser.add_argument("--break-symmetry", type=float, default=0.0, metavar="A",
+                        help="relax bands that never left a symmetric straight start from seeded pushes of up "
+                             "to A angstrom and keep the lower barrier (default 0: keep em, flag upper_bound)")
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``litraj build nebBVSE122k``."""
     input_failures: list[dict[str, str]] = []  # unreadable files: failures.csv rows, not an abort
+    bs = float(getattr(args, "break_symmetry", 0.0))
+    if not 0.0 <= bs <= 1.0:  # beyond ~1 A a push is another path, not a perturbation of the line
+        raise LitrajError(f"--break-symmetry must be between 0 and 1 A, got {bs}", reason="bad_option")
     structures = read_structure_inputs(args.structures, input_failures)
     manifest = build_nebbvse122k(
         structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler, keep_bands=args.keep_bands,
         staging=args.staging, seed=args.seed, version=args.version, overwrite=args.overwrite, input_failures=input_failures,
         cutoff=args.cutoff, bottleneck=args.bottleneck, protocol=args.protocol, neb_seed=args.neb_seed,
+        break_symmetry=getattr(args, "break_symmetry", 0.0),
     )
     return report_build(args, manifest)
 

@@ -6,16 +6,19 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 from ase import Atoms
 
 from litraj_data.errors import LitrajError, StructureError
-from litraj_data.leaderboard.reference.hops.bvse_band_neb import PROTOCOLS, NEBResult, NEBSettings, relax_point, run_neb
+from litraj_data.leaderboard.reference.hops.bvse_band_neb import (PROTOCOLS, NEBResult, NEBSettings, relax_off_line,
+                                                                   relax_point, run_neb)
 from litraj_data.leaderboard.reference.hops.energy import DEFAULT_CUTOFF, FrameworkField, gather_field, segment_distance
 from litraj_data.leaderboard.reference.hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF as DEFAULT_HOP_CUTOFF, Hop, HopGraph, build_hop_graph
+from litraj_data.leaderboard.reference.hops.path_symmetry import (PATH_SYMPREC, PathSymmetry, path_symmetry,
+                                                                   space_group_operations)
 from litraj_data.leaderboard.reference.hops.percolation import percolation_barriers
 from litraj_data.leaderboard.reference.hops.supercell import HopGeometry, hop_geometry, supercell_atoms
 from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
@@ -66,6 +69,19 @@ class HopSystem:
     @property
     def frac(self) -> np.ndarray:
         return np.linalg.solve(self.cell.T, self.atoms.positions.T).T
+
+    def path_symmetry(self, hop: Hop, scale=(1, 1, 1)) -> PathSymmetry:
+        """Symmetry of ``hop``'s straight path (space group computed once per system, at
+        :data:`~.path_symmetry.PATH_SYMPREC`); see :mod:`.path_symmetry`."""
+        ops = self.__dict__.get("_ops")
+        if ops is None:
+            # species *and* charge: mixed-valence sites of one element are different to BVSE
+            kinds = np.unique(np.stack([self.atoms.numbers, np.round(self.charges, 3)], axis=1), axis=0,
+                              return_inverse=True)[1].ravel()
+            ops = space_group_operations(self.cell, self.frac, kinds + 1, PATH_SYMPREC)
+            self.__dict__["_ops"] = ops
+        frac = self.frac
+        return path_symmetry(self.cell, frac[hop.source], frac[hop.target] + np.asarray(hop.offset), *ops, scale)
 
     @classmethod
     def from_structure(cls, structure: Any, material_id: str = "structure", charges=None) -> "HopSystem":
@@ -180,6 +196,7 @@ def bvse_neb(structure: Any | HopSystem, hop: Hop, protocol: str | NEBSettings =
     ef = _HopField(pristine, geom.start, geom.end)
     band = geom.initial_band()
     steps = 0
+    straight = True  # the last stage starts from the straight line (not after a displaced stage)
     if s.displacement > 0 or s.relax_endpoints:
         displaced = _displaced_field(system, geom, s, cutoff) if s.displacement > 0 else ef
         if s.relax_endpoints:
@@ -187,11 +204,53 @@ def bvse_neb(structure: Any | HopSystem, hop: Hop, protocol: str | NEBSettings =
                 band[k], n = relax_point(band[k], displaced, s.fmax, s.steps)
                 steps += n
         first = run_neb(band, displaced, s)
-        band, steps = first.positions, steps + first.steps
-    res = run_neb(band, ef, s)
+        band, steps, straight = first.positions, steps + first.steps, False
+    res = run_neb(band, ef, replace(s, break_symmetry=0.0))
+    sym = system.path_symmetry(hop, geom.scale)
+    res.symmetric_start = straight and sym.stationary
+    res = _check_start(res, band, ef, s)
     res.steps += steps
-    res.extras.update(edge_id=hop.edge_id, scale=[int(v) for v in geom.scale], n_images=int(geom.n_images))
+    res.extras.update(edge_id=hop.edge_id, scale=[int(v) for v in geom.scale], n_images=int(geom.n_images),
+                      path_symmetry=sym.as_dict())
     return res
+
+
+#: a pushed band counts as lower when its barrier is below the straight one by more than this (eV):
+#: the stored precision of em, so that "the barrier dropped" is never a rounding artefact
+BARRIER_DROP_TOL = 1e-3
+
+
+def _check_start(res: NEBResult, band: np.ndarray, ef, s: NEBSettings) -> NEBResult:
+    """Flag, or relax off the line, a band that may never have left a symmetric straight start.
+
+    Suspect: the straight path is stationary by the structure's symmetry operations
+    (``symmetric_start``), or by its forces (``stationary_start``), or the band converged
+    before its first step. Without ``s.break_symmetry`` the band is kept and flagged
+    ``upper_bound``. With it, the band is also optimised from seeded pushes off the line
+    (:func:`relax_off_line`); the lowest converged barrier is kept, ``straight_barrier``
+    records the straight one, and ``upper_bound`` is cleared: either the barrier dropped, or
+    every push relaxed back to the same barrier (the straight path is a saddle, not a maximum
+    across it). If no pushed band converges, the straight band is kept, still an upper bound.
+    """
+    suspect = res.symmetric_start or res.stationary_start or res.converged_at_start
+    if not suspect:
+        return res
+    if s.break_symmetry <= 0:
+        res.upper_bound = True
+        return res
+    pushed = [r for r in relax_off_line(band, ef, s) if r.converged]
+    if not pushed:
+        res.upper_bound = True
+        res.extras["pushed_converged"] = 0
+        return res
+    best = min(pushed, key=lambda r: r.barrier)
+    straight_barrier = res.barrier
+    keep = best if best.barrier < straight_barrier - BARRIER_DROP_TOL else res
+    keep.symmetric_start, keep.stationary_start = res.symmetric_start, res.stationary_start
+    keep.symmetry_broken, keep.upper_bound, keep.straight_barrier = True, False, straight_barrier
+    keep.extras["pushed_converged"] = len(pushed)
+    keep.extras["pushed_steps"] = sum(r.steps for r in pushed)
+    return keep
 
 
 def _displaced_field(system: HopSystem, geom: HopGeometry, s: NEBSettings, cutoff: float) -> _HopField:

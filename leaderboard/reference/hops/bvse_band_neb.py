@@ -48,11 +48,13 @@ class NEBSettings:
     relax_endpoints : bool
         Legacy option: relax the moving ion at both end points first.
     break_symmetry : float
-        If > 0 (A): when the start band is stationary by symmetry (see
-        :func:`stationary_by_symmetry`), push the moving ion of the interior images off the
-        line by up to this distance (a smooth bump, seeded by ``seed``, perpendicular to the
-        path) and optimise from there. Off by default: the paper's protocol starts from the
-        straight line and nothing in the release says it broke the symmetry.
+        If > 0 (A): a start band that is stationary by symmetry is also optimised from
+        seeded pushes off the line of up to this distance (smooth bumps perpendicular to the
+        path, :func:`relax_off_line`); :func:`run_neb` alone restarts from one push, the hop
+        driver (:func:`~litraj_data.leaderboard.reference.hops.api.bvse_neb`) keeps the lower
+        of the straight and the pushed bands and says whether the barrier dropped. Off by
+        default: the paper's protocol starts from the straight line and nothing in the release
+        says it broke the symmetry; such a band is then flagged as an upper bound.
     """
 
     k: float = 5.0
@@ -100,6 +102,16 @@ class NEBResult:
         which is what the dataset stores.
     symmetry_broken : bool
         The band was restarted off the line (``NEBSettings.break_symmetry``).
+    symmetric_start : bool
+        The structure's symmetry operations force the perpendicular force on the straight
+        path to zero (:mod:`.path_symmetry`); set by the hop driver, which knows the structure.
+    upper_bound : bool
+        The barrier comes from a band that never left a symmetric or already-converged
+        straight start and was not checked by a symmetry-breaking restart: it may be a
+        maximum across the path, an upper bound of the true barrier.
+    straight_barrier : float or None
+        Barrier of the straight-start band when pushed restarts were run (the kept
+        ``barrier`` is the lower of the converged ones).
     """
 
     barrier: float
@@ -111,6 +123,14 @@ class NEBResult:
     extras: dict = field(default_factory=dict)
     stationary_start: bool = False
     symmetry_broken: bool = False
+    symmetric_start: bool = False
+    upper_bound: bool = False
+    straight_barrier: float | None = None
+
+    @property
+    def converged_at_start(self) -> bool:
+        """Converged before the first optimisation step (the start band was already "a saddle")."""
+        return self.converged and self.steps == 0
 
 
 def improved_tangents(x: np.ndarray, e: np.ndarray) -> np.ndarray:
@@ -221,6 +241,56 @@ def _symmetry_breaking_push(x: np.ndarray, size: float, seed: int) -> np.ndarray
     d /= np.linalg.norm(d)
     t = np.arange(1, len(x) - 1) / (len(x) - 1)
     return size * np.sin(np.pi * t)[:, None] * d[None, :]
+
+
+def push_directions(x: np.ndarray, seed: int, n: int = 4) -> list[np.ndarray]:
+    """``n`` unit directions perpendicular to the straight path, seeded and deterministic.
+
+    A seeded random perpendicular direction ``d``, then ``-d``, ``u x d`` and ``-(u x d)``
+    (``u`` the path direction): two orthogonal planes through the line, both senses, so
+    that a lower path on either side of a mirror plane is found whichever way it lies.
+    """
+    rng = np.random.default_rng(seed)
+    axis = x[-1] - x[0]
+    axis = axis / np.linalg.norm(axis)
+    d = rng.normal(size=3)
+    d -= (d @ axis) * axis
+    d /= np.linalg.norm(d)
+    e = np.cross(axis, d)
+    return [d, -d, e, -e][:n]
+
+
+def relax_off_line(band: np.ndarray, energy_forces: EnergyForces, settings: NEBSettings) -> list[NEBResult]:
+    """Optimise the band again from seeded pushes off the straight line (one run per direction).
+
+    Parameters
+    ----------
+    band : (M, 3)
+        The straight start band (end points fixed).
+    energy_forces : callable
+        As :func:`run_neb`.
+    settings : NEBSettings
+        ``break_symmetry`` (A) is the height of the sine bump; ``seed`` picks the directions.
+
+    Returns
+    -------
+    list of NEBResult
+        One per direction of :func:`push_directions`, each with ``symmetry_broken`` set.
+    """
+    from dataclasses import replace
+
+    x0 = np.array(band, float)
+    t = np.arange(1, len(x0) - 1) / (len(x0) - 1)
+    bump = settings.break_symmetry * np.sin(np.pi * t)[:, None]
+    plain = replace(settings, break_symmetry=0.0)
+    out = []
+    for d in push_directions(x0, settings.seed):
+        x = x0.copy()
+        x[1:-1] += bump * d[None, :]
+        res = run_neb(x, energy_forces, plain)
+        res.symmetry_broken = True
+        out.append(res)
+    return out
 
 
 def relax_point(x0: np.ndarray, energy_forces: EnergyForces, fmax: float, steps: int) -> tuple[np.ndarray, int]:
