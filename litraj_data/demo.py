@@ -10,12 +10,15 @@ took; ``--json`` prints one JSON document instead.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import time
 from typing import Any, Callable
 
 import numpy as np
+
+from litraj_data.cli.options import add_json_option, add_source_option
+from litraj_data.cli.output import emit
+from litraj_data.cli.progress import note
 
 
 def _stats(values: list[Any]) -> dict[str, Any]:
@@ -164,48 +167,76 @@ STEPS: list[tuple[str, Callable[[str], dict[str, Any]]]] = [
     ("leaderboard", step_leaderboard),
 ]
 
+#: What each step does, announced before it starts (the slow ones take tens of seconds cold).
+STEP_TITLES = {"load": "load the sample shards and convert rows to ASE / pymatgen / PyG",
+               "bvse": "recompute BVSE percolation barriers of three structures",
+               "hops": "hop graph and BVSE-NEB barriers of one structure",
+               "umlip": "screen one crystal with CHGNet-NEB",
+               "leaderboard": "train a random-forest baseline and score it on the leaderboard"}
 
-def run_demo(source: str = "sample") -> dict[str, Any]:
-    """Run every step of the main job; returns their results with timings."""
+
+def run_demo(source: str = "sample", on_step: Callable[[str, dict[str, Any]], None] | None = None,
+             on_start: Callable[[int, str], None] | None = None) -> dict[str, Any]:
+    """Run every step of the main job; returns their results with timings.
+
+    Parameters
+    ----------
+    source
+        As ``load_litraj(source=)``.
+    on_start, on_step
+        Called with ``(index, name)`` before a step and ``(name, result)`` after it, so that
+        the command prints as it goes rather than at the end.
+    """
     results: dict[str, Any] = {}
-    for name, func in STEPS:
+    for i, (name, func) in enumerate(STEPS):
+        if on_start is not None:
+            on_start(i, name)
         t0 = time.perf_counter()
         results[name] = func(source) | {"seconds": round(time.perf_counter() - t0, 2)}
+        if on_step is not None:
+            on_step(name, results[name])
     return results
 
 
-def _print_text(results: dict[str, Any]) -> None:
-    load = results["load"]
-    print("LiTraj embedded sample (offline): load -> convert -> summarise")
+def _load_text(load: dict[str, Any]) -> str:
+    lines = ["LiTraj embedded sample (offline): load -> convert -> summarise"]
     for name, s in load.items():
         if name == "seconds":
             continue
-        print(f"\n{name}: " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()) +
-              f" rows; {s['atoms_per_row']['min']}-{s['atoms_per_row']['max']} atoms per row")
+        lines.append(f"\n{name}: " + ", ".join(f"{k} {v}" for k, v in s["splits"].items()) +
+                     f" rows; {s['atoms_per_row']['min']}-{s['atoms_per_row']['max']} atoms per row")
         fr = s["first_row"]
-        print(f"  first row: ASE {fr['ase']}, pymatgen {fr['pymatgen']}, PyG graph with {fr['pyg_edges']} edges "
-              f"(5 A), dummy X present: {fr['dummy_X']}")
+        lines.append(f"  first row: ASE {fr['ase']}, pymatgen {fr['pymatgen']}, PyG graph with {fr['pyg_edges']} "
+                     f"edges (5 A), dummy X present: {fr['dummy_X']}")
         for t, st in s["targets"].items():
             mean = "n/a" if st["mean"] is None else f"{st['mean']:.3f} eV"
-            print(f"  {t}: computed for {st['computed']}/{st['n']} rows, finite {st['finite']}, mean {mean}")
-    for name, res in results.items():
-        if name != "load" and "text" in res:
-            print(f"\n{res['text']}")
-    print(f"\ntotal {sum(r['seconds'] for r in results.values()):.1f} s. Cite the data: litraj cite")
+            lines.append(f"  {t}: computed for {st['computed']}/{st['n']} rows, finite {st['finite']}, mean {mean}")
+    return "\n".join(lines)
+
+
+def _step_text(name: str, result: dict[str, Any]) -> str:
+    return _load_text(result) if name == "load" else result.get("text", "")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    results = run_demo(args.source)
-    if args.json:
-        print(json.dumps({"records": [{"file": f"{args.source}:{k}", **v} for k, v in results.items()]}, default=str))
-    else:
-        _print_text(results)
+    def started(i: int, name: str) -> None:
+        # stderr: announced at once (flushed), and never part of the --json document
+        note(f"[{i + 1}/{len(STEPS)}] {name}: {STEP_TITLES.get(name, name)} ...")
+
+    def finished(name: str, result: dict[str, Any]) -> None:
+        if not args.json:  # the step's result as soon as it is known
+            print(f"{_step_text(name, result)}\n[{name}: {result['seconds']} s]\n", flush=True)
+
+    results = run_demo(args.source, on_step=finished, on_start=started)
+    emit(args, [{"file": f"{args.source}:{k}", **v} for k, v in results.items()],
+         f"total {sum(r['seconds'] for r in results.values()):.1f} s. Cite the data: litraj cite")
     return 0
 
 
 def register(subparsers: Any) -> None:
+    """Add ``litraj demo``."""
     p = subparsers.add_parser("demo", help="the main job on the embedded sample: load, convert, compute, score",
                               description=__doc__)
-    p.add_argument("--source", default="sample", help="as load_litraj(source=); default: the embedded sample")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_source_option(p, default="sample")
+    add_json_option(p)
     p.set_defaults(func=_cmd_demo)

@@ -55,27 +55,38 @@ def test_build_verify_export_cache(release_archives, tmp_path, capsys):
     assert code == 0 and doc["records"][0]["file"].endswith("litraj-cache")
 
 
-def test_every_declared_command_is_registered_and_nothing_else():
+def _subcommands(parser):
     import argparse
 
-    from litraj_data import cli
-    from litraj_data.builders import BUILDERS
+    return next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
 
-    parser = cli.build_parser()
-    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-    core = {"list", "info", "cite", "export", "verify", "cache", "build"}
-    declared = {c for names in cli.COMMANDS.values() for c in names}
-    assert set(sub.choices) == core | declared
-    build = next(a for a in sub.choices["build"]._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(build.choices) == set(BUILDERS)
-    for name in BUILDERS:  # no placeholder: every builder module imports here
-        assert "unavailable" not in (build.choices[name].description or "")
+
+@pytest.mark.parametrize("name", sorted(__import__("litraj_data.cli.main", fromlist=["COMMANDS"]).COMMANDS))
+def test_every_command_registers_exactly_what_the_table_declares(name):
+    from litraj_data.cli.main import COMMANDS, build_parser
+
+    parser = build_parser([name])
+    sub = _subcommands(parser)
+    assert set(sub) == set(COMMANDS)  # nothing added outside the table
+    assert sub[name].add_help, f"{name}: its module did not import ({sub[name].format_help()})"
+    assert "--verbose" in sub[name].format_help() or _subcommands(sub[name])
+
+
+def test_every_builder_is_registered_lazily_and_imports():
+    from litraj_data.builders import BUILDERS
+    from litraj_data.cli.main import build_parser
+
+    build = _subcommands(_subcommands(build_parser(["build"]))["build"])
+    assert set(build) == set(BUILDERS)
+    for name in BUILDERS:  # no placeholder: every builder module imports when named
+        chosen = _subcommands(_subcommands(build_parser(["build", name]))["build"])[name]
+        assert chosen.add_help and "--json" in chosen.format_help(), name
 
 
 def test_a_command_whose_module_fails_to_import_says_why(monkeypatch, capsys):
-    from litraj_data import cli
+    from litraj_data.cli import main as cli
 
-    monkeypatch.setitem(cli.COMMANDS, "litraj_data.no_such_plugin", ("ghost",))
+    monkeypatch.setitem(cli.COMMANDS, "ghost", cli.Command("a ghost", "litraj_data.no_such_plugin:register"))
     assert main(["ghost", "--anything", "x"]) == 2
     err = capsys.readouterr().err
     assert "litraj ghost is unavailable" in err and "No module named 'litraj_data.no_such_plugin'" in err

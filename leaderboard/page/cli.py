@@ -12,34 +12,33 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_option
+from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
-from litraj_data.io import atomic_write_json, dumps_json
-from litraj_data.leaderboard.scoring.board import build_board, load_records
-from litraj_data.leaderboard.page.render import json_document, markdown_board, plot_record, render_html
-from litraj_data.leaderboard.scoring.score import score_submission
-from litraj_data.leaderboard.scoring.submission import SubmissionInvalid, read_metadata, read_submission, validate
-from litraj_data.leaderboard.scoring.tasks import get_task, list_tasks
+from litraj_data.io import atomic_write_json
+
+# The scoring and page modules import pandas and scipy: each command imports what it uses
+# when it runs, so that `litraj score --help` (and every other command) starts at once.
 
 __all__ = ["register"]
 
 
 def _emit(args: argparse.Namespace, payload: dict[str, Any], text: str) -> None:
-    if getattr(args, "json", False):
-        print(dumps_json(payload, indent=2))
-    else:
-        print(text)
+    emit(args, payload["records"], text, indent=2, **{k: v for k, v in payload.items() if k != "records"})
 
 
 def _fail(args: argparse.Namespace, file: str, exc: Exception, code: int) -> int:
+    from litraj_data.leaderboard.scoring.submission import SubmissionInvalid
+
     issues = [i.as_dict() for i in exc.issues] if isinstance(exc, SubmissionInvalid) else \
         [{"reason": getattr(exc, "reason", "error"), "message": str(exc)}]
-    if getattr(args, "json", False):
-        print(dumps_json({"records": [{"file": file, "valid": False, "issues": issues}]}, indent=2))
-    print(str(exc), file=sys.stderr)
-    return code
+    return fail(args, file, exc, code=code, valid=False, issues=issues)
 
 
 def _load(args: argparse.Namespace):
+    from litraj_data.leaderboard.scoring.submission import read_metadata, read_submission
+    from litraj_data.leaderboard.scoring.tasks import get_task
+
     task = get_task(args.task)
     meta = read_metadata(args.metadata) if getattr(args, "metadata", None) else None
     sub = read_submission(args.file, task)
@@ -48,6 +47,8 @@ def _load(args: argparse.Namespace):
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.scoring.submission import SubmissionInvalid, validate
+
     try:
         task, meta, sub, truth = _load(args)
     except SubmissionInvalid as exc:
@@ -75,6 +76,8 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_card(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.scoring.submission import SubmissionInvalid, read_metadata
+
     if args.example:
         print(resources.files("litraj_data.leaderboard.scoring").joinpath("data/example_model_card.yaml")
               .read_text(encoding="utf-8"), end="")
@@ -94,7 +97,7 @@ def _cmd_card(args: argparse.Namespace) -> int:
                         "model_card": "complete" if meta.get("card") else "legacy",
                         "card_missing": meta.get("card_missing", [])})
     if args.json:
-        print(dumps_json({"records": records}, indent=2))
+        emit(args, records, "", indent=2)
     else:
         for r in records:
             if not r["valid"]:
@@ -108,6 +111,11 @@ def _cmd_card(args: argparse.Namespace) -> int:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.page.render import json_document, markdown_board, plot_record
+    from litraj_data.leaderboard.scoring.board import build_board
+    from litraj_data.leaderboard.scoring.score import score_submission
+    from litraj_data.leaderboard.scoring.submission import SubmissionInvalid
+
     exclude: list[str] = []
     try:
         task, meta, sub, truth = _load(args)
@@ -131,10 +139,14 @@ def _cmd_score(args: argparse.Namespace) -> int:
 
 
 def _records(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from litraj_data.leaderboard.scoring.board import load_records
+
     return load_records(args.submissions or [])
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.page.render import render_html
+
     try:
         records = _records(args)
         index = render_html(records, args.html, tasks=args.task or None, plots=not args.no_plots)
@@ -146,6 +158,9 @@ def _cmd_render(args: argparse.Namespace) -> int:
 
 
 def _cmd_table(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.page.render import markdown_board
+    from litraj_data.leaderboard.scoring.board import build_board
+
     try:
         records = _records(args)
         board = build_board(records, include_reference=not args.no_reference, tasks=args.task or None)
@@ -159,6 +174,8 @@ def _cmd_table(args: argparse.Namespace) -> int:
 
 
 def _cmd_tasks(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.scoring.tasks import get_task, list_tasks
+
     tasks = [get_task(t) for t in list_tasks()]
     payload = {"records": [{"file": "tasks.yaml", "task": t.id, "dataset": t.dataset, "version": t.version,
                             "split": t.split, "kind": t.kind, "id_column": t.id_column, "target": t.target,
@@ -173,9 +190,9 @@ def _dataset_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--task", required=True, help="task id, e.g. nebDFT2k/em (see `litraj leaderboard tasks`)")
     p.add_argument("--metadata", help="model card YAML (model_name, authors with ORCID, checkpoint, licence, "
                    "environment, training_data, ...; docs/leaderboard.md) or legacy metadata YAML")
-    p.add_argument("--source", help="where the dataset comes from, as load_litraj(source=) ('sample', a folder, ...)")
-    p.add_argument("--cache-dir", help="dataset cache folder")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_source_option(p, "the task's dataset (the truth)")
+    add_cache_dir_option(p)
+    add_json_option(p)
 
 
 def register(subparsers: Any) -> None:
@@ -188,13 +205,13 @@ def register(subparsers: Any) -> None:
     card = ssub.add_parser("card", help="validate model cards (or print an example with --example)")
     card.add_argument("files", nargs="*", help="model card YAML files")
     card.add_argument("--example", action="store_true", help="print an example model card")
-    card.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(card)
     card.set_defaults(func=_cmd_card)
 
     sc = subparsers.add_parser("score", help="validate and score a submission")
     _dataset_args(sc)
     sc.add_argument("--plots", help="folder for parity and error-violin PNGs")
-    sc.add_argument("--out", help="write the score record (JSON) here, for `leaderboard render`")
+    add_out_option(sc, "write the score record (JSON) here, for `leaderboard render`")
     sc.add_argument("--threshold", type=float, help="screening threshold for fast conductors (task unit)")
     sc.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
     sc.add_argument("--seed", type=int, default=0, help="bootstrap seed")
@@ -208,14 +225,14 @@ def register(subparsers: Any) -> None:
     rd.add_argument("--submissions", nargs="*", help="score records (JSON) or folders of them")
     rd.add_argument("--task", action="append", help="only this task (repeatable)")
     rd.add_argument("--no-plots", action="store_true")
-    rd.add_argument("--json", action="store_true")
+    add_json_option(rd)
     rd.set_defaults(func=_cmd_render)
     tb = lsub.add_parser("table", help="print the leaderboard (Markdown or JSON)")
     tb.add_argument("--submissions", nargs="*", help="score records (JSON) or folders of them")
     tb.add_argument("--task", action="append", help="only this task (repeatable)")
     tb.add_argument("--no-reference", action="store_true", help="leave out the paper's rows")
-    tb.add_argument("--json", action="store_true")
+    add_json_option(tb)
     tb.set_defaults(func=_cmd_table)
     tk = lsub.add_parser("tasks", help="list the tasks")
-    tk.add_argument("--json", action="store_true")
+    add_json_option(tk)
     tk.set_defaults(func=_cmd_tasks)

@@ -5,14 +5,15 @@ import argparse
 import sys
 from typing import Any
 
-from litraj_data.io import dumps_json
+from litraj_data.cli.options import add_json_option, add_out_option, add_source_options
+from litraj_data.cli.output import emit
 
 USAGE = ("litraj release NAME [NAME ...] --out DIR [--source S] [--version X] [--doi DOI] [--overwrite] [--json]\n"
          "       litraj release push DIR hf://OWNER/REPO[@REV] [--token T] [--private] [--dry-run] [--json]")
 
 
 def _emit(args: argparse.Namespace, records: list[dict[str, Any]], text: str) -> None:
-    print(dumps_json({"records": records}) if args.json else text)
+    emit(args, records, text)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -50,14 +51,12 @@ def register(subparsers: Any) -> None:
         "configs for datasets.load_dataset, Croissant JSON-LD, .zenodo.json, CITATION.cff, LICENSE), or push a "
         "release folder to a Hugging Face dataset repository (only changed files are uploaded).")
     p.add_argument("targets", nargs="+", metavar="NAME|push", help="dataset names, or: push DIR hf://OWNER/REPO[@REV]")
-    p.add_argument("--out", help="release folder to write")
-    p.add_argument("--source", help="where the built versions come from, as load_litraj(source=)")
-    p.add_argument("--version", help="dataset version (default: the card's)")
-    p.add_argument("--cache-dir", help="cache folder (default: $LITRAJ_CACHE or ~/.cache/litraj)")
+    add_out_option(p, "release folder to write")
+    add_source_options(p)
     p.add_argument("--doi", help="the release's DOI (e.g. reserved on Zenodo), written into card and metadata")
     p.add_argument("--overwrite", action="store_true", help="replace an existing release folder")
     p.add_argument("--token", help="push: Hub token (default: HF_TOKEN or the stored login)")
     p.add_argument("--private", action="store_true", help="push: create the repository private")
     p.add_argument("--dry-run", action="store_true", help="push: report what would be uploaded, upload nothing")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(p)
     p.set_defaults(func=_run)

@@ -5,8 +5,9 @@ import argparse
 import sys
 from typing import Any
 
+from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_option
+from litraj_data.cli.output import emit
 from litraj_data.errors import LitrajError
-from litraj_data.io import dumps_json
 from litraj_data.leaderboard.models.baselines.models import GRIDS, model_names
 from litraj_data.leaderboard.models.baselines.train import FEATURES, predict_baseline, train_baseline
 
@@ -14,7 +15,7 @@ __all__ = ["register"]
 
 
 def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
-    print(dumps_json({"records": [record]}, indent=2) if args.json else text)
+    emit(args, [record], text, indent=2)
 
 
 def _cmd_train(args: argparse.Namespace) -> int:
@@ -81,29 +82,29 @@ def register(subparsers: Any) -> None:
                     help="voronoi: the paper's SI S1 set (-v); ward: Ward et al. 2017 via matminer (-w); both")
     tr.add_argument("--tl", action="store_true", help="add the BVSE barrier as a feature (-tl variant)")
     tr.add_argument("--grid", default="paper", choices=GRIDS, help="hyperparameter grid (small: for quick looks)")
-    tr.add_argument("--source", help="dataset source, as load_litraj(source=)")
-    tr.add_argument("--cache-dir", help="dataset and feature cache folder")
-    tr.add_argument("--out", required=True, help="model folder")
+    add_source_option(tr)
+    add_cache_dir_option(tr, "datasets and features")
+    add_out_option(tr, "model folder", required=True)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--jobs", type=int, default=1, help="featurisation worker processes")
-    tr.add_argument("--json", action="store_true")
+    add_json_option(tr)
     tr.set_defaults(func=_cmd_train)
     pr = sub.add_parser("predict", help="predict the task's split and write a submission")
     pr.add_argument("--model-dir", required=True, help="folder written by `baseline train`")
-    pr.add_argument("--source", help="dataset source, as load_litraj(source=)")
-    pr.add_argument("--cache-dir", help="dataset and feature cache folder")
+    add_source_option(pr)
+    add_cache_dir_option(pr, "datasets and features")
     pr.add_argument("--split", help="split to predict (default: the task's)")
-    pr.add_argument("--out", required=True, help="predictions file (.csv or .parquet)")
+    add_out_option(pr, "predictions file (.csv or .parquet)", required=True)
     pr.add_argument("--trust", action="store_true",
                     help="load a model file that needs untrusted types or is a legacy pickle (can run code: "
                          "only for a folder you made yourself)")
     pr.add_argument("--jobs", type=int, default=1, help="featurisation worker processes")
-    pr.add_argument("--json", action="store_true")
+    add_json_option(pr)
     pr.set_defaults(func=_cmd_predict)
     im = sub.add_parser("importance", help="impurity and permutation importances, KNN forward selection (Fig. 1g)")
     im.add_argument("--model-dir", required=True, help="folder written by `baseline train`")
-    im.add_argument("--source", help="dataset source of the held-out split, as load_litraj(source=)")
-    im.add_argument("--cache-dir", help="dataset and feature cache folder")
+    add_source_option(im, "the held-out split's dataset")
+    add_cache_dir_option(im, "datasets and features")
     im.add_argument("--split", help="held-out split for permutation importance (default: the task's)")
     im.add_argument("--repeats", type=int, default=5, help="permutations per feature")
     im.add_argument("--max-features", type=int, default=30, help="longest forward-selection prefix")
@@ -112,5 +113,5 @@ def register(subparsers: Any) -> None:
     im.add_argument("--trust", action="store_true", help="as for predict")
     im.add_argument("--jobs", type=int, default=1)
     im.add_argument("--seed", type=int, default=0)
-    im.add_argument("--json", action="store_true")
+    add_json_option(im)
     im.set_defaults(func=_cmd_importance)

@@ -6,8 +6,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from litraj_data.structures import add_limit_options, with_limits
 from litraj_data.errors import LitrajError, StructureError
-from litraj_data.io import dumps_json
+from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_option
+from litraj_data.cli.output import emit
 
 __all__ = ["register", "run"]
 
@@ -27,13 +29,14 @@ def register(subparsers: Any) -> None:
                    help="auto: hop when the structure has a dummy atom X (default)")
     p.add_argument("--dataset", help="featurise a dataset split instead of files (BVEL13k, nebBVSE122k, nebDFT2k)")
     p.add_argument("--split", default="test", help="split of --dataset (default test)")
-    p.add_argument("--source", help="dataset source, as load_litraj(source=)")
-    p.add_argument("--out", help="feature table of --dataset (.parquet or .csv), with the id column")
+    add_source_option(p, "the dataset of --dataset")
+    add_out_option(p, "feature table of --dataset (.parquet or .csv), with the id column")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for --dataset")
-    p.add_argument("--cache-dir", help="cache folder (features go under <cache>/features)")
+    add_cache_dir_option(p, "features go under <cache>/features")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write cached features")
-    p.add_argument("--json", action="store_true", help="print one JSON document {\"records\": [...]}")
-    p.set_defaults(func=run)
+    add_json_option(p)
+    add_limit_options(p)  # --max-atoms, --max-volume, --max-grid-points
+    p.set_defaults(func=with_limits(run))
 
 
 def _read(path: Path) -> list[tuple[str, Any]]:
@@ -85,15 +88,42 @@ def _files(args: argparse.Namespace) -> int:
     if not records:
         print("features: no structure files given (pass FILE... or --dataset NAME)", file=sys.stderr)
         return 2
-    if args.json:
-        print(dumps_json({"records": records}))
-    else:
-        for r in records:
-            if not r.get("ok"):
-                print(f"{r['file']}: FAILED ({r['reason']}): {r['error']}")
-            else:
-                print(f"{r['file']} [{r['name']}]: {r['n_features']} {r['set']} features ({r['kind']})")
+    emit(args, records, lambda: _text(records))
     return 0 if all(r.get("ok") for r in records) else 1
+
+
+#: Up to this many structures, text mode prints every feature (a column per structure).
+TABLE_COLUMNS = 4
+
+
+def _cell(v: Any) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.6g}" if isinstance(v, (int, float)) and not isinstance(v, bool) else str(v)
+
+
+def _text(records: list[dict[str, Any]]) -> str:
+    """A line per input, then the features: a feature per row, a structure per column."""
+    lines = []
+    for r in records:
+        if not r.get("ok"):
+            lines.append(f"{r['file']}: FAILED ({r['reason']}): {r['error']}")
+        else:
+            lines.append(f"{r['file']} [{r['name']}]: {r['n_features']} {r['set']} features ({r['kind']})")
+    ok = [r for r in records if r.get("ok")]
+    if not ok:
+        return "\n".join(lines)
+    if len(ok) > TABLE_COLUMNS:
+        lines.append(f"({len(ok)} structures: --json prints every value; --dataset NAME --out TABLE writes a table)")
+        return "\n".join(lines)
+    names = list(dict.fromkeys(k for r in ok for k in r["features"]))
+    width = max(len(n) for n in names)
+    heads = [str(r["name"])[:14] for r in ok]
+    lines += ["", f"{'feature':<{width}}  " + "  ".join(f"{h:>14}" for h in heads)]
+    for n in names:
+        cells = [_cell(r["features"].get(n)) for r in ok]
+        lines.append(f"{n:<{width}}  " + "  ".join(f"{c:>14}" for c in cells))
+    return "\n".join(lines)
 
 
 def _dataset(args: argparse.Namespace) -> int:
@@ -119,9 +149,8 @@ def _dataset(args: argparse.Namespace) -> int:
     rec = {"file": str(out), "dataset": args.dataset, "split": args.split, "set": args.feature_set,
            "rows": len(table), "n_features": table.shape[1] - 1,
            "failures": [{**f, id_col: rows[id_col].iloc[int(f["row"])]} for f in failures]}
-    print(dumps_json({"records": [rec]}) if args.json else
-          f"wrote {rec['rows']} rows x {rec['n_features']} {args.feature_set} features to {out} "
-          f"({len(failures)} failed)")
+    emit(args, [rec], f"wrote {rec['rows']} rows x {rec['n_features']} {args.feature_set} features to {out} "
+                      f"({len(failures)} failed)")
     return 0
 
 

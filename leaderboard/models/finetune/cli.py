@@ -9,8 +9,11 @@ import contextlib
 import sys
 from typing import Any
 
+from litraj_data.cli.options import (add_cache_dir_option, add_device_option, add_json_option, add_out_option,
+                                     add_source_option)
+from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
-from litraj_data.io import dumps_json
+from litraj_data.trust import TRUST_HELP
 
 __all__ = ["register", "run_finetune"]
 
@@ -29,18 +32,19 @@ def register(subparsers: Any) -> None:
                     "energy/force RMSE before and after on the validation configurations.")
     p.add_argument("--model", required=True, help=f"base model: {', '.join(MODELS)}")
     p.add_argument("--dataset", default="MPLiTrj", choices=list(DATASETS))
-    p.add_argument("--source", default=None, help="dataset source (as load_litraj(source=))")
-    p.add_argument("--cache-dir", default=None)
+    add_source_option(p)
+    add_cache_dir_option(p)
     p.add_argument("--subset", default="all", choices=list(SUBSETS),
                    help="vacancy: end-point relaxations only (the paper's '-vac' ablation)")
     p.add_argument("--epochs", type=int, required=True)
-    p.add_argument("--out", required=True, help="output folder (model_card.yaml + weights)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    add_out_option(p, "output folder (model_card.yaml + weights)", required=True)
+    add_device_option(p)
     p.add_argument("--limit", type=int, default=None, help="first N configurations of each split")
     p.add_argument("--val-split", default="val", choices=["val", "train"],
                    help="where before/after and the best checkpoint are measured (train: data without val)")
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="model to start from (required for mace-mp-0: the foundation .model file)")
+    p.add_argument("--trust", action="store_true", help=TRUST_HELP + "; a MACE foundation .model needs it")
     p.add_argument("--python", default=None, metavar="PATH",
                    help="interpreter with mace-torch for mace-mp-0 (a separate venv; default this one)")
     g = p.add_argument_group("protocol overrides (defaults: the paper's)")
@@ -51,7 +55,7 @@ def register(subparsers: Any) -> None:
     g.add_argument("--stress-weight", type=float, default=None, help="in the model's stress-loss units")
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--overwrite", action="store_true", help="replace a previous fine-tune in --out")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(p)
     p.set_defaults(func=run_finetune)
 
 
@@ -75,20 +79,14 @@ def run_finetune(args: argparse.Namespace) -> int:
                             limit=args.limit, val_split=args.val_split, weights=args.weights, python=args.python,
                             overwrite=args.overwrite, seed=args.seed, lr=args.lr, batch_size=args.batch_size,
                             energy_weight=args.energy_weight, force_weight=args.force_weight,
-                            stress_weight=args.stress_weight)
+                            stress_weight=args.stress_weight, trust=args.trust)
     except (LitrajError, OSError) as exc:  # OSError: a --source path that does not exist
-        if args.json:
-            print(dumps_json({"records": [{"file": args.out, "ok": False, "reason": getattr(exc, "reason", "os_error"),
-                                           "error": str(exc)}]}))
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, args.out, exc, code=2, command="finetune")
     record = {"file": f"{args.out}/{CARD_NAME}", "ok": True, **_summary(card)}
-    if args.json:
-        print(dumps_json({"records": [record]}))
-    else:
-        b, a, rec = card["before"], card["after"], _summary(card)
-        print(f"{card['base_model']} fine-tuned on {card['dataset']} ({card['subset']}, {rec['n_train']} configs, "
-              f"{card['epochs']} epochs, {card['wall_time_s']:.0f} s) -> {args.out}/{card['weights']}")
-        print(f"  on {rec['val_split']} ({rec['n_val']} configs): force RMSE {b['force_rmse']:.4f} -> "
-              f"{a['force_rmse']:.4f} eV/A, energy RMSE {b['energy_rmse']:.4f} -> {a['energy_rmse']:.4f} eV/atom")
+    b, a, rec = card["before"], card["after"], _summary(card)
+    emit(args, [record],
+         f"{card['base_model']} fine-tuned on {card['dataset']} ({card['subset']}, {rec['n_train']} configs, "
+         f"{card['epochs']} epochs, {card['wall_time_s']:.0f} s) -> {args.out}/{card['weights']}\n"
+         f"  on {rec['val_split']} ({rec['n_val']} configs): force RMSE {b['force_rmse']:.4f} -> "
+         f"{a['force_rmse']:.4f} eV/A, energy RMSE {b['energy_rmse']:.4f} -> {a['energy_rmse']:.4f} eV/atom")
     return 0

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from litraj_data.cli.options import (add_cache_dir_option, add_device_option, add_json_option, add_out_option,
+                                     add_source_option, add_threads_option)
+from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
-from litraj_data.io import dumps_json
-from litraj_data.leaderboard.models.gnn.settings import ARCHS
+from litraj_data.leaderboard.models.gnn.settings import ARCHS, PRESETS
 
 __all__ = ["register"]
 
@@ -19,23 +20,15 @@ def _cmd_gnn(args: argparse.Namespace) -> int:
     try:
         rec = train_gnn(args.arch, args.task, args.out, epochs=args.epochs, source=args.source,
                         cache_dir=args.cache_dir, init_from=args.init_from, device=args.device, seed=args.seed,
-                        overrides=parse_overrides(args.hp or []), threads=args.threads)
+                        overrides=parse_overrides(args.hp or []), threads=args.threads, preset=args.preset)
     except (LitrajError, OSError) as exc:
-        if args.json:
-            print(dumps_json({"records": [{"file": args.out, "ok": False,
-                                           "reason": getattr(exc, "reason", type(exc).__name__),
-                                           "message": str(exc)}]}))
-        print(f"train gnn failed: {exc}", file=sys.stderr)
-        return 2
-    if args.json:
-        print(dumps_json({"records": [rec]}, indent=2))
-    else:
-        print(f"{rec['model']} on {rec['task']}: {rec['epochs_run']} epochs (best {rec['best_epoch']}), "
-              f"val MAE {rec['val_mae']:.4f} (mean predictor {rec['val_mae_mean_predictor']:.4f}), "
-              f"{rec['n_parameters']} parameters, {rec['wall_time_s']:.1f} s; "
-              f"{rec['n_predicted']} predictions in {rec['predictions']}, card {rec['model_card']}\n"
-              f"score: litraj score {rec['predictions']} --task {rec['task']} --metadata {rec['model_card']}"
-              + (f" --source {args.source}" if args.source else ""))
+        return fail(args, args.out, exc, code=2, command="train gnn")
+    emit(args, [rec], lambda: f"{rec['model']} on {rec['task']}: {rec['epochs_run']} epochs (best {rec['best_epoch']}), "
+         f"val MAE {rec['val_mae']:.4f} (mean predictor {rec['val_mae_mean_predictor']:.4f}), "
+         f"{rec['n_parameters']} parameters, {rec['wall_time_s']:.1f} s; "
+         f"{rec['n_predicted']} predictions in {rec['predictions']}, card {rec['model_card']}\n"
+         f"score: litraj score {rec['predictions']} --task {rec['task']} --metadata {rec['model_card']}"
+         + (f" --source {args.source}" if args.source else ""), indent=2)
     return 0
 
 
@@ -47,18 +40,20 @@ def register(subparsers: Any) -> None:
                        description="Train a GNN with its library's own training code on train, keep the best "
                                    "validation epoch, predict the task's split; writes predictions.csv, "
                                    "model_card.yaml, run.json and model.pt in --out.")
-    g.add_argument("--arch", required=True, choices=ARCHS)
+    g.add_argument("--arch", choices=ARCHS, help="architecture (may be left out with --preset)")
+    g.add_argument("--preset", choices=sorted(PRESETS), help="named network size: nequip (about 2 M parameters, "
+                   "Table 1), nequip-s (about 0.2 M), m3gnet (about 0.3 M), allegro (the Allegro tutorial's sizes)")
     g.add_argument("--task", required=True, help="scalar task: BVEL13k/E_1D|E_2D|E_3D, nebBVSE122k/em, nebDFT2k/em")
-    g.add_argument("--source", help="dataset source, as load_litraj(source=)")
-    g.add_argument("--cache-dir", help="dataset cache folder")
+    add_source_option(g)
+    add_cache_dir_option(g)
     g.add_argument("--epochs", type=int, required=True, help="maximum epochs")
-    g.add_argument("--out", required=True, help="run folder")
+    add_out_option(g, "run folder", required=True)
     g.add_argument("--init-from", help="run folder of a previous `train gnn` (transfer learning: its weights)")
-    g.add_argument("--device", default="cpu", choices=("cpu", "cuda"))
+    add_device_option(g)
     g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--threads", type=int, help="torch CPU threads for the run (default: torch's; 1 is fastest "
-                                               "on a machine whose cores are busy with other work)")
+    add_threads_option(g, "torch CPU threads for the run (default: torch's; 1 is fastest on a machine whose cores "
+                          "are busy with other work)")
     g.add_argument("--hp", action="append", metavar="KEY=VALUE",
                    help="change a hyperparameter (repeatable), e.g. --hp units=32 --hp batch_size=16")
-    g.add_argument("--json", action="store_true")
+    add_json_option(g)
     g.set_defaults(func=_cmd_gnn)

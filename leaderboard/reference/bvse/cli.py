@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from litraj_data.structures import add_limit_options, with_limits
+from litraj_data.cli.options import add_json_option, add_threads_option
+from litraj_data.cli.output import emit
 from litraj_data.errors import LitrajError
-from litraj_data.io import dumps_json
 from litraj_data.leaderboard.reference.bvse.settings import add_bvse_options, bvse_kwargs
 
 
@@ -59,26 +61,27 @@ def _cmd_bvel(args: argparse.Namespace) -> int:
                 rec.update({"ok": False, "reason": exc.reason, "message": str(exc)})
                 failed += 1
             records.append(rec)
-    if args.json:
-        # strict JSON: a barrier that never percolates (inf) is written as null
-        sys.stdout.write(dumps_json({"records": records}) + "\n")
-    else:
-        converge = args.converge is not None
-        print(f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}" + ("  grid uncertainty (eV), finest grid" if converge else ""))
-        for r in records:
-            if r["ok"]:
-                line = f"{r['name']:30s} {_fmt(r['E_1D']):>8s} {_fmt(r['E_2D']):>8s} {_fmt(r['E_3D']):>8s}"
-                if converge:
-                    u = r["grid_uncertainty"]
-                    line += "  " + "/".join(_fmt(u[n]) for n in ("E_1D", "E_2D", "E_3D"))
-                    line += f" at {r['resolutions'][-1]:.3f} A" + ("" if r["grid_converged"] else " (NOT converged)")
-                print(line)
-            else:
-                print(f"{str(r['name'] or r['file']):30s} failed: {r['reason']} ({r['message']})")
+    # strict JSON: a barrier that never percolates (inf) is written as null
+    emit(args, records, lambda: _text(records, args.converge is not None))
     if not records:
         print("no structure files found", file=sys.stderr)
         return 2
     return 1 if failed == len(records) else 0
+
+
+def _text(records: list[dict[str, Any]], converge: bool) -> str:
+    lines = [f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}" + ("  grid uncertainty (eV), finest grid" if converge else "")]
+    for r in records:
+        if r["ok"]:
+            line = f"{r['name']:30s} {_fmt(r['E_1D']):>8s} {_fmt(r['E_2D']):>8s} {_fmt(r['E_3D']):>8s}"
+            if converge:
+                u = r["grid_uncertainty"]
+                line += "  " + "/".join(_fmt(u[n]) for n in ("E_1D", "E_2D", "E_3D"))
+                line += f" at {r['resolutions'][-1]:.3f} A" + ("" if r["grid_converged"] else " (NOT converged)")
+            lines.append(line)
+        else:
+            lines.append(f"{str(r['name'] or r['file']):30s} failed: {r['reason']} ({r['message']})")
+    return "\n".join(lines)
 
 
 def register(subparsers: Any) -> None:
@@ -96,8 +99,8 @@ def register(subparsers: Any) -> None:
     p.add_argument("--min-resolution", type=float, default=0.05,
                    help="finest grid spacing --converge tries (default 0.05 A)")
     # not a calculator setting (results do not depend on it), so not in add_bvse_options
-    p.add_argument("--threads", type=int, default=None,
-                   help="threads of the compiled landscape loop (default: all cores, at most NUMBA_NUM_THREADS)")
+    add_threads_option(p, "threads of the compiled landscape loop (default: all cores, at most NUMBA_NUM_THREADS)")
     p.add_argument("--grd-dir", default=None, help="also write NAME.grd and NAME.cube (VESTA) here")
-    p.add_argument("--json", action="store_true", help='print one JSON document {"records": [...]}')
-    p.set_defaults(func=_cmd_bvel)
+    add_json_option(p)
+    add_limit_options(p)  # --max-atoms, --max-volume, --max-grid-points
+    p.set_defaults(func=with_limits(_cmd_bvel))

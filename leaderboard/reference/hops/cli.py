@@ -5,8 +5,10 @@ import argparse
 import math
 from typing import Any
 
+from litraj_data.structures import add_limit_options, with_limits
+from litraj_data.cli.options import add_json_option
+from litraj_data.cli.output import emit
 from litraj_data.errors import LitrajError
-from litraj_data.io import dumps_json
 
 
 def register(subparsers: Any) -> None:
@@ -22,10 +24,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--protocol", choices=["paper", "ions-legacy"], default="paper", help="NEB protocol")
     p.add_argument("--seed", type=int, default=None, help="seed of the ions-legacy displacement")
     p.add_argument("--break-symmetry", type=float, default=0.0, metavar="A",
-                   help="restart a band that is stationary by symmetry at the start from a seeded "
-                   "perpendicular push of up to A angstrom (default 0: flag it as stationary_start only)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
-    p.set_defaults(func=run)
+                   help="also optimise a band that may never have left a symmetric straight start from seeded "
+                   "perpendicular pushes of up to A angstrom and keep the lower barrier (default 0: flag it "
+                   "as upper_bound only)")
+    add_json_option(p)
+    add_limit_options(p)  # --max-atoms, --max-volume, --max-grid-points
+    p.set_defaults(func=with_limits(run))
 
 
 def _num(v: float | None) -> float | None:
@@ -34,6 +38,28 @@ def _num(v: float | None) -> float | None:
     if v is None:
         return None
     return round(float(v), 6) if math.isfinite(v) else float(v)
+
+
+def start_flags(r) -> dict[str, Any]:
+    """The straight-start fields of one hop's NEB result (docs/hops.md, "Symmetric straight starts").
+
+    ``upper_bound``: em may be a maximum across the path (the band never left a symmetric or
+    already-converged straight start, and no symmetry-breaking restart was run);
+    ``symmetric_start``: the structure's symmetry operations force the perpendicular force on
+    the straight path to zero (``symmetry_elements`` names them); ``stationary_start``: its
+    forces do (exact symmetry); ``symmetry_broken``: seeded restarts off the line were run,
+    ``em_straight`` is the straight-start barrier and ``barrier_dropped`` whether em is lower.
+    """
+    if r is None:
+        return dict.fromkeys(("upper_bound", "symmetric_start", "stationary_start", "symmetry_broken",
+                              "symmetry_elements", "em_straight", "barrier_dropped"))
+    sym = r.extras.get("path_symmetry") or {}
+    straight = r.straight_barrier
+    return {"upper_bound": bool(r.upper_bound), "symmetric_start": bool(r.symmetric_start),
+            "stationary_start": bool(r.stationary_start), "symmetry_broken": bool(r.symmetry_broken),
+            "symmetry_elements": list(sym.get("elements", [])) if r.symmetric_start else [],
+            "em_straight": _num(straight) if straight is not None else None,
+            "barrier_dropped": None if straight is None else bool(r.barrier < straight)}
 
 
 def _record(file: str, name: str, structure, args) -> dict:
@@ -57,9 +83,7 @@ def _record(file: str, name: str, structure, args) -> dict:
                 # stationary_start: the straight start could not leave the line by symmetry, so
                 # em may be a maximum across the path (an upper bound), converged or not
                 d.update(em=_num(r.barrier) if r else None, converged=r.converged if r else None,
-                         neb_steps=r.steps if r else None,
-                         stationary_start=r.stationary_start if r else None,
-                         symmetry_broken=r.symmetry_broken if r else None)
+                         neb_steps=r.steps if r else None, **start_flags(r))
                 hops.append(d)
             rec["percolation_barriers"] = dict(zip(("E_1D", "E_2D", "E_3D"), map(_num, res.percolation)))
             rec["failures"] = [{"edge_id": e, "reason": r, "message": m} for e, r, m in res.failures]
@@ -74,8 +98,15 @@ def _record(file: str, name: str, structure, args) -> dict:
 
 def run(args: argparse.Namespace) -> int:
     """Run the command; exit code 0 when every structure worked, 1 otherwise."""
+    import sys
+
     from litraj_data.structures import iter_structure_files, read_structures
 
+    bs = getattr(args, "break_symmetry", 0.0)
+    if not (math.isfinite(bs) and 0.0 <= bs <= 1.0):
+        # a push beyond ~1 A is no longer a perturbation of the straight path but another path
+        print(f"error: --break-symmetry must be between 0 and 1 A, got {bs}", file=sys.stderr)
+        return 2
     records = []
     for path in iter_structure_files(args.files):
         try:
@@ -85,25 +116,39 @@ def run(args: argparse.Namespace) -> int:
             continue
         for name, structure in items:
             records.append(_record(str(path), name, structure, args))
-    if args.json:
-        print(dumps_json({"records": records}))
-    else:
-        for r in records:
-            if not r.get("ok"):
-                print(f"{r['file']}: FAILED ({r['reason']}): {r['error']}")
-                continue
-            print(f"{r['file']} [{r['material_id']}]: {r['max_dim']}D at {r['percolation_cutoff']} A, "
-                  f"{len(r['hops'])} inequivalent hops")
-            for h in r["hops"]:
-                flags = ("" if h["converged"] else " (not converged)") if "em" in h else ""
-                if h.get("stationary_start"):
-                    flags += " (restarted off a symmetric straight start)" if h.get("symmetry_broken") else \
-                        " (stationary start by symmetry: upper bound)"
-                extra = f"  em {h['em']} eV{flags}" if "em" in h else ""
-                print(f"  {h['edge_id']:<32} L {h['length']:.3f} A  bottleneck {h['bottleneck']:.3f} A{extra}")
-            if "percolation_barriers" in r:
-                # None (JSON null) means "does not percolate in that dimension"
-                print("  percolation barriers: " + ", ".join(
-                    f"{k} {'does not percolate' if v is None else f'{v:.3f} eV'}"
-                    for k, v in r["percolation_barriers"].items()))
+    emit(args, records, lambda: _text(records))
     return 0 if all(r.get("ok") for r in records) else 1
+
+
+def _text(records: list[dict[str, Any]]) -> str:
+    lines = []
+    for r in records:
+        if not r.get("ok"):
+            lines.append(f"{r['file']}: FAILED ({r['reason']}): {r['error']}")
+            continue
+        lines.append(f"{r['file']} [{r['material_id']}]: {r['max_dim']}D at {r['percolation_cutoff']} A, "
+                     f"{len(r['hops'])} inequivalent hops")
+        neb = any("em" in h for h in r["hops"])
+        # with --neb: converged and steps columns say how far each em can be trusted
+        lines.append(f"  {'edge_id':<32} {'L/A':>6} {'neck/A':>6}"
+                     + (f" {'em/eV':>7} {'conv':>4} {'steps':>5}" if neb else ""))
+        for h in r["hops"]:
+            line = f"  {h['edge_id']:<32} {h['length']:6.3f} {h['bottleneck']:6.3f}"
+            if "em" in h:
+                em = "-" if h["em"] is None else f"{h['em']:.3f}"
+                conv = "-" if h["converged"] is None else ("yes" if h["converged"] else "no")
+                steps = "-" if h.get("neb_steps") is None else str(h["neb_steps"])
+                line += f" {em:>7} {conv:>4} {steps:>5}"
+                if h.get("upper_bound"):
+                    line += "  (upper bound: the band never left its straight start" + (
+                        f"; {', '.join(h['symmetry_elements'])}" if h.get("symmetry_elements") else "") + ")"
+                elif h.get("symmetry_broken"):
+                    line += (f"  (restarted off the straight start: {h['em_straight']} eV straight, "
+                             f"{'dropped' if h['barrier_dropped'] else 'same saddle'})")
+            lines.append(line)
+        if "percolation_barriers" in r:
+            # None (JSON null) means "does not percolate in that dimension"
+            lines.append("  percolation barriers: " + ", ".join(
+                f"{k} {'does not percolate' if v is None else f'{v:.3f} eV'}"
+                for k, v in r["percolation_barriers"].items()))
+    return "\n".join(lines)

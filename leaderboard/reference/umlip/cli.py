@@ -10,19 +10,25 @@ import contextlib
 import sys
 from typing import Any
 
+from litraj_data.structures import add_limit_options, with_limits
+from litraj_data.cli.options import (add_cache_dir_option, add_device_option, add_json_option, add_out_option,
+                                     add_source_option)
+from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
-from litraj_data.io import dumps_json
 from litraj_data.leaderboard.reference.neb.config import INITIAL_PATHS, OPTIMIZERS, RETRIES, NEBConfig
 from litraj_data.leaderboard.reference.neb.progress import HopProgress
 from litraj_data.leaderboard.reference.umlip.runners import list_models
+from litraj_data.trust import TRUST_HELP
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())}")
+    p.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())} "
+                   "(bench umlip also takes bvse: BVSE-NEB with a fixed framework, the paper's Table 4 row)")
     p.add_argument("--weights", default=None, metavar="PATH",
                    help="weights file/folder, or a `litraj finetune` folder (model_card.yaml); required for models "
                         "whose weights are not in their package (see `litraj models`)")
-    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--trust", action="store_true", help=TRUST_HELP)
+    add_device_option(p)
     p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="Dask scheduler address (tcp://host:8786): one task per hop")
@@ -50,7 +56,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--stage1-fmax", type=float, default=0.5, help="first-stage force threshold, eV/A (0.5)")
     r.add_argument("--retry", nargs="+", choices=list(RETRIES), default=[], metavar="RUNG",
                    help=f"retry ladder for unconverged bands, in order: {', '.join(RETRIES)}")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(p)
 
 
 def register(subparsers: Any) -> None:
@@ -64,9 +70,10 @@ def register(subparsers: Any) -> None:
                                    "results.jsonl. Rerunning with the same --out resumes.")
     p.add_argument("--dataset", default="nebDFT2k")
     p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--source", default=None, help="dataset source (as load_litraj(source=))")
-    p.add_argument("--cache-dir", default=None)
+    add_out_option(p, "output folder: bands/ (the submission), metadata.yaml, results.jsonl (a record per hop as it "
+                      "finishes)", required=True)
+    add_source_option(p)
+    add_cache_dir_option(p)
     p.add_argument("--limit", type=int, default=None, help="first N hops only")
     _add_model_options(p)
     p.set_defaults(func=run_bench)
@@ -78,16 +85,17 @@ def register(subparsers: Any) -> None:
     e.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())}")
     e.add_argument("--weights", default=None, metavar="PATH", help="weights file/folder, or a `litraj finetune` folder (model_card.yaml); required for models "
                         "whose weights are not in their package (see `litraj models`)")
-    e.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    e.add_argument("--trust", action="store_true", help=TRUST_HELP)
+    add_device_option(e)
     e.add_argument("--dataset", default="MPLiTrj", choices=["MPLiTrj", "MPLiTrj_subsample"])
     e.add_argument("--split", default="test", choices=["train", "val", "test"])
-    e.add_argument("--source", default=None, help="dataset source (as load_litraj(source=))")
-    e.add_argument("--cache-dir", default=None)
-    e.add_argument("--out", required=True, help="submission Parquet file")
+    add_source_option(e)
+    add_cache_dir_option(e)
+    add_out_option(e, "submission Parquet file", required=True)
     e.add_argument("--limit", type=int, default=None, help="first N configurations only")
     e.add_argument("--batch-size", type=int, default=16, help="structures per forward pass (16)")
     e.add_argument("--fine-tuned", action="store_true", help="the weights were trained on LiTraj data")
-    e.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(e)
     e.set_defaults(func=run_bench_efs, max_batch_atoms=None)
 
     s = subparsers.add_parser("screen", help="uMLIP percolation barriers of structures",
@@ -97,9 +105,10 @@ def register(subparsers: Any) -> None:
     s.add_argument("--cutoff", type=float, default=6.0, help="longest hop, A (6.0)")
     s.add_argument("--bottleneck", type=float, default=0.5, help="min segment-atom distance, A (0.5)")
     s.add_argument("--min-width", type=float, default=8.0, help="min supercell width, A (8.0)")
-    s.add_argument("--out", default=None, help="keep records and bands here (resumable)")
+    add_out_option(s, "keep records and bands here, a record per hop as it finishes (resumable)")
     _add_model_options(s)
-    s.set_defaults(func=run_screen)
+    add_limit_options(s)  # --max-atoms, --max-volume, --max-grid-points
+    s.set_defaults(func=with_limits(run_screen))
 
 
 def _config(args: argparse.Namespace) -> NEBConfig:
@@ -113,30 +122,30 @@ def _config(args: argparse.Namespace) -> NEBConfig:
 
 
 def _error(args: argparse.Namespace, file: str, exc: Exception) -> int:
-    if args.json:
-        print(dumps_json({"records": [{"file": file, "ok": False, "reason": getattr(exc, "reason", "error"),
-                                       "error": str(exc)}]}))
-    print(f"error: {exc}", file=sys.stderr)
-    return 2
+    return fail(args, file, exc, code=2)
 
 
 def _provider(args: argparse.Namespace):
     from litraj_data.leaderboard.reference.umlip.runners import get_provider
 
     with contextlib.redirect_stdout(sys.stderr):
-        return get_provider(args.model, args.weights, args.device, max_batch_atoms=args.max_batch_atoms)
+        return get_provider(args.model, args.weights, args.device, max_batch_atoms=args.max_batch_atoms,
+                            trust=args.trust)
 
 
 def run_bench(args: argparse.Namespace) -> int:
     """``litraj bench umlip``."""
-    from litraj_data.leaderboard.reference.umlip.bench import bench_umlip, preflight
+    from litraj_data.leaderboard.reference.umlip.bench import BVSE_MODEL, bench_umlip, preflight, run_bench_bvse
+
+    if args.model.lower() == BVSE_MODEL:  # the paper's Table 4 BVSE row (no weights, no uMLIP provider)
+        return run_bench_bvse(args)
     from litraj_data.leaderboard.reference.umlip.runners import get_provider
 
     try:
         config = _config(args)
         # cheap model checks (name, weights, package) first, then the data source, then the model
         preflight(get_provider(args.model, args.weights, args.device, check=False,
-                               max_batch_atoms=args.max_batch_atoms))
+                               max_batch_atoms=args.max_batch_atoms, trust=args.trust))
         with contextlib.redirect_stdout(sys.stderr):  # model chatter must not corrupt --json
             summary = bench_umlip(lambda: _provider(args), args.out, args.dataset, args.split, args.source, args.limit,
                                   args.workers, args.scheduler, config, args.cache_dir,
@@ -144,16 +153,14 @@ def run_bench(args: argparse.Namespace) -> int:
     except (LitrajError, ValueError, ImportError, OSError) as exc:  # OSError: a --source path that does not exist
         return _error(args, args.out, exc)
     record = {"file": summary["submission"], "ok": True, **summary}
-    if args.json:
-        print(dumps_json({"records": [record]}))
-    else:
-        print(f"{summary['task']}: {summary['n_hops']} hops ({summary['n_converged']} converged, "
-              f"{summary['skipped']} resumed) -> {summary['submission']} + {summary['metadata']}")
-        print(f"convergence rate {_pct(summary['convergence_rate'])}, success within 0.05 / 0.1 eV of em_dft "
-              f"{_pct(summary['success_0.05'])} / {_pct(summary['success_0.1'])}, "
-              f"{_fmt0(summary['hops_per_hour'])} hops/h")
-        if summary["mae_vs_dft"] is not None:
-            print(f"MAE vs em_dft (converged hops): {summary['mae_vs_dft']:.4f} eV")
+    lines = [f"{summary['task']}: {summary['n_hops']} hops ({summary['n_converged']} converged, "
+             f"{summary['skipped']} resumed) -> {summary['submission']} + {summary['metadata']}",
+             f"convergence rate {_pct(summary['convergence_rate'])}, success within 0.05 / 0.1 eV of em_dft "
+             f"{_pct(summary['success_0.05'])} / {_pct(summary['success_0.1'])}, "
+             f"{_fmt0(summary['hops_per_hour'])} hops/h"]
+    if summary["mae_vs_dft"] is not None:
+        lines.append(f"MAE vs em_dft (converged hops): {summary['mae_vs_dft']:.4f} eV")
+    emit(args, [record], "\n".join(lines))
     return 1 if summary["failed"] else 0
 
 
@@ -166,18 +173,16 @@ def run_bench_efs(args: argparse.Namespace) -> int:
     try:
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1, got {args.batch_size}")
-        preflight(get_provider(args.model, args.weights, args.device, check=False))
+        preflight(get_provider(args.model, args.weights, args.device, check=False, trust=args.trust))
         progress = None if args.json else (lambda n: print(f"  {n} configurations", file=sys.stderr))
         with contextlib.redirect_stdout(sys.stderr):  # model chatter must not corrupt --json
             summary = bench_efs(lambda: _provider(args), args.out, args.dataset, args.split, args.source,
                                 args.limit, args.batch_size, args.cache_dir, progress, args.fine_tuned)
     except (LitrajError, ValueError, ImportError, OSError) as exc:
         return _error(args, args.out, exc)
-    if args.json:
-        print(dumps_json({"records": [{"file": summary["submission"], "ok": True, **summary}]}))
-    else:
-        print(f"{summary['task']}: {summary['n_configs']} configurations ({summary['configs_per_s']} /s) -> "
-              f"{summary['submission']} + {summary['metadata']}")
+    emit(args, [{"file": summary["submission"], "ok": True, **summary}],
+         f"{summary['task']}: {summary['n_configs']} configurations ({summary['configs_per_s']} /s) -> "
+         f"{summary['submission']} + {summary['metadata']}")
     return 0
 
 
@@ -191,7 +196,7 @@ def _fmt0(x: float | None) -> str:
 
 def run_screen(args: argparse.Namespace) -> int:
     """``litraj screen``."""
-    from litraj_data.structures import iter_structure_files, read_structures
+    from litraj_data.structures import check_structure, iter_structure_files, read_structures
     from litraj_data.leaderboard.reference.umlip.screen import screen_structure
 
     try:
@@ -209,6 +214,7 @@ def run_screen(args: argparse.Namespace) -> int:
             continue
         for name, structure in pairs:
             try:
+                check_structure(structure, name)  # atom count, cell volume and shape before any uMLIP work
                 with contextlib.redirect_stdout(sys.stderr):
                     rec = screen_structure(structure, name, provider, args.out, args.cutoff, args.bottleneck,
                                            config, args.workers, args.scheduler, args.min_width,
@@ -219,11 +225,7 @@ def run_screen(args: argparse.Namespace) -> int:
                 rec = {"file": str(path), "material_id": name, "ok": False, "reason": exc.reason, "error": str(exc)}
                 failed = True
             records.append(rec)
-    if args.json:
-        print(dumps_json({"records": records}))
-    else:
-        for rec in records:
-            _print_screen(rec)
+    emit(args, records, lambda: "\n".join(_screen_text(rec) for rec in records))
     return 1 if failed else 0
 
 
@@ -231,20 +233,20 @@ def _fmt(v: Any) -> str:
     return "-" if v is None else f"{v:.3f}"
 
 
-def _print_screen(rec: dict[str, Any]) -> None:
+def _screen_text(rec: dict[str, Any]) -> str:
     if not rec["ok"]:
-        print(f"{rec['file']}: {rec['reason']}: {rec['error']}")
-        return
+        return f"{rec['file']}: {rec['reason']}: {rec['error']}"
     p, b = rec["percolation"], rec["percolation_bvse"]
-    print(f"{rec['material_id']} ({rec['file']}): {rec['n_hops']} hops, max dim {rec['max_dim']}")
-    print("  E_1D / E_2D / E_3D  uMLIP " + " / ".join(_fmt(p[k]) for k in ("E_1D", "E_2D", "E_3D"))
-          + "   BVSE " + " / ".join(_fmt(b[k]) for k in ("E_1D", "E_2D", "E_3D")) + " eV")
+    lines = [f"{rec['material_id']} ({rec['file']}): {rec['n_hops']} hops, max dim {rec['max_dim']}",
+             "  E_1D / E_2D / E_3D  uMLIP " + " / ".join(_fmt(p[k]) for k in ("E_1D", "E_2D", "E_3D"))
+             + "   BVSE " + " / ".join(_fmt(b[k]) for k in ("E_1D", "E_2D", "E_3D")) + " eV"]
     m = rec.get("metrics") or {}
     if m:
-        print(f"  converged {m['n_converged']}/{rec['n_hops']} ({_pct(m['convergence_rate'])}), "
-              f"{_fmt0(m['hops_per_hour'])} hops/h this run")
-    print(f"  {'edge_id':<28} {'L/A':>6} {'mult':>4} {'BVSE':>7} {'uMLIP':>7} conv  steps")
+        lines.append(f"  converged {m['n_converged']}/{rec['n_hops']} ({_pct(m['convergence_rate'])}), "
+                     f"{_fmt0(m['hops_per_hour'])} hops/h this run")
+    lines.append(f"  {'edge_id':<28} {'L/A':>6} {'mult':>4} {'BVSE':>7} {'uMLIP':>7} conv  steps")
     for h in rec["hops"]:
         note = f"  {h['error']['reason']}" if h["error"] else ""
-        print(f"  {h['edge_id']:<28} {h['length']:6.3f} {h['multiplicity']:4d} {_fmt(h['em_bvse']):>7} "
-              f"{_fmt(h['em_umlip']):>7} {str(h['converged']):5} {h['steps']}{note}")
+        lines.append(f"  {h['edge_id']:<28} {h['length']:6.3f} {h['multiplicity']:4d} {_fmt(h['em_bvse']):>7} "
+                     f"{_fmt(h['em_umlip']):>7} {str(h['converged']):5} {h['steps']}{note}")
+    return "\n".join(lines)

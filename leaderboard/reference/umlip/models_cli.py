@@ -12,7 +12,8 @@ import argparse
 import sys
 from typing import Any
 
-from litraj_data.io import dumps_json
+from litraj_data.cli.options import add_json_option
+from litraj_data.cli.output import emit
 
 
 def model_record(name: str) -> dict[str, Any]:
@@ -57,7 +58,7 @@ def register(subparsers: Any) -> None:
                                           "package is installed here and whether its weights are reachable "
                                           "without --weights PATH.")
     p.add_argument("names", nargs="*", help="models to show (default: all)")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(p)
     p.set_defaults(func=run_models)
 
 
@@ -74,7 +75,7 @@ def run_models(args: argparse.Namespace) -> int:
             records.append({"file": name, "ok": False, "reason": exc.reason, "error": str(exc)})
             rc = 2
     if args.json:
-        print(dumps_json({"records": records}))
+        emit(args, records, "")
         return rc
     print(f"{'model':<18} {'package':<11} {'installed':<10} {'weights':<26} {'batched':<8} {'dtype':<8} licence")
     for r in records:
