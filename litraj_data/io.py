@@ -36,11 +36,6 @@ def sha256_file(path: str | os.PathLike) -> str:
     return h.hexdigest()
 
 
-def sha256_bytes(data: bytes) -> str:
-    """Hex sha256 of ``data``."""
-    return hashlib.sha256(data).hexdigest()
-
-
 def fsync_dir(path: str | os.PathLike) -> None:
     """Flush a folder's entries (a rename is durable only once its folder is synced)."""
     try:
@@ -150,6 +145,13 @@ def to_jsonable(value: Any) -> Any:
         return sorted(to_jsonable(v) for v in value)
     if isinstance(value, os.PathLike):
         return os.fspath(value)
+    dtype = getattr(value, "dtype", None)
+    if getattr(dtype, "kind", None) == "f" and dtype.itemsize < 8:
+        # float32/float16 widened to a Python float print 17 digits of noise (0.12300000339746475):
+        # write each value's own shortest repr instead (str of a numpy float32 is shortest)
+        if getattr(value, "ndim", 0):
+            return [to_jsonable(v) for v in value]
+        return to_jsonable(float(str(value)))
     tolist = getattr(value, "tolist", None)  # numpy scalars and arrays
     if callable(tolist):
         return to_jsonable(tolist())
