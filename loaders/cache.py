@@ -5,7 +5,14 @@ Layout::
     CACHE/NAME/VERSION/             # a built version (manifest.json + shards)
     CACHE/NAME/VERSION+SOURCEKEY/   # a version imported from a user's own archive or mirror
     CACHE/downloads/                # release zips and mirror files while downloading
-    CACHE/verified/                 # stamps (size, mtime) of folders whose sha256 were checked
+    CACHE/verified/                 # stamps (size, mtime, ctime, inode) of folders whose sha256 were checked
+    CACHE/digests/                  # sha256 of users' release zips and folders, by (size, mtime, ctime, inode)
+
+Entries made from a user's source are keyed on its content (the sha256 of the release zip,
+the digest of a release folder's files, the sha256 of a mirror's or a Parquet version's
+manifest), never on its name, size or mtime: a zip replaced in place by another with the
+same size and mtime is imported again. The digest of a local file is memoized under a stat
+that includes ctime and inode, which no user can set back, so a warm load does not rehash.
 """
 from __future__ import annotations
 
@@ -20,6 +27,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from litraj_data.errors import DiskFullError, LitrajError
+from litraj_data.io import atomic_write_text, sha256_file
+from litraj_data.store.layout import new_staging, publish_folder
 from litraj_data.store.locks import exclusive
 from litraj_data.store.names import safe_component
 
@@ -74,8 +83,7 @@ def cache_entry(root: Path, dataset: str, entry: str) -> Iterator[Path | None]:
         if (target / "manifest.json").is_file():
             yield None
             return
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{entry}.", suffix=".partial", dir=target.parent))
+        staging = new_staging(target.parent, entry)
         try:
             yield staging
         except OSError as exc:
@@ -88,18 +96,65 @@ def cache_entry(root: Path, dataset: str, entry: str) -> Iterator[Path | None]:
 
 
 def publish(staging: Path, target: Path) -> None:
-    """Move a filled staging folder into place (one rename; the entry's lock is held)."""
-    os.replace(staging, target)
+    """Move a filled staging folder into place (the entry's lock is held).
+
+    Through the store's one folder-publish primitive; a folder at ``target`` without a
+    manifest (what a crash of an older version of this code could leave) is replaced.
+    """
+    publish_folder(staging, target, replace=os.path.lexists(target))
 
 
 def source_key(source: str) -> str:
-    """Short stable key of a user source (path, URL or Hub id) for its cache folder."""
-    text = source
-    path = Path(source)
-    if path.exists():
-        st = path.stat()
-        text = f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}"
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+    """Short stable key of a remote source (URL or Hub id) for its cache folder.
+
+    Local files and folders are keyed on their content: :func:`content_key`.
+    """
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def _stat_key(st: os.stat_result) -> list[int]:
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def file_digest(path: Path, cache: Path) -> str:
+    """sha256 of a local file, memoized in ``cache/digests`` under (size, mtime, ctime, inode, device).
+
+    A file rewritten or replaced in place changes its ctime (and usually its inode) even when
+    its size and mtime are kept, so it is hashed again. A read-only cache just rehashes.
+    """
+    real = os.path.realpath(path)
+    memo = cache / "digests" / f"{hashlib.sha256(real.encode()).hexdigest()[:20]}.json"
+    stat = _stat_key(os.stat(real))
+    try:
+        doc = json.loads(memo.read_text())
+        if doc.get("stat") == stat and isinstance(doc.get("sha256"), str):
+            return doc["sha256"]
+    except (OSError, ValueError, AttributeError):
+        pass
+    digest = sha256_file(real)
+    if _stat_key(os.stat(real)) == stat:  # not changed while hashing: the memo is true
+        with contextlib.suppress(OSError):
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(memo, json.dumps({"path": real, "stat": stat, "sha256": digest}))
+    return digest
+
+
+def content_key(path: Path, cache: Path) -> str:
+    """Key of a local release zip (its sha256) or folder (a digest of its files' paths and sha256).
+
+    Returns the first 16 hex digits (64 bits: no collision among one user's sources).
+    """
+    path = Path(path)
+    if path.is_dir():
+        h = hashlib.sha256()
+        for dirpath, dirnames, filenames in os.walk(path):
+            dirnames.sort()
+            for fname in sorted(filenames):
+                full = Path(dirpath) / fname
+                if full.is_file():
+                    h.update(f"{full.relative_to(path).as_posix()}\0{file_digest(full, cache)}\n".encode())
+        return h.hexdigest()[:16]
+    return file_digest(path, cache)[:16]
 
 
 def cached_versions(root: Path) -> list[dict[str, Any]]:
@@ -110,7 +165,9 @@ def cached_versions(root: Path) -> list[dict[str, Any]]:
         data = json.loads(man.read_text())
         out.append({"dataset": data["dataset"], "version": data["version"], "folder": str(folder),
                     "num_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
-                    "splits": {s: r["num_rows"] for s, r in data["splits"].items()}})
+                    "splits": {s: r["num_rows"] for s, r in data["splits"].items()},
+                    # the embedded sample (or a copy of it) is never listed as if it were the data
+                    "sample": bool(data.get("sample")), "generated": bool(data.get("generated"))})
     return out
 
 
@@ -119,10 +176,10 @@ def clear(root: Path, name: str | None = None, version: str | None = None) -> li
     removed = []
     pattern = f"{name or '*'}/{version or '*'}"
     for folder in sorted(root.glob(pattern)):
-        if folder.is_dir() and folder.parent.name not in ("downloads", "verified", ".locks", ".imports"):
+        if folder.is_dir() and folder.parent.name not in ("downloads", "verified", "digests", ".locks", ".imports"):
             shutil.rmtree(folder)
             removed.append(str(folder))
     if name is None and version is None:
-        for extra in ("downloads", "verified"):
+        for extra in ("downloads", "verified", "digests"):
             shutil.rmtree(root / extra, ignore_errors=True)
     return removed

@@ -14,6 +14,12 @@ a local path
     of a release zip.
 ``hf://OWNER/REPO[@REVISION][/PATH]``
     a Hugging Face Hub dataset repository holding built versions (``NAME/VERSION/``).
+
+Every route reads the manifest through :func:`~litraj_data.store.manifest.read_manifest`,
+which checks every name in it (the store's one boundary for untrusted names), checks that it
+holds the dataset and version asked for, and hashes the files once
+(:func:`~litraj_data.loaders.verify.ensure_verified`) inside one snapshot of the folder.
+Cache entries made from a user's source are keyed on its content.
 """
 from __future__ import annotations
 
@@ -22,22 +28,22 @@ import json
 import os
 import shutil
 from pathlib import Path
-
-
-from litraj_data.io import sha256_file
 from typing import Any
-from litraj_data.store.layout import sample_root
-from litraj_data.store.manifest import Manifest, read_manifest
+
 from litraj_data.download import fetch, is_offline, is_remote, url_to_path
 from litraj_data.errors import DataFormatError, IntegrityError, OfflineError
+from litraj_data.io import sha256_bytes, sha256_file
 from litraj_data.registry import DatasetConfig
-
-from litraj_data.loaders.cache import cache_entry, publish, require_writable, source_key
+from litraj_data.store.layout import sample_root
 from litraj_data.store.locks import exclusive
-from litraj_data.store.names import inside, safe_component, safe_version
+from litraj_data.store.manifest import MANIFEST_NAME, Manifest, parse_manifest, read_manifest, read_snapshot
+from litraj_data.store.names import inside, is_safe_version, safe_version
+
+from litraj_data.loaders.cache import cache_entry, content_key, publish, require_writable, source_key
 from litraj_data.loaders.verify import ensure_verified, mark_verified
 
-SAMPLE_DATASETS_HINT = "the embedded sample holds BVEL13k and nebBVSE122k"
+SAMPLE_DATASETS_HINT = ("the embedded sample holds BVEL13k, nebBVSE122k and GENERATED (CHGNet, not DFT) nebDFT2k, "
+                        "MPLiTrj and MPLiTrj_subsample")
 
 
 def _local_copy_hint(config: DatasetConfig) -> str:
@@ -48,6 +54,21 @@ def _local_copy_hint(config: DatasetConfig) -> str:
     if _pick_version(sample_root(), config, None) is not None:
         return hint + f" For a quick offline try: load_litraj({config.name!r}, source='sample')."
     return hint + f" There is no embedded sample of {config.name} ({SAMPLE_DATASETS_HINT})."
+
+
+def _verified(folder: Path, config: DatasetConfig, version: str | None, cache: Path,
+              trusted_roots: tuple[Path, ...] = ()) -> Manifest:
+    """The manifest of ``folder``, checked to be ``config``'s (and ``version``'s), its files hashed once.
+
+    One snapshot (:func:`read_snapshot`): a version swapped while its files were hashed is
+    read again, not reported as corrupted.
+    """
+    def check(man: Manifest) -> Manifest:
+        _check_dataset(man, config, version)
+        ensure_verified(man, cache)
+        return man
+
+    return read_snapshot(folder, check, trusted_roots=trusted_roots)
 
 
 def _sample_in_cache(manifest: Manifest, cache: Path) -> Manifest:
@@ -61,7 +82,11 @@ def _sample_in_cache(manifest: Manifest, cache: Path) -> Manifest:
     with cache_entry(cache, manifest.dataset, entry) as staging:
         if staging is not None:
             ensure_verified(manifest, cache)
-            shutil.copytree(manifest.root, staging, dirs_exist_ok=True)
+            for rec in manifest.files() + manifest.extra_files():  # exactly the listed files, nothing else
+                shutil.copyfile(manifest.path(rec["name"]), staging / rec["name"])
+            if (manifest.root / "README.md").is_file():
+                shutil.copyfile(manifest.path("README.md"), staging / "README.md")
+            shutil.copyfile(manifest.path(MANIFEST_NAME), staging / MANIFEST_NAME)
             publish(staging, cache / manifest.dataset / entry)
     man = read_manifest(cache / manifest.dataset / entry)
     ensure_verified(man, cache)
@@ -76,17 +101,22 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _pick_version(root: Path, config: DatasetConfig, version: str | None) -> Path | None:
-    """``root/NAME/VERSION`` (the newest finished version when ``version`` is None)."""
+    """``root/NAME/VERSION`` (the newest finished version when ``version`` is None).
+
+    Folder names are untrusted: only semantic versions are considered, and an asked
+    ``version`` must be one (``1.0.0\n`` or ``../x`` is refused, not looked up).
+    """
     base = root / config.name
     if version:
+        version = safe_version(version)
         return base / version if (base / version / "manifest.json").is_file() else None
-    found = [p for p in base.glob("*") if (p / "manifest.json").is_file() and not p.name.startswith(".")]
+    found = [p for p in base.glob("*") if is_safe_version(p.name) and (p / "manifest.json").is_file()]
     if not found:
         return None
 
     def key(p: Path) -> tuple:
-        parts = p.name.split("+")[0].split(".")
-        return tuple(int(x) if x.isdigit() else 0 for x in parts)
+        parts = p.name.split("+")[0].split("-")[0].split(".")
+        return tuple(int(x) for x in parts), p.name
 
     return max(found, key=key)
 
@@ -100,39 +130,40 @@ def _check_dataset(manifest: Manifest, config: DatasetConfig, version: str | Non
 
 
 def _as_arrow(manifest: Manifest, cache: Path) -> Manifest:
-    """Parquet versions (transport) are converted once into Arrow shards in the cache."""
+    """Parquet versions (transport) are converted once into Arrow shards in the cache.
+
+    The entry is keyed on the manifest's content (which lists the sha256 of every shard), so
+    another Parquet version at the same path is converted again. The conversion reads the
+    files of this manifest snapshot only, through :meth:`Manifest.path`.
+    """
     if manifest.format == "arrow":
         return manifest
-    from litraj_data.store.shards import convert_version
+    from litraj_data.store.shards import convert_manifest
 
-    entry = f"{safe_version(manifest.version)}+{source_key(str(manifest.root))}"
+    digest = sha256_bytes(json.dumps(manifest.data, sort_keys=True).encode())[:16]
+    entry = f"{safe_version(manifest.version)}+pq-{digest}"
     with cache_entry(cache, manifest.dataset, entry) as staging:
         if staging is not None:
-            convert_version(manifest.root, staging, "arrow")
+            convert_manifest(manifest, staging, "arrow")  # takes the empty staging folder's place
             publish(staging, cache / manifest.dataset / entry)
     return read_manifest(cache / manifest.dataset / entry)
 
 
-def _mirror_manifest(data: Any, config: DatasetConfig, url: str) -> list[dict[str, Any]]:
-    """The files a downloaded manifest lists, after checking every name in it (it is untrusted)."""
-    if not isinstance(data, dict) or data.get("dataset") != config.name:
+def _mirror_manifest(raw: bytes, config: DatasetConfig, url: str) -> Manifest:
+    """A downloaded manifest, checked whole (structure and every name) before anything is fetched."""
+    man = parse_manifest(raw, Path(f"{url}/{MANIFEST_NAME}"))
+    if man.dataset != config.name:
         raise DataFormatError(f"{url}/manifest.json is not a manifest of {config.name}", reason="wrong_dataset")
-    safe_version(data.get("version"))
-    try:
-        records = [f for s in data["splits"].values() for f in s["files"]] + list(data.get("extra_files", []))
-        for rec in records:
-            safe_component(rec["name"], f"file name in {url}/manifest.json")
-            if not isinstance(rec["sha256"], str) or len(rec["sha256"]) != 64:
-                raise DataFormatError(f"{url}/manifest.json: {rec['name']} has no sha256", reason="bad_manifest")
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise DataFormatError(f"{url}/manifest.json is malformed ({exc})", reason="bad_manifest") from exc
-    for split in data["splits"]:
-        safe_component(split, f"split name in {url}/manifest.json")
-    return records
+    return man
 
 
 def _from_mirror(url: str, config: DatasetConfig, version: str | None, cache: Path) -> Manifest:
-    """Download a built version from a URL of its folder, checking every name and sha256."""
+    """Download a built version from a URL of its folder, checking every name and sha256.
+
+    The cache entry is keyed on the sha256 of the mirror's manifest: when the mirror
+    publishes another build, it is downloaded again. Offline, the last manifest fetched from
+    this URL names the entry.
+    """
     base = url.rstrip("/")
     local = url_to_path(base)
     if local is not None and local.is_dir():
@@ -141,22 +172,24 @@ def _from_mirror(url: str, config: DatasetConfig, version: str | None, cache: Pa
             raise DataFormatError(f"{url} holds no manifest.json of {config.name}", reason="missing_manifest")
         base = found.as_uri()
     key = source_key(base)
-    cached = [p for p in (cache / config.name).glob(f"*+{key}") if (p / "manifest.json").is_file()]
-    if cached and is_offline():  # offline: what this mirror gave before is good enough
-        return read_manifest(max(cached))
+    downloads = cache / "downloads" / key
+    last = downloads / "manifest.json"
+    if is_offline() and last.is_file():  # offline: what this mirror gave before is good enough
+        raw = last.read_bytes()
+        man = _mirror_manifest(raw, config, base)
+        entry = cache / config.name / f"{man.version}+{sha256_bytes(raw)[:16]}"
+        if (entry / MANIFEST_NAME).is_file():
+            return _verified(entry, config, version, cache)
     require_writable(cache)
     with exclusive(cache / ".locks" / f"mirror-{key}.lock", f"download of {base}"):
-        downloads = cache / "downloads" / key
-        man_path = fetch(base + "/manifest.json", downloads / "manifest.json", what=f"{config.name} manifest")
-        try:
-            data = json.loads(man_path.read_text())
-        except ValueError as exc:
-            raise DataFormatError(f"{base}/manifest.json is not JSON ({exc})", reason="bad_manifest") from exc
-        records = _mirror_manifest(data, config, base)
-        entry = f"{data['version']}+{key}"
+        man_path = fetch(base + "/manifest.json", last, what=f"{config.name} manifest")
+        raw = man_path.read_bytes()
+        man = _mirror_manifest(raw, config, base)
+        _check_dataset(man, config, version)
+        entry = f"{man.version}+{sha256_bytes(raw)[:16]}"
         with cache_entry(cache, config.name, entry) as staging:
             if staging is not None:
-                for rec in records:  # into downloads/ first (we hold the mirror's lock): a rerun resumes
+                for rec in man.files() + man.extra_files():  # into downloads/ first (we hold the lock): resumable
                     part = inside(downloads, rec["name"])
                     if not (part.is_file() and sha256_file(part) == rec["sha256"]):
                         fetch(f"{base}/{rec['name']}", part, sha256=rec["sha256"], what=rec["name"])
@@ -165,7 +198,7 @@ def _from_mirror(url: str, config: DatasetConfig, version: str | None, cache: Pa
                     fetch(base + "/README.md", staging / "README.md", what="dataset card")
                 except (OfflineError, FileNotFoundError, IntegrityError):
                     pass
-                shutil.copyfile(man_path, staging / "manifest.json")
+                (staging / MANIFEST_NAME).write_bytes(raw)
                 publish(staging, cache / config.name / entry)
                 mark_verified(read_manifest(cache / config.name / entry), cache)
     return read_manifest(cache / config.name / entry)
@@ -179,6 +212,9 @@ def _from_hub(spec: str, config: DatasetConfig, version: str | None, cache: Path
         raise ValueError(f"Hub source must look like hf://OWNER/REPO[@REVISION][/PATH], not {spec!r}")
     repo = "/".join(parts[:2])
     subpath = "/".join(parts[2:])
+    if any(part in ("", ".", "..") for part in subpath.split("/")) and subpath:
+        raise DataFormatError(f"Hub source {spec!r}: the path inside the repository may not hold '.', '..' or "
+                              "empty parts", reason="unsafe_name")
     revision = None
     if "@" in repo:
         repo, revision = repo.split("@", 1)
@@ -202,9 +238,10 @@ def _from_hub(spec: str, config: DatasetConfig, version: str | None, cache: Path
     found = root if (root / "manifest.json").is_file() else _pick_version(root, config, version)
     if found is None:
         raise DataFormatError(f"{spec} holds no built version of {config.name}", reason="missing_manifest")
-    man = read_manifest(found)
-    ensure_verified(man, cache)
-    return man
+    # huggingface_hub keeps snapshot files as links into the repository's blobs/ folder: the one
+    # place outside the version folder a listed file may resolve into
+    repo_cache = local.parent.parent
+    return _verified(found, config, version, cache, trusted_roots=(repo_cache / "blobs",))
 
 
 def _import(config: DatasetConfig, source: str | Path | None, version: str | None, cache: Path,
@@ -222,14 +259,19 @@ def _import(config: DatasetConfig, source: str | Path | None, version: str | Non
     return read_manifest(cache / config.name / entry)
 
 
+def _local_release_key(config: DatasetConfig, path: Path, cache: Path) -> str:
+    """Cache key of a local release zip or folder: its content (see :func:`content_key`)."""
+    return "src-" + content_key(path, cache)
+
+
 def resolve(config: DatasetConfig, source: str | Path | None, version: str | None, cache: Path) -> Manifest:
     """A verified Arrow version of ``config`` for ``source`` (see the module docstring)."""
+    if version is not None:
+        safe_version(version, "version asked for")
     if source is None:
         found = _pick_version(cache, config, version or config.version)
         if found is not None:
-            man = read_manifest(found)
-            ensure_verified(man, cache)
-            return man
+            return _verified(found, config, version, cache)
         if is_offline():
             raise OfflineError(f"{config.name} is not in the cache ({cache}) and LITRAJ_OFFLINE/HF_HUB_OFFLINE is "
                                f"set. {_local_copy_hint(config)}", reason="offline")
@@ -251,25 +293,25 @@ def resolve(config: DatasetConfig, source: str | Path | None, version: str | Non
                                       reason="wrong_version")
             raise DataFormatError(f"no embedded sample of {config.name} ({SAMPLE_DATASETS_HINT})",
                                   reason="no_sample")
-        return _sample_in_cache(read_manifest(found), cache)
+        sample = read_manifest(found)
+        _check_dataset(sample, config, version)
+        return _sample_in_cache(sample, cache)
     if src.startswith("hf://"):
         return _as_arrow(_from_hub(src, config, version, cache), cache)
     if is_remote(src) or src.startswith("file://"):
         if src.lower().endswith(".zip"):
-            return _import(config, src, version, cache, source_key(src))
+            local = url_to_path(src)
+            key = _local_release_key(config, local, cache) if local is not None and local.is_file() \
+                else source_key(src)  # a remote zip: its URL (a release URL is taken as immutable)
+            return _import(config, src, version, cache, key)
         return _as_arrow(_from_mirror(src, config, version, cache), cache)
     path = Path(src).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"source {path} does not exist")
     if path.is_dir():
         if (path / "manifest.json").is_file():
-            man = read_manifest(path)
-            _check_dataset(man, config, version)
-            ensure_verified(man, cache)
-            return _as_arrow(man, cache)
+            return _as_arrow(_verified(path, config, version, cache), cache)
         found = _pick_version(path, config, version)
         if found is not None:
-            man = read_manifest(found)
-            ensure_verified(man, cache)
-            return _as_arrow(man, cache)
-    return _import(config, path, version, cache, source_key(str(path)))
+            return _as_arrow(_verified(found, config, version, cache), cache)
+    return _import(config, path, version, cache, _local_release_key(config, path, cache))

@@ -16,9 +16,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+from litraj_data.errors import IntegrityError, UnsafeNameError
 from litraj_data.io import atomic_write_text, sha256_file
 from litraj_data.store.manifest import Manifest
-from litraj_data.errors import IntegrityError
+
+#: a dataset card is a few kB; a bigger one is reported, not parsed
+MAX_CARD_BYTES = 1 << 20
 
 
 def repair_hint(manifest: Manifest) -> str:
@@ -35,7 +38,7 @@ def check_sizes(manifest: Manifest, split: str | None = None) -> None:
         Naming the missing or truncated file and how to repair it.
     """
     for rec in manifest.files(split):
-        path = manifest.root / rec["name"]
+        path = manifest.path(rec["name"])  # refuses a name or a link leaving the version folder
         if not path.is_file():
             raise IntegrityError(f"{path} is missing (listed in its manifest); {repair_hint(manifest)}",
                                  reason="missing_shard")
@@ -56,7 +59,11 @@ def verify_manifest(manifest: Manifest) -> list[dict[str, Any]]:
     records = []
     shard_names = {f["name"] for f in manifest.files()}
     for rec in manifest.files() + manifest.extra_files():
-        path = manifest.root / rec["name"]
+        try:
+            path = manifest.path(rec["name"])
+        except UnsafeNameError as exc:  # a link out of the folder: reported, never read
+            records.append({"file": str(manifest.root / rec["name"]), "ok": False, "problem": f"unsafe_name: {exc}"})
+            continue
         if not path.is_file():
             records.append({"file": str(path), "ok": False, "problem": "missing"})
             continue
@@ -103,21 +110,38 @@ def _card_record(manifest: Manifest) -> dict[str, Any]:
 
     import yaml
 
+    from litraj_data.yamlsafe import YamlError
+
     path = manifest.root / "README.md"
     item: dict[str, Any] = {"file": str(path), "ok": True}
     if not path.is_file():
         return item | {"ok": False, "problem": "missing dataset card"}
+    try:
+        manifest.path("README.md")
+    except UnsafeNameError as exc:
+        return item | {"ok": False, "problem": f"unsafe_name: {exc}"}
+    if path.stat().st_size > MAX_CARD_BYTES:
+        return item | {"ok": False, "problem": f"dataset card larger than {MAX_CARD_BYTES} bytes"}
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        front = yaml.safe_load(text.split("---", 2)[1]) if text.startswith("---") else None
+        front = _front_matter(text.split("---", 2)[1], str(path)) if text.startswith("---") else None
         patterns = {d["split"]: d["path"] for c in front["configs"] for d in c["data_files"]}
-    except (yaml.YAMLError, IndexError, KeyError, TypeError) as exc:
+        if not all(isinstance(v, str) for v in patterns.values()):
+            raise TypeError("a data_files path is not a string")
+    except (YamlError, yaml.YAMLError, IndexError, KeyError, TypeError) as exc:
         return item | {"ok": False, "problem": f"no readable front matter with configs/data_files ({exc})"}
     for split in manifest.splits:
         names = [f["name"] for f in manifest.files(split)]
         if split not in patterns or not all(fnmatch.fnmatch(n, patterns[split]) for n in names):
             return item | {"ok": False, "problem": f"data_files of split {split!r} do not match its shards"}
     return item
+
+
+def _front_matter(text: str, source: str) -> Any:
+    """The card's YAML front matter, bounded (no aliases, size and depth caps: :mod:`litraj_data.yamlsafe`)."""
+    from litraj_data.yamlsafe import load_yaml
+
+    return load_yaml(text, source)
 
 
 def _stamp_path(cache: Path, folder: Path) -> Path:
@@ -128,7 +152,7 @@ def _stamp_path(cache: Path, folder: Path) -> Path:
 def _stamps(manifest: Manifest) -> dict[str, list[int]]:
     out = {}
     for rec in manifest.files() + manifest.extra_files():
-        st = (manifest.root / rec["name"]).stat()
+        st = manifest.path(rec["name"]).stat()
         out[rec["name"]] = [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
     return out
 

@@ -60,8 +60,12 @@ def test_file_mirror_downloads_verifies_and_caches(built_bvel, isolated_cache):
     shutil.copytree(built_bvel, other)
     shard = sorted(other.glob("*train*.arrow"))[0]
     shard.write_bytes(b"\0" * shard.stat().st_size)
+    # entries are keyed on the manifest's content: the cache already holds this build, verified,
+    # so it is served without fetching the damaged copy; a fresh cache must fetch it and refuses it
+    assert load_litraj("BVEL13k", split="train", source=other.as_uri()).num_rows > 0
     with pytest.raises(IntegrityError, match="sha256"):
-        load_litraj("BVEL13k", split="train", source=other.as_uri())
+        load_litraj("BVEL13k", split="train", source=other.as_uri(), cache_dir=isolated_cache / "fresh")
+    assert not list((isolated_cache / "fresh" / "BVEL13k").glob("1.0.0*/manifest.json"))
 
 
 def test_parquet_transport_round_trip(built_bvel, tmp_path):

@@ -12,12 +12,14 @@ Layout of a finished version::
 Safety (docs/formats.md): a writer holds the version's lock (``OUT/NAME/.VERSION.lock``)
 from start to finish, so two builds of one version never mix; a second writer waits, then
 reuses the finished version when it was built from the same sources, or is refused.
-Everything is staged in ``OUT/NAME/.VERSION.partial/``; each shard is written under a
-temporary name and renamed when closed; ``progress.json`` records the closed shards and a
-fingerprint of the inputs (schema, sources, code version), so an interrupted build resumes
-at the first unfinished shard only when the inputs are the same, and starts afresh (saying
-so) otherwise. The finished folder appears with one rename (an old version is swapped out
-atomically), so no reader ever sees half a version. A full disk removes the staging folder
+Everything is staged in ``OUT/NAME/.VERSION.partial-FP/``, named by the fingerprint FP of the
+inputs (schema, sources, code version, splits, shard size); each shard is written by the one
+atomic Arrow writer (:mod:`.arrow_io`: temporary name, fsync, rename); ``progress.json``
+records the closed shards, so an interrupted build resumes at the first unfinished shard
+only from the staging folder of the same inputs that holds exactly those shards, and starts
+afresh (saying so) otherwise. The finished folder appears through the one folder-publish
+primitive (:func:`~litraj_data.store.layout.publish_folder`: an old version is swapped out
+atomically and leaves under a unique trash name), so no reader ever sees half a version. A full disk removes the staging folder
 and raises :class:`~litraj_data.errors.DiskFullError`.
 """
 from __future__ import annotations
@@ -41,10 +43,11 @@ from litraj_data.errors import DataFormatError, DiskFullError
 from litraj_data.registry import DatasetConfig, get_config, citation_bibtex
 from litraj_data.schema import arrow_schema, rows_to_table, schema_fingerprint
 
-from litraj_data.io import atomic_write_text, atomic_writer, sha256_file
-from litraj_data.store.layout import lock_path, recover_version, replace_version
+from litraj_data.io import atomic_write_text, sha256_file
+from litraj_data.store.arrow_io import AtomicArrowWriter
+from litraj_data.store.layout import lock_path, new_staging, publish_folder, recover_version
 from litraj_data.store.locks import exclusive
-from litraj_data.store.manifest import read_manifest, write_manifest
+from litraj_data.store.manifest import Manifest, read_manifest, write_manifest
 from litraj_data.store.names import safe_component, safe_version
 
 DEFAULT_MAX_SHARD_BYTES = 256 * 1024 * 1024
@@ -80,16 +83,8 @@ class _Progress:
     def __init__(self, staging: Path, fingerprint: str) -> None:
         self.path = staging / "progress.json"
         self.data: dict[str, Any] = {"fingerprint": fingerprint, "splits": {}}
-        self.restarted = False
-        if self.path.is_file():
-            try:
-                old = json.loads(self.path.read_text())
-            except ValueError:
-                old = {}
-            if old.get("fingerprint") == fingerprint:
-                self.data = old
-            else:
-                self.restarted = True
+        if self.path.is_file():  # :func:`_staging_for` kept it: same fingerprint, exactly its shards
+            self.data = json.loads(self.path.read_text())
 
     def split(self, name: str) -> dict[str, Any]:
         return self.data["splits"].setdefault(name, {"shards": [], "rows_done": 0, "complete": False})
@@ -103,29 +98,22 @@ def _write_split(name: str, split: str, rows: Iterator[Mapping[str, Any]], confi
                  on_rows: Callable[[int], None]) -> None:
     state = progress.split(split)
     shard_idx = len(state["shards"])
-    writer: pa.ipc.RecordBatchStreamWriter | None = None
-    sink = None
-    tmp_path: Path | None = None
+    writer: AtomicArrowWriter | None = None
     shard_rows = 0
 
     def close_shard() -> None:
-        nonlocal writer, sink, tmp_path, shard_rows, shard_idx
-        assert writer is not None and sink is not None and tmp_path is not None
-        writer.close()
-        sink.close()
-        final = staging / f"{split}-{shard_idx:05d}.arrow"
-        os.replace(tmp_path, final)
+        nonlocal writer, shard_rows, shard_idx
+        assert writer is not None
+        final = writer.commit()
         state["shards"].append({"file": final.name, "num_rows": shard_rows})
         state["rows_done"] += shard_rows
         progress.save()
-        writer, sink, tmp_path, shard_rows = None, None, None, 0
+        writer, shard_rows = None, 0
         shard_idx += 1
 
     def open_shard() -> None:
-        nonlocal writer, sink, tmp_path
-        tmp_path = staging / f".{split}-{shard_idx:05d}.{os.getpid()}.arrow.tmp"
-        sink = pa.OSFile(str(tmp_path), "wb")
-        writer = pa.ipc.new_stream(sink, schema)
+        nonlocal writer
+        writer = AtomicArrowWriter(staging / f"{split}-{shard_idx:05d}.arrow", schema)
 
     batch: list[Mapping[str, Any]] = []
 
@@ -139,20 +127,25 @@ def _write_split(name: str, split: str, rows: Iterator[Mapping[str, Any]], confi
         shard_rows += table.num_rows
         on_rows(table.num_rows)
         batch.clear()
-        if sink.tell() >= max_bytes:  # type: ignore[union-attr]
+        if writer.tell() >= max_bytes:
             close_shard()
 
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= BATCH_ROWS:
+    try:
+        for row in rows:
+            batch.append(row)
+            if len(batch) >= BATCH_ROWS:
+                flush()
+        if batch:
             flush()
-    if batch:
-        flush()
-    if writer is not None:
-        close_shard()
-    if not state["shards"]:  # an empty split still gets one (empty) shard carrying the schema
-        open_shard()
-        close_shard()
+        if writer is not None:
+            close_shard()
+        if not state["shards"]:  # an empty split still gets one (empty) shard carrying the schema
+            open_shard()
+            close_shard()
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
     state["complete"] = True
     progress.save()
 
@@ -164,8 +157,17 @@ def dataset_card(config: DatasetConfig, manifest: dict[str, Any]) -> str:
              "  data_files:"]
     for split in manifest["splits"]:
         lines += [f"  - split: {split}", f"    path: \"{config.name}-{split}-*.{fmt}\""]
-    lines += ["---", "", f"# {config.name} {manifest['version']}", "", config.description, "",
-              "| split | rows |", "|---|---|"]
+    lines += ["---", ""]
+    if manifest.get("sample"):  # builders/sample.py stamps the embedded sample: it must never pass for the data
+        lines += [f"# {config.name} {manifest['version']} - EMBEDDED SAMPLE, not the official release", "",
+                  f"> **Sample ({manifest.get('origin', 'embedded-sample')}).** {manifest.get('sample_note', '')}"
+                  .rstrip(), ""]
+        if manifest.get("generated"):
+            lines += [f"> **GENERATED, NOT DFT.** {manifest['generated']}", ""]
+        lines += ["The official dataset (not these rows) is described as:", ""]
+    else:
+        lines += [f"# {config.name} {manifest['version']}", ""]
+    lines += [config.description, "", "| split | rows |", "|---|---|"]
     for split, rec in manifest["splits"].items():
         lines.append(f"| {split} | {rec['num_rows']} |")
     lines += ["", "## Columns", "", "| name | kind | unit | description |", "|---|---|---|---|"]
@@ -245,6 +247,10 @@ def write_dataset(
     root = out / config.name
     final = root / version
     root.mkdir(parents=True, exist_ok=True)
+    for split in splits:
+        safe_component(split, "split name")
+    schema = arrow_schema(config)
+    fingerprint = inputs_fingerprint(schema_fingerprint(schema), sources, _ordered_splits(splits), max_shard_bytes)
     with exclusive(lock_path(out, config.name, version), f"{config.name} {version} in {out}", lock_timeout):
         recover_version(final)
         if final.exists():
@@ -253,11 +259,11 @@ def write_dataset(
             if not overwrite:
                 raise FileExistsError(f"{final} exists (built from other sources); pass overwrite=True "
                                       "(--overwrite) to rebuild it")
-        staging = root / f".{version}.partial"
+        staging = _staging_for(root, version, fingerprint)
         try:
-            return _write_locked(config, version, splits, final, staging, sources=sources, extra_files=extra_files,
-                                 notes=list(notes), max_shard_bytes=max_shard_bytes, check_counts=check_counts,
-                                 progress=progress)
+            return _write_locked(config, version, splits, final, staging, schema=schema, fingerprint=fingerprint,
+                                 sources=sources, extra_files=extra_files, notes=list(notes),
+                                 max_shard_bytes=max_shard_bytes, check_counts=check_counts, progress=progress)
         except OSError as exc:
             if exc.errno != errno.ENOSPC:
                 raise
@@ -265,6 +271,43 @@ def write_dataset(
             raise DiskFullError(f"no space left on the device of {out} while writing {config.name} {version}; "
                                 "the staged files were removed and nothing else changed. Free space and rerun.") \
                 from exc
+
+
+def _staging_for(root: Path, version: str, fingerprint: str) -> Path:
+    """The staging folder of a build: the one of these exact inputs when it is resumable, else a new one.
+
+    A staging folder is named by the fingerprint of its inputs (``.VERSION.partial-FP``), so a
+    build resumes only from the folder of the same inputs, and only when that folder holds
+    exactly what its ``progress.json`` lists (the closed shards). Anything else beside the
+    version -- staging folders of other inputs, a folder a killed process left in any state,
+    the old fixed name ``.VERSION.partial`` -- is deleted (we hold the version's lock), so a
+    leftover is never mistaken for part of this build.
+    """
+    staging = root / f".{version}.partial-{fingerprint[:16]}"
+    for other in root.glob(f".{version}.partial*"):
+        if other != staging:
+            print(f"litraj: removing {other}, a partial build from other inputs (archive, structures, settings or "
+                  "code version)", file=sys.stderr, flush=True)
+            shutil.rmtree(other, ignore_errors=True)
+    if staging.is_dir() and not _resumable(staging, fingerprint):
+        print(f"litraj: {staging} does not hold a resumable build of these inputs; starting this version afresh",
+              file=sys.stderr, flush=True)
+        shutil.rmtree(staging)
+    staging.mkdir(exist_ok=True)
+    return staging
+
+
+def _resumable(staging: Path, fingerprint: str) -> bool:
+    """Whether ``staging`` holds exactly the closed shards its progress.json records, for ``fingerprint``."""
+    try:
+        data = json.loads((staging / "progress.json").read_text())
+        listed = {s["file"] for split in data["splits"].values() for s in split["shards"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+    if data.get("fingerprint") != fingerprint:
+        return False
+    present = {p.name for p in staging.iterdir() if not p.name.endswith(".tmp")} - {"progress.json"}
+    return present == listed
 
 
 def _same_sources(final: Path, sources: Mapping[str, Any] | None) -> bool:
@@ -286,18 +329,11 @@ def inputs_fingerprint(schema_fp: str, sources: Mapping[str, Any] | None, split_
 
 
 def _write_locked(config: DatasetConfig, version: str, splits: Mapping[str, RowSource], final: Path, staging: Path, *,
-                  sources: Mapping[str, Any] | None, extra_files: Mapping[str, str | Path] | None, notes: list[str],
-                  max_shard_bytes: int, check_counts: bool, progress: bool | None) -> Path:
+                  schema: pa.Schema, fingerprint: str, sources: Mapping[str, Any] | None,
+                  extra_files: Mapping[str, str | Path] | None, notes: list[str], max_shard_bytes: int,
+                  check_counts: bool, progress: bool | None) -> Path:
     """The body of :func:`write_dataset`, run while holding the version's lock."""
-    staging.mkdir(parents=True, exist_ok=True)
-    schema = arrow_schema(config)
-    fingerprint = schema_fingerprint(schema)
-    state = _Progress(staging, inputs_fingerprint(fingerprint, sources, _ordered_splits(splits), max_shard_bytes))
-    if state.restarted:
-        print(f"litraj: {staging} holds a partial build from other inputs (archive, structures, settings or code "
-              "version); starting this version afresh", file=sys.stderr, flush=True)
-        shutil.rmtree(staging)
-        staging.mkdir(parents=True)
+    state = _Progress(staging, fingerprint)
     for stale in staging.glob("*.tmp"):  # a shard that was open when the build stopped (we hold the lock)
         stale.unlink()
 
@@ -305,7 +341,6 @@ def _write_locked(config: DatasetConfig, version: str, splits: Mapping[str, RowS
     from tqdm.auto import tqdm
 
     for split in _ordered_splits(splits):
-        safe_component(split, "split name")
         st = state.split(split)
         if st["complete"]:
             continue
@@ -326,7 +361,7 @@ def _write_locked(config: DatasetConfig, version: str, splits: Mapping[str, RowS
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "code_version": f"litraj-data {__version__}",
         "sources": json.loads(json.dumps(dict(sources or {}), default=str)),
-        "schema": {"fingerprint": fingerprint, "columns": [{"name": f.name, "type": str(f.type)} for f in schema]},
+        "schema": {"fingerprint": schema_fingerprint(schema), "columns": [{"name": f.name, "type": str(f.type)} for f in schema]},
         "splits": {},
         "extra_files": [],
         "notes": notes,
@@ -360,7 +395,7 @@ def _write_locked(config: DatasetConfig, version: str, splits: Mapping[str, RowS
     atomic_write_text(staging / "README.md", dataset_card(config, manifest))
     (staging / "progress.json").unlink(missing_ok=True)
     write_manifest(staging, manifest)
-    replace_version(staging, final)
+    publish_folder(staging, final, replace=True)
     return final
 
 
@@ -368,43 +403,62 @@ def convert_version(folder: str | Path, out: str | Path, fmt: str) -> Path:
     """Losslessly convert a built version between Arrow IPC and Parquet shards.
 
     Parquet is the transport format (Hub, mirrors); Arrow IPC the local store. The schema
-    (with its Hugging Face metadata) is kept, so converting back gives equal tables.
+    (with its Hugging Face metadata) is kept, so converting back gives equal tables. The
+    converted version is written in a new staging folder and published in one step; only
+    the files the manifest lists are read (through :meth:`Manifest.path`, so a name or a
+    link pointing outside ``folder`` is refused).
 
     Parameters
     ----------
     folder : path
         A built version (with manifest.json).
     out : path
-        Destination folder (created; must not hold a manifest already).
+        Destination folder; it must not exist (an empty folder is taken).
     fmt : {"arrow", "parquet"}
+
+    Raises
+    ------
+    FileExistsError
+        ``out`` exists and is not empty.
+    UnsafeNameError
+        The manifest names a file outside ``folder``.
     """
     if fmt not in ("arrow", "parquet"):
         raise ValueError(f"format must be 'arrow' or 'parquet', not {fmt!r}")
     man = read_manifest(folder)
+    return convert_manifest(man, out, fmt)
+
+
+def convert_manifest(man: Manifest, out: str | Path, fmt: str) -> Path:
+    """:func:`convert_version` of an already read (checked) manifest snapshot."""
     out = Path(out)
-    if (out / "manifest.json").exists():
-        raise FileExistsError(f"{out} already holds a dataset version")
-    out.mkdir(parents=True, exist_ok=True)
-    data = json.loads(json.dumps(man.data))
-    data["format"] = fmt
-    for split, rec in data["splits"].items():
-        for f in rec["files"]:
-            table = read_shard(Path(folder) / f["name"])
-            stem = f["name"].rsplit(".", 1)[0]
-            target = out / f"{stem}.{fmt}"
-            with atomic_writer(target, "wb") as fh:
-                if fmt == "parquet":
-                    pq.write_table(table, fh, compression="zstd", use_compliant_nested_type=False)
-                else:
-                    with pa.ipc.new_stream(fh, table.schema) as w:
-                        w.write_table(table)
-            f.update(name=target.name, sha256=sha256_file(target), num_bytes=target.stat().st_size)
-    for extra in man.extra_files():
-        shutil.copyfile(Path(folder) / extra["name"], out / extra["name"])
-    if (Path(folder) / "README.md").exists():
-        config = get_config(man.dataset)
-        atomic_write_text(out / "README.md", dataset_card(config, data))
-    write_manifest(out, data)
+    if out.is_dir() and not any(out.iterdir()):
+        out.rmdir()
+    if os.path.lexists(out):
+        raise FileExistsError(f"{out} already exists and is not empty; a converted version goes to a new folder")
+    staging = new_staging(out.parent, out.name)
+    try:
+        data = json.loads(json.dumps(man.data))
+        data["format"] = fmt
+        for split, rec in data["splits"].items():
+            for f in rec["files"]:
+                table = read_shard(man.path(f["name"]))
+                stem = f["name"].rsplit(".", 1)[0]
+                target = staging / safe_component(f"{stem}.{fmt}", "converted shard name")
+                with AtomicArrowWriter(target, table.schema, fmt) as w:
+                    w.write_table(table)
+                f.update(name=target.name, sha256=sha256_file(target), num_bytes=target.stat().st_size)
+        for extra in man.extra_files():
+            shutil.copyfile(man.path(extra["name"]), staging / extra["name"])
+        if (man.root / "README.md").exists():
+            man.path("README.md")
+            config = get_config(man.dataset)
+            atomic_write_text(staging / "README.md", dataset_card(config, data))
+        write_manifest(staging, data)
+        publish_folder(staging, out)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return out
 
 
