@@ -26,10 +26,14 @@ from litraj_data.leaderboard.models.gnn.data import TYPE_NAMES, GraphSplit
 from litraj_data.leaderboard.models.gnn.progress import epoch_progress
 from litraj_data.leaderboard.models.gnn.trainer import FitResult, load_best, load_state, make_trainer
 
-__all__ = ["model_config", "build_module", "fit", "write_xyz"]
+__all__ = ["model_config", "build_module", "fit", "write_xyz", "build_network"]
 
 _MONITOR = "val0_epoch/weighted_sum"   # = total-energy MAE with the metric coefficients below
 _SOLE = "sole_model"                   # nequip's key of a single model in its ModuleDict
+# AllegroModel's MLP sizes beyond the width of its latent MLP (the builder's defaults when absent)
+_ALLEGRO_MLP = ("allegro_mlp_hidden_layers_depth", "scalar_embed_mlp_hidden_layers_depth",
+                "scalar_embed_mlp_hidden_layers_width", "readout_mlp_hidden_layers_depth",
+                "readout_mlp_hidden_layers_width")
 
 
 def _statistics(train: GraphSplit, r_max: float) -> dict[str, float]:
@@ -59,7 +63,8 @@ def model_config(arch: str, model_hp: dict[str, Any], stats: dict[str, float], s
                                       "num_bessels": int(model_hp["num_bessels"])},
             "num_scalar_features": int(model_hp["num_scalar_features"]),
             "num_tensor_features": int(model_hp["num_tensor_features"]),
-            "allegro_mlp_hidden_layers_width": int(model_hp["allegro_mlp_hidden_layers_width"])}
+            "allegro_mlp_hidden_layers_width": int(model_hp["allegro_mlp_hidden_layers_width"]),
+            **{key: int(model_hp[key]) for key in _ALLEGRO_MLP if key in model_hp}}
 
 
 @contextlib.contextmanager
@@ -99,6 +104,20 @@ def build_module(model_cfg: dict[str, Any], train_hp: dict[str, Any], num_datase
         loss={"_target_": "nequip.train.EnergyOnlyLoss", "per_atom_energy": False},
         val_metrics={"_target_": "nequip.train.EnergyOnlyMetrics", "coeffs": {"total_energy_mae": 1.0}},
         test_metrics={"_target_": "nequip.train.EnergyOnlyMetrics", "coeffs": {"total_energy_mae": 1.0}})
+
+
+def build_network(arch: str, model_hp: dict[str, Any], seed: int = 0) -> Any:
+    """The untrained network of ``model_hp`` on CPU (to count its parameters; no data needed).
+
+    The normalisation statistics are placeholders: they are buffers or fixed scalars of the
+    network and do not change its trainable parameters.
+    """
+    hp = {**model_hp, "r_max": 6.0 if model_hp.get("r_max") is None else model_hp["r_max"]}
+    cfg = model_config(arch, hp, {"per_atom_mean": 0.0, "per_atom_std": 1.0, "avg_num_neighbors": 1.0}, seed)
+    with nequip_state(seed):
+        module = build_module(cfg, {"lr": 1e-3, "lr_factor": 0.5, "lr_patience": 1},
+                              {"train": 1, "val": 1, "test": 1})
+    return module.model[_SOLE]
 
 
 def write_xyz(split: GraphSplit, path: Path, with_labels: bool) -> Path:

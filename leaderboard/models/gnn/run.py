@@ -24,11 +24,33 @@ from litraj_data.io import atomic_write_json, atomic_write_table, atomic_write_t
 from litraj_data.leaderboard.models.gnn.card import hardware, model_card
 from litraj_data.leaderboard.models.gnn.data import GraphSplit, check_species, check_task, load_splits, r_max_for
 from litraj_data.leaderboard.models.gnn.errors import GNNError
-from litraj_data.leaderboard.models.gnn.settings import PAPER_NAMES, resolve
+from litraj_data.leaderboard.models.gnn.settings import PAPER_NAMES, get_preset, resolve
 from litraj_data.leaderboard.models.gnn.trainer import check_device, count_parameters, stdout_to_stderr
 from litraj_data.leaderboard.scoring.tasks import get_task
 
-__all__ = ["train_gnn", "read_run", "load_weights"]
+__all__ = ["train_gnn", "read_run", "load_weights", "network_parameters", "preset_parameters"]
+
+
+def network_parameters(arch: str, model_hp: Mapping[str, Any]) -> int:
+    """Trainable parameters of the untrained ``arch`` network built from ``model_hp`` on CPU.
+
+    The network is the one :func:`train_gnn` trains (the same builder and type list); nothing
+    is trained and no data is read, so this takes seconds.
+    """
+    if arch == "m3gnet":
+        from litraj_data.leaderboard.models.gnn.m3gnet import build_model
+
+        return count_parameters(build_model(dict(model_hp)))
+    from litraj_data.leaderboard.models.gnn.nequip_family import build_network
+
+    return count_parameters(build_network(arch, dict(model_hp)))
+
+
+def preset_parameters(preset: str) -> int:
+    """Trainable parameters of the network of a named preset (:data:`~.settings.PRESETS`)."""
+    chosen = get_preset(preset)
+    model_hp, _ = resolve(chosen.arch, {}, preset=preset)
+    return network_parameters(chosen.arch, model_hp)
 
 
 def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -49,17 +71,20 @@ def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def load_weights(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """The state dict in ``run_dir/model.pt``, loaded with ``weights_only=True`` (tensors only)."""
-    import pickle
+    """The state dict in ``run_dir/model.pt``, loaded the restricted way (tensors only).
 
-    import torch
+    :func:`litraj_data.trust.load_torch` refuses a pickle that names code (``unsafe_weights``)
+    and a file that is no checkpoint (``weights_invalid``); a run folder that ``train gnn``
+    wrote always passes, so there is no ``--trust`` here.
+    """
+    from litraj_data.errors import LitrajError
+    from litraj_data.trust import load_torch
 
     path = Path(run_dir) / "model.pt"
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise GNNError(f"--init-from {path}: not a weights-only state dict ({type(exc).__name__}: {exc})",
-                       reason="bad_init_from") from None
+        state = load_torch(path, what="--init-from")
+    except LitrajError as exc:
+        raise GNNError(str(exc), reason=exc.reason) from None
     if not isinstance(state, dict):
         raise GNNError(f"--init-from {path}: expected a state dict, got {type(state).__name__}",
                        reason="bad_init_from")
@@ -98,16 +123,17 @@ def _train_and_predict(arch: str, train: GraphSplit, val: GraphSplit, model_hp: 
     return result, pred, fit_s, predict_s, val_pred, hardware(device)
 
 
-def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: int, source: str | None = None,
-              cache_dir: str | None = None, init_from: str | os.PathLike | None = None, device: str = "cpu",
-              seed: int = 0, overrides: Mapping[str, Any] | None = None,
-              data: Mapping[str, GraphSplit] | None = None, threads: int | None = None) -> dict[str, Any]:
+def train_gnn(arch: str | None, task_id: str, out_dir: str | os.PathLike, *, epochs: int,
+              source: str | None = None, cache_dir: str | None = None, init_from: str | os.PathLike | None = None,
+              device: str = "cpu", seed: int = 0, overrides: Mapping[str, Any] | None = None,
+              data: Mapping[str, GraphSplit] | None = None, threads: int | None = None,
+              preset: str | None = None) -> dict[str, Any]:
     """Train ``arch`` on train (+ val for the best epoch) of ``task_id`` and predict its split.
 
     Parameters
     ----------
     arch
-        ``m3gnet``, ``nequip`` or ``allegro``.
+        ``m3gnet``, ``nequip`` or ``allegro``; may be ``None`` when ``preset`` names it.
     task_id
         A scalar task: ``BVEL13k/E_1D`` (``E_2D``, ``E_3D``), ``nebBVSE122k/em``, ``nebDFT2k/em``.
     out_dir
@@ -125,6 +151,10 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
         Hyperparameters to change (see :mod:`litraj_data.leaderboard.models.gnn.settings`).
     data
         ``{"train", "val", "<task split>"}`` -> :class:`GraphSplit`, instead of loading.
+    preset
+        A named network size (:data:`~litraj_data.leaderboard.models.gnn.settings.PRESETS`:
+        ``nequip`` about 2 M parameters, ``nequip-s`` about 0.2 M, ``m3gnet``, ``allegro``);
+        ``overrides`` still win. The card takes the preset's row name (``Nequip-s``).
     threads
         CPU threads of torch for this run (restored after). On a shared machine one thread
         per process is much faster than torch's default: its threads spin-wait when cores
@@ -135,6 +165,13 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
     dict
         The record ``--json`` prints (files, counts, best epoch, validation MAE, timings).
     """
+    chosen = None
+    if preset is not None:
+        chosen = get_preset(preset)
+        if arch is None:
+            arch = chosen.arch
+    if arch is None:
+        raise GNNError("no architecture: give --arch or --preset", reason="unknown_arch")
     task = get_task(task_id)
     check_task(task)
     device = check_device(device)
@@ -146,7 +183,7 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
         if prev["arch"] != arch:
             raise GNNError(f"--init-from {init_from} is a {prev['arch']} run, not {arch}", reason="arch_mismatch")
         init_state = load_weights(init_from)
-    model_hp, train_hp = resolve(arch, overrides or {}, None if prev is None else prev["model_hp"])
+    model_hp, train_hp = resolve(arch, overrides or {}, None if prev is None else prev["model_hp"], preset=preset)
     if arch != "m3gnet" and model_hp.get("r_max") is None:
         model_hp["r_max"] = r_max_for(task)
     eval_split = task.split
@@ -162,7 +199,7 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
                        reason="too_few_rows")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    name = PAPER_NAMES[arch] + ("-tl" if init_from is not None else "")
+    name = (chosen.name if chosen is not None else PAPER_NAMES[arch]) + ("-tl" if init_from is not None else "")
     import torch
 
     threads_before = torch.get_num_threads()
@@ -191,7 +228,7 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
     val_mae = float(np.mean(np.abs(val_pred - val.y)))
     mean_mae = float(np.mean(np.abs(val.y - np.mean(train.y))))
     hp = {"arch": arch, **model_hp, **train_hp, "epochs": epochs, "epochs_run": result.epochs_run,
-          "best_epoch": result.best_epoch, "seed": seed, "type_names": "H..Pu + X (dummy at the hop centroid)",
+          "best_epoch": result.best_epoch, "seed": seed, "preset": preset, "type_names": "H..Pu + X (dummy at the hop centroid)",
           "init_from": None if init_from is None else str(init_from)}
     datasets = [task.dataset] + ([] if prev is None else [d for d in prev.get("datasets", []) if d != task.dataset])
     card = model_card(arch=arch, name=name, task=task, n_parameters=n_params, hyperparameters=hp, wall_time_s=wall,
@@ -202,7 +239,7 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
     graphs = len(train) + len(val)
     run = {"arch": arch, "name": name, "task": task.id, "dataset": task.dataset, "dataset_version": task.version,
            "datasets": datasets, "source": None if source is None else str(source), "split": eval_split,
-           "model_hp": model_hp, "train_hp": train_hp, "model_config": result.model_config, "norm": result.norm,
+           "preset": preset, "model_hp": model_hp, "train_hp": train_hp, "model_config": result.model_config, "norm": result.norm,
            "epochs": epochs, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
            "best_val_mae": result.best_val_mae, "val_mae": val_mae, "val_mae_mean_predictor": mean_mae,
            "history": result.history, "seed": seed, "n_parameters": n_params, "device": device,
@@ -215,5 +252,5 @@ def train_gnn(arch: str, task_id: str, out_dir: str | os.PathLike, *, epochs: in
     return {"file": str(out_dir), "task": task.id, "arch": arch, "model": name, "predictions": str(pred_path),
             "model_card": str(card_path), "n_train": len(train), "n_val": len(val), "n_predicted": len(target),
             "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "val_mae": val_mae,
-            "val_mae_mean_predictor": mean_mae, "n_parameters": n_params, "wall_time_s": round(wall, 2),
+            "val_mae_mean_predictor": mean_mae, "n_parameters": n_params, "preset": preset, "wall_time_s": round(wall, 2),
             "device": device}
