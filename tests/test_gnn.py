@@ -170,13 +170,13 @@ def test_init_from_refuses_other_arch_and_bad_folder(synthetic_data, tmp_path):
         train_gnn("nequip", "nebDFT2k/em", tmp_path / "z", epochs=1, data=synthetic_data, init_from=pre,
                   overrides={"num_features": 64})
     assert exc.value.reason == "bad_hyperparameter" and "init-from" in str(exc.value)
-    # a pickle in place of the weights is refused by the weights-only loader
+    # a pickle in place of the weights is refused by the weights-only loader (litraj_data.trust)
     import pickle
 
     (pre / "model.pt").write_bytes(pickle.dumps(argparse.Namespace(a=1)))
     with pytest.raises(GNNError) as exc:
         train_gnn("nequip", "nebDFT2k/em", tmp_path / "w", epochs=1, data=synthetic_data, init_from=pre)
-    assert exc.value.reason == "bad_init_from"
+    assert exc.value.reason == "unsafe_weights" and "argparse.Namespace" in str(exc.value)
 
 
 def test_bad_inputs_are_named(synthetic_data, tmp_path):

@@ -28,13 +28,13 @@ from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 
 # the one Band and band check; Band is re-exported here (and by the scoring package) for importers
 from litraj_data.bands import Band, band_from_frames, check_band
 from litraj_data.errors import DataFormatError, LitrajError, RegistryError
 from litraj_data.leaderboard.scoring.modelcard import parse_metadata
 from litraj_data.leaderboard.scoring.tasks import Task, Truth
+from litraj_data.yamlsafe import YamlError, read_yaml
 
 __all__ = ["Issue", "SubmissionInvalid", "Band", "Submission", "read_submission", "read_metadata",
            "validate", "check_submission", "METADATA_FIELDS"]
@@ -298,9 +298,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     """
     p = Path(path)
     try:
-        doc = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise _reject("metadata", f"cannot read metadata {p}: {exc}") from exc
+        doc = read_yaml(p)
+    except YamlError as exc:  # unreadable, not YAML, or refused (alias, depth, size, .inf): the reason is named
+        raise _reject("metadata", f"cannot read metadata {p}: {exc} ({exc.reason})") from None
     try:
         return parse_metadata(iso_dates(doc), str(p))
     except RegistryError as exc:

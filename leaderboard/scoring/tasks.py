@@ -15,11 +15,11 @@ from typing import Any, Literal, Mapping
 
 import numpy as np
 import pandas as pd
-import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from litraj_data.errors import DataFormatError, LitrajError, UnknownDatasetError
 from litraj_data.io import did_you_mean
+from litraj_data.yamlsafe import YamlError, read_yaml
 
 __all__ = ["Task", "Truth", "list_tasks", "get_task", "load_tasks_file", "SUBSET_RULES"]
 
@@ -124,9 +124,12 @@ class Task:
 
         dd = load_litraj(self.dataset, split=None, version=self.version, source=source,
                          cache_dir=cache_dir)
+        from_sample = str(source) == "sample"
         try:
-            version = str(manifest_of(self.dataset, version=self.version, source=source,
-                                      cache_dir=cache_dir).version)
+            man = manifest_of(self.dataset, version=self.version, source=source, cache_dir=cache_dir)
+            version = str(man.version)
+            # a copy of the sample (a release or folder made from it) still says what it is
+            from_sample = from_sample or bool(man.data.get("sample"))
         except (LitrajError, OSError):  # the loader opened it, so only the version label is unknown
             version = _dataset_version(dd)
         tables: dict[str, Any] = {}
@@ -141,7 +144,7 @@ class Task:
                 tables[split_name] = ds.select_columns([self.id_column])
         truth = Truth.from_tables(self, tables, version=version)
         # the embedded sample is a few rows of the split, not the split: records and pages say so
-        truth.origin = "sample" if str(source) == "sample" else None
+        truth.origin = "sample" if from_sample else None
         return truth
 
 
@@ -283,9 +286,9 @@ def load_tasks_file(path: str | Path) -> dict[str, Task]:
     """
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise DataFormatError(f"{path}: not valid YAML: {exc}", reason="bad_format") from exc
+        raw = read_yaml(path)
+    except YamlError as exc:  # bounded reader: aliases, depth, size and .inf are refused
+        raise DataFormatError(f"{exc} ({exc.reason})", reason="bad_format") from None
     try:
         spec_file = _TasksFile.model_validate(raw)
     except ValidationError as exc:

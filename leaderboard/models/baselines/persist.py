@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from pathlib import Path
 from typing import Any
 
-from litraj_data.errors import LitrajError
+from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_writer
+from litraj_data.trust import UnsafeWeightsError
 
 MODEL_FILE = "model.skops"
 LEGACY_FILE = "model.joblib"
@@ -33,10 +35,12 @@ TRUSTED_TYPES = frozenset({
 })
 
 
-class UntrustedModelError(LitrajError):
-    """A model file that would need code execution or types this package does not train."""
+class UntrustedModelError(UnsafeWeightsError):
+    """A model file that would need code execution or types this package does not train.
 
-    reason = "untrusted_model"
+    An :class:`litraj_data.trust.UnsafeWeightsError` (``reason`` ``unsafe_weights``), as every
+    model file litraj-data refuses to load without ``--trust``.
+    """
 
 
 def save_model(estimator: Any, model_dir: str | os.PathLike) -> Path:
@@ -74,12 +78,21 @@ def load_model(model_dir: str | os.PathLike, trust: bool = False) -> Any:
         import skops.io as sio
 
         data = path.read_bytes()
-        needed = set(sio.get_untrusted_types(data=data))
+        try:
+            needed = set(sio.get_untrusted_types(data=data))
+        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, UnicodeDecodeError) as exc:
+            # skops reads a zip with a JSON schema: anything else is not a model file
+            raise DataFormatError(f"{path}: not a skops model file ({type(exc).__name__}: {exc})",
+                                  reason="weights_invalid") from None
         extra = sorted(needed - TRUSTED_TYPES)
         if extra and not trust:
             raise UntrustedModelError(f"{path} asks for types this package does not train: {', '.join(extra)}; "
                                       "refusing to load it (pass --trust / trust=True only for a file you made)")
-        return sio.loads(data, trusted=sorted(needed))
+        try:
+            return sio.loads(data, trusted=sorted(needed))
+        except (zipfile.BadZipFile, KeyError, ValueError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise DataFormatError(f"{path}: cannot rebuild the model ({type(exc).__name__}: {exc})",
+                                  reason="weights_invalid") from None
     legacy = model_dir / LEGACY_FILE
     if legacy.is_file():
         if not trust:

@@ -21,10 +21,12 @@ from typing import Any
 
 import numpy as np
 
+from litraj_data.errors import LitrajError
 from litraj_data.leaderboard.models.finetune.data import Configs
 from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.metrics import Prediction
 from litraj_data.leaderboard.models.finetune.protocol import Protocol
+from litraj_data.trust import load_torch
 
 __all__ = ["WEIGHTS_NAME", "base_model", "finetune_chgnet", "structure_data"]
 
@@ -32,12 +34,27 @@ WEIGHTS_NAME = "chgnet_finetuned.pth.tar"
 _EV_A3_TO_GPA = 160.21766208
 
 
-def base_model(weights: str | None) -> Any:
-    """The CHGNet to start from: the wheel's 0.3.0 or a local ``.pth.tar``."""
+def base_model(weights: str | None, trust: bool = False) -> Any:
+    """The CHGNet to start from: the wheel's 0.3.0 or a local ``.pth.tar``.
+
+    A local file is read by :func:`litraj_data.trust.load_torch` (tensors and plain data only)
+    unless ``trust``; CHGNet's own ``from_file`` would unpickle anything.
+    """
     from chgnet.model import CHGNet
 
     with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints banners on stdout
-        return CHGNet.from_file(weights) if weights else CHGNet.load(verbose=False)
+        if not weights:
+            return CHGNet.load(verbose=False)
+        if trust:
+            return CHGNet.from_file(weights)
+        try:
+            state = load_torch(weights, what="--weights")
+        except LitrajError as exc:
+            raise FinetuneError(str(exc), reason=exc.reason) from None
+        if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+            raise FinetuneError(f"--weights {weights}: not a CHGNet checkpoint (no 'model' entry)",
+                                reason="weights_invalid")
+        return CHGNet.from_dict(state["model"])
 
 
 def structure_data(configs: Configs, shuffle: bool) -> Any:
@@ -69,7 +86,7 @@ def predict_model(model: Any, configs: Configs, batch_size: int) -> list[Predict
 
 
 def finetune_chgnet(train: Configs, val: Configs, out: Path, work: Path, protocol: Protocol, epochs: int,
-                    device: str, weights: str | None = None, seed: int = 0) -> dict[str, Any]:
+                    device: str, weights: str | None = None, seed: int = 0, trust: bool = False) -> dict[str, Any]:
     """Fine-tune CHGNet; write ``out/chgnet_finetuned.pth.tar``.
 
     Returns
@@ -78,11 +95,10 @@ def finetune_chgnet(train: Configs, val: Configs, out: Path, work: Path, protoco
         ``weights`` (file name in ``out``), ``after_predictions`` (the in-memory model at the
         end of training on ``val``), ``best_epoch``, ``history`` (CHGNet's MAE per epoch).
     """
-    import torch
     from chgnet.data.dataset import get_loader
     from chgnet.trainer import Trainer
 
-    model = base_model(weights)
+    model = base_model(weights, trust)
     train_loader = get_loader(structure_data(train, shuffle=True), batch_size=protocol.batch_size,
                               pin_memory=False)
     val_loader = get_loader(structure_data(val, shuffle=False), batch_size=protocol.batch_size, pin_memory=False)
@@ -97,9 +113,9 @@ def finetune_chgnet(train: Configs, val: Configs, out: Path, work: Path, protoco
     if not best:
         raise FinetuneError(f"CHGNet's Trainer wrote no bestE checkpoint in {save_dir} (NaN loss?)",
                             reason="training_failed")
-    # torch.load of CHGNet's own trainer file (not a user file): it holds optimizer/scheduler
-    # state and python scalars, which only load with weights_only=False -- as CHGNet.from_file does
-    state = torch.load(best[-1], map_location="cpu", weights_only=False)
+    # CHGNet's own trainer file, read the restricted way: the file written to OUT must load
+    # without --trust wherever it is sent, and this proves it does
+    state = load_torch(best[-1], what="CHGNet trainer checkpoint")
     trainer.model.load_state_dict(state["model"]["state_dict"])
     trainer.model.eval()
     tmp = out / f".{WEIGHTS_NAME}.tmp"

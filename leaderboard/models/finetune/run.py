@@ -18,11 +18,13 @@ from typing import Any
 
 import yaml
 
+from litraj_data.errors import LitrajError
 from litraj_data.io import atomic_write_text, sha256_file
 from litraj_data.leaderboard.models.finetune.data import Configs, load_configs
 from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.metrics import efs_errors, predict, write_predictions
 from litraj_data.leaderboard.models.finetune.protocol import MODELS, protocol_for
+from litraj_data.trust import check_weights
 
 __all__ = ["finetune", "CARD_NAME", "PREDICTIONS_NAME", "hardware"]
 
@@ -97,7 +99,7 @@ def finetune(model: str, out: str | os.PathLike, *, dataset: str = "MPLiTrj", so
              cache_dir: Any = None, subset: str = "all", epochs: int = 1, device: str = "cpu",
              limit: int | None = None, val_split: str = "val", weights: str | None = None,
              python: str | None = None, overwrite: bool = False, seed: int = 1, progress: bool = True,
-             **protocol_overrides: Any) -> dict[str, Any]:
+             trust: bool = False, **protocol_overrides: Any) -> dict[str, Any]:
     """Fine-tune ``model`` on an MPLiTrj split with the model's own training code.
 
     Parameters
@@ -123,6 +125,10 @@ def finetune(model: str, out: str | os.PathLike, *, dataset: str = "MPLiTrj", so
         Interpreter with mace-torch (mace-mp-0 only).
     overwrite : bool
         Replace a previous fine-tune in ``out``.
+    trust : bool
+        Let the trainer load ``weights`` even when the file needs more than tensors and plain data
+        (``--trust``: a pickle can run code). A MACE foundation ``.model`` is a pickled module, so
+        mace-mp-0 needs it. Default: such files are refused (``unsafe_weights``).
     **protocol_overrides
         ``lr``, ``batch_size``, ``energy_weight``, ``force_weight``, ``stress_weight``.
 
@@ -146,6 +152,11 @@ def finetune(model: str, out: str | os.PathLike, *, dataset: str = "MPLiTrj", so
         python = check_mace(python, weights)  # fail before reading any data
     elif weights is not None and not Path(weights).is_file():
         raise FinetuneError(f"{name}: --weights {weights} is not a file", reason="weights_missing")
+    if weights is not None:  # the trainers (and sevenn/mace in their own processes) unpickle it
+        try:
+            check_weights(weights, trust=trust, what=f"{name}: --weights")
+        except LitrajError as exc:
+            raise FinetuneError(str(exc), reason=exc.reason) from None
     out = Path(out)
     train = load_configs(dataset, "train", source, cache_dir, subset, limit)
     val = train if val_split == "train" else load_configs(dataset, "val", source, cache_dir, subset, limit)
@@ -159,7 +170,7 @@ def finetune(model: str, out: str | os.PathLike, *, dataset: str = "MPLiTrj", so
     _prepare_out(out, overwrite)
     work = out / "work"
     work.mkdir(exist_ok=True)
-    trained = _train(name, train, val, out, work, protocol, epochs, device, weights, seed, python, progress)
+    trained = _train(name, train, val, out, work, protocol, epochs, device, weights, seed, python, progress, trust)
     wall = time.perf_counter() - t_start  # the whole command: data, evaluations, training
     before, after = trained.pop("before"), trained.pop("after")
     after_preds = trained.pop("after_predictions")
@@ -233,7 +244,8 @@ def _plain(value: Any) -> Any:
 
 
 def _train(name: str, train: Configs, val: Configs, out: Path, work: Path, protocol: Any, epochs: int,
-           device: str, weights: str | None, seed: int, python: str | None, progress: bool) -> dict[str, Any]:
+           device: str, weights: str | None, seed: int, python: str | None, progress: bool,
+           trust: bool = False) -> dict[str, Any]:
     """Dispatch to the model's trainer; ``before`` / ``after`` errors on ``val``."""
     from litraj_data.leaderboard.reference.umlip.runners import UMLIPProvider
 
@@ -247,12 +259,12 @@ def _train(name: str, train: Configs, val: Configs, out: Path, work: Path, proto
         res["after"] = efs_errors(val, res["after_predictions"])
         return res
     batch = protocol.batch_size
-    before = efs_errors(val, predict(UMLIPProvider(name, weights, device), val, batch, "before", progress))
+    before = efs_errors(val, predict(UMLIPProvider(name, weights, device, trust=trust), val, batch, "before", progress))
     t0 = time.perf_counter()
     if name == "chgnet":
         from litraj_data.leaderboard.models.finetune.chgnet import finetune_chgnet
 
-        res = finetune_chgnet(train, val, out, work, protocol, epochs, device, weights, seed)
+        res = finetune_chgnet(train, val, out, work, protocol, epochs, device, weights, seed, trust)
     else:
         from litraj_data.leaderboard.models.finetune.sevennet import finetune_sevennet
 

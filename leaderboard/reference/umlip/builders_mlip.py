@@ -7,12 +7,22 @@ taking ``max_batch_atoms``). ``weights`` is a local file or folder, already reso
 :mod:`~litraj_data.leaderboard.reference.umlip.runners` (a wheel's file, ``--weights PATH`` or a
 fine-tuned model's folder); no builder downloads anything. Each package is imported inside
 its builder: importing this module costs nothing.
+
+``trusted`` is False for every file a user pointed at (unless ``--trust``): then no builder
+hands the file to a loader that unpickles it. CHGNet and SevenNet checkpoints are read by
+:func:`litraj_data.trust.load_torch` (tensors and plain data only) and the model is built
+from that; the other packages load the file themselves, after
+:func:`litraj_data.trust.check_weights` has loaded every file of it the restricted way.
 """
 from __future__ import annotations
 
 import contextlib
 import sys
+import threading
+from pathlib import Path
 from typing import Any
+
+from litraj_data.trust import UnsafeWeightsError, check_weights, load_torch
 
 __all__ = ["build_chgnet", "build_sevennet", "build_mace", "build_m3gnet", "build_mattersim", "build_orb"]
 
@@ -22,7 +32,7 @@ def _quiet() -> contextlib.AbstractContextManager:
     return contextlib.redirect_stdout(sys.stderr)
 
 
-def build_chgnet(weights: str, device: str, dtype: str = "float32") -> dict[str, Any]:
+def build_chgnet(weights: str, device: str, dtype: str = "float32", trusted: bool = False) -> dict[str, Any]:
     """CHGNet from a checkpoint file, with its batched band evaluator."""
     from chgnet.model import CHGNet
     from chgnet.model.dynamics import CHGNetCalculator
@@ -30,7 +40,13 @@ def build_chgnet(weights: str, device: str, dtype: str = "float32") -> dict[str,
     from litraj_data.leaderboard.reference.umlip.batched import CHGNetBandEvaluator
 
     with _quiet():
-        model = CHGNet.from_file(weights)  # CHGNet's own loader (its checkpoints hold a state dict + config)
+        if trusted:
+            model = CHGNet.from_file(weights)  # CHGNet's own loader: torch.load(weights_only=False)
+        else:  # what from_file does, from a restricted load: its checkpoints hold a state dict + config
+            state = load_torch(weights)
+            if not isinstance(state, dict) or not isinstance(state.get("model"), dict):
+                raise ValueError("not a CHGNet checkpoint: no 'model' entry")
+            model = CHGNet.from_dict(state["model"])
     if not isinstance(model, CHGNet):
         raise TypeError(f"not a CHGNet checkpoint: {type(model).__name__}")
     model = model.to(device)
@@ -42,15 +58,43 @@ def build_chgnet(weights: str, device: str, dtype: str = "float32") -> dict[str,
     return {"calculator": calculator, "evaluator": lambda n=None: CHGNetBandEvaluator(model, device, n)}
 
 
-def build_sevennet(weights: str, device: str, dtype: str = "float32", modal: str | None = None) -> dict[str, Any]:
+_SEVENN_LOAD = threading.Lock()
+
+
+def _sevennet_checkpoint(weights: str, trusted: bool) -> Any:
+    """sevenn's checkpoint object; untrusted files are read once by the restricted loader."""
+    import sevenn.checkpoint as checkpoint
+    import sevenn.util as util
+
+    if trusted:
+        return util.load_checkpoint(weights)  # a path: sevenn never resolves (or downloads) a model name here
+    if not Path(weights).is_file():
+        raise ValueError(f"{weights} is not a file")
+    state = load_torch(weights)
+    if not isinstance(state, dict):
+        raise ValueError(f"not a SevenNet checkpoint: a {type(state).__name__}")
+    cp = checkpoint.SevenNetCheckpoint(weights)
+    # SevenNetCheckpoint._load calls its module's torch_load(weights_only=False); it is handed the
+    # state already read instead (no second read of the file, nothing unpickled by sevenn)
+    with _SEVENN_LOAD:
+        original = checkpoint.torch_load
+        checkpoint.torch_load = lambda *args, **kwargs: state
+        try:
+            cp._load()
+        finally:
+            checkpoint.torch_load = original
+    return cp
+
+
+def build_sevennet(weights: str, device: str, dtype: str = "float32", modal: str | None = None,
+                   trusted: bool = False) -> dict[str, Any]:
     """SevenNet from a checkpoint file; batched bands unless the model is multi-fidelity (``modal``)."""
     import sevenn._keys as KEY
-    import sevenn.util as util
     from sevenn.calculator import SevenNetCalculator
 
     from litraj_data.leaderboard.reference.umlip.batched import SevenNetBandEvaluator
 
-    cp = util.load_checkpoint(weights)  # a path: sevenn never resolves (or downloads) a model name here
+    cp = _sevennet_checkpoint(weights, trusted)
     single = cp.build_model()
     single.set_is_batch_data(False)
     single.to(device).eval()
@@ -72,10 +116,14 @@ def build_sevennet(weights: str, device: str, dtype: str = "float32", modal: str
     return out
 
 
-def build_mace(weights: str, device: str, dtype: str = "float64") -> dict[str, Any]:
-    """MACE from a model file (MACE-MP-0 small/medium, MACE-MPA-0, fine-tuned MACE)."""
+def build_mace(weights: str, device: str, dtype: str = "float64", trusted: bool = False) -> dict[str, Any]:
+    """MACE from a model file (MACE-MP-0 small/medium, MACE-MPA-0, fine-tuned MACE).
+
+    A MACE ``.model`` file is a whole pickled ``torch.nn.Module``: it only loads with ``--trust``.
+    """
     import inspect
 
+    check_weights(weights, trust=trusted, what="MACE model file")
     from mace.calculators import MACECalculator
 
     calc = MACECalculator(model_paths=weights, device=device, default_dtype=dtype)
@@ -85,17 +133,35 @@ def build_mace(weights: str, device: str, dtype: str = "float64") -> dict[str, A
     return {"calculator": lambda: MACECalculator(models=models, device=device, default_dtype=dtype)}
 
 
-def build_m3gnet(weights: str, device: str, dtype: str = "float32") -> dict[str, Any]:
+def build_m3gnet(weights: str, device: str, dtype: str = "float32", trusted: bool = False) -> dict[str, Any]:
     """M3GNet from a local matgl model folder (``model.pt`` and ``state.pt``)."""
+    import json
+
     import matgl
     from matgl.ext.ase import PESCalculator
 
+    folder = Path(weights)
+    if not (folder / "model.json").is_file():
+        raise ValueError(f"{weights}: a matgl model folder holds model.json, model.pt and state.pt")
+    if not trusted:
+        # matgl imports the module and class that model.json names: only matgl's own
+        try:
+            spec = json.loads((folder / "model.json").read_text(encoding="utf-8"))
+            module = str(spec.get("@module", ""))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            raise ValueError(f"{weights}/model.json: not a matgl model description ({exc})") from None
+        if not (module == "matgl" or module.startswith("matgl.")):
+            raise UnsafeWeightsError(f"{weights}/model.json names the module {module!r}, not one of matgl's: "
+                                     "loading it would import that module; pass --trust only if you trust "
+                                     "where the folder came from")
+        check_weights(folder, trust=False, what="matgl model")
     potential = matgl.load_model(weights)
     return {"calculator": lambda: PESCalculator(potential)}
 
 
-def build_mattersim(weights: str, device: str, dtype: str = "float32") -> dict[str, Any]:
+def build_mattersim(weights: str, device: str, dtype: str = "float32", trusted: bool = False) -> dict[str, Any]:
     """MatterSim from a checkpoint file (``mattersim-v1.0.0-1M.pth``)."""
+    check_weights(weights, trust=trusted, what="MatterSim checkpoint")
     from mattersim.forcefield import MatterSimCalculator
     from mattersim.forcefield.potential import Potential
 
@@ -104,8 +170,9 @@ def build_mattersim(weights: str, device: str, dtype: str = "float32") -> dict[s
 
 
 def build_orb(weights: str, device: str, dtype: str = "float32", model: str = "orb_v3_conservative_inf_mpa",
-              precision: str = "float32-high") -> dict[str, Any]:
+              precision: str = "float32-high", trusted: bool = False) -> dict[str, Any]:
     """An Orb model: ``model`` names the constructor in ``orb_models.forcefield.pretrained``."""
+    check_weights(weights, trust=trusted, what="Orb checkpoint")
     from orb_models.forcefield import pretrained
     from orb_models.forcefield.calculator import ORBCalculator
 

@@ -23,12 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import Field
 
 from litraj_data.errors import RegistryError, UnsafeNameError
 from litraj_data.registry.validation import Strict, validate_document
 from litraj_data.store.names import inside
+from litraj_data.yamlsafe import YamlError, read_yaml
 
 __all__ = ["CARD_NAME", "FineTuneCard", "FineTuned", "resolve_finetuned"]
 
@@ -123,9 +123,10 @@ def resolve_finetuned(folder: str | Path, model: str) -> FineTuned | None:
     if not folder.is_dir() or not card_path.is_file():
         return None
     try:
-        doc = yaml.safe_load(card_path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise RegistryError(f"{card_path}: cannot read the fine-tuned model card: {exc}", reason="invalid_card") from None
+        doc = read_yaml(card_path)  # bounded: aliases, depth, size and .inf refused with their own reason
+    except YamlError as exc:
+        raise RegistryError(f"cannot read the fine-tuned model card: {exc}",
+                            reason="invalid_card" if exc.reason == "bad_yaml" else exc.reason) from None
     try:
         card = validate_document(FineTuneCard, _date_text(doc), str(card_path))
     except RegistryError as exc:

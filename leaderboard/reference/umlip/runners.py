@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from litraj_data.errors import RegistryError
+from litraj_data.errors import LitrajError, RegistryError
 from litraj_data.leaderboard.reference.neb.provider import cached
 from litraj_data.leaderboard.reference.umlip.errors import ModelUnavailable
 from litraj_data.leaderboard.reference.umlip.finetuned import FineTuned, resolve_finetuned
@@ -122,6 +122,11 @@ class UMLIPProvider:
     max_batch_atoms : int, optional
         Atoms per batched forward pass (default by model and device, see
         :data:`~litraj_data.leaderboard.reference.umlip.batched.MAX_BATCH_ATOMS`).
+    trust : bool
+        Let the package's own loader read ``weights`` even when the file needs more than tensors
+        and plain data (a pickle can run code: ``--trust``). Default: such files are refused
+        (``unsafe_weights``, see :mod:`litraj_data.trust`). The wheel's own files are always
+        loaded by their package.
 
     Raises
     ------
@@ -131,10 +136,11 @@ class UMLIPProvider:
     """
 
     def __init__(self, name: str, weights: str | Path | None = None, device: str = "cpu",
-                 max_batch_atoms: int | None = None) -> None:
+                 max_batch_atoms: int | None = None, trust: bool = False) -> None:
         self.spec = get_spec(name)
         self.weights = None if weights is None else str(weights)
         self.device = device
+        self.trust = bool(trust)
         if max_batch_atoms is not None and max_batch_atoms < 1:
             raise ValueError(f"max_batch_atoms must be >= 1, got {max_batch_atoms}")
         self.max_batch_atoms = max_batch_atoms
@@ -142,7 +148,8 @@ class UMLIPProvider:
             self.finetuned: FineTuned | None = None if weights is None else resolve_finetuned(weights, self.spec.name)
         except RegistryError as exc:
             raise ModelUnavailable(str(exc), reason=exc.reason) from None
-        self.key = f"{self.model_name}:{self.weights or 'default'}:{device}"
+        # trust is part of the key: a model built under --trust is never handed to an untrusted caller
+        self.key = f"{self.model_name}:{self.weights or 'default'}:{device}:{'trust' if self.trust else 'safe'}"
 
     @property
     def model_name(self) -> str:
@@ -169,6 +176,11 @@ class UMLIPProvider:
         """Fail fast: package installed, weights present and loadable, device usable."""
         spec = self.spec
         card = spec.card
+        # what is installable before what is downloadable: a user without the package must not be
+        # sent to fetch weights first and told about the package only afterwards
+        if package_folder(spec.package) is None:
+            raise ModelUnavailable(f"{spec.name} needs the '{spec.pip}' package, which is not installed: "
+                                   f"{spec.install_hint()}", reason="model_not_installed")
         if self.weights is not None and not Path(self.weights).exists():
             raise ModelUnavailable(f"{spec.name}: weights file {self.weights} does not exist; pass --weights PATH "
                                    f"to {spec.weights_hint}", reason="weights_missing")
@@ -180,9 +192,6 @@ class UMLIPProvider:
             raise ModelUnavailable(f"{spec.name}: its weights are not shipped with {spec.pip} and are never "
                                    f"downloaded at run time; download {spec.weights_hint}{where} elsewhere and "
                                    f"pass it with --weights PATH", reason="weights_missing")
-        if package_folder(spec.package) is None:
-            raise ModelUnavailable(f"{spec.name} needs the '{spec.pip}' package, which is not installed: "
-                                   f"{spec.install_hint()}", reason="model_not_installed")
         if self.weights_path() is None:  # installed, but the wheel's file is not where the card says
             raise ModelUnavailable(f"{spec.name}: {card.weights.path} is not in the installed {spec.pip} "
                                    f"{spec.version()}; pass --weights PATH to {spec.weights_hint}",
@@ -203,10 +212,15 @@ class UMLIPProvider:
         path = self.weights_path()
         if path is None:
             self.check()  # raises the clear message (weights or package); _build is not reached again
+        # the wheel's own file is as trusted as the package's code; anything the user pointed at is not,
+        # unless they said --trust
+        trusted = self.trust or self.weights is None
         try:
-            return build(str(path), _resolve_device(self.device), card.dtype, **card.options)
+            return build(str(path), _resolve_device(self.device), card.dtype, trusted=trusted, **card.options)
         except ModelUnavailable:
             raise
+        except LitrajError as exc:  # unsafe_weights, weights_invalid from litraj_data.trust: keep the reason
+            raise ModelUnavailable(f"{self.spec.name}: {exc}", reason=exc.reason) from None
         except (RuntimeError, ValueError, KeyError, OSError, EOFError, TypeError, pickle.UnpicklingError,
                 zipfile.BadZipFile) as exc:  # a checkpoint of another model (missing keys), a corrupt file
             if self.weights is None:
@@ -242,14 +256,15 @@ class UMLIPProvider:
 
     def __getstate__(self) -> dict[str, Any]:
         return {"name": self.spec.name, "weights": self.weights, "device": self.device,
-                "max_batch_atoms": self.max_batch_atoms}
+                "max_batch_atoms": self.max_batch_atoms, "trust": self.trust}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["name"], state["weights"], state["device"], state.get("max_batch_atoms"))
+        self.__init__(state["name"], state["weights"], state["device"], state.get("max_batch_atoms"),
+                      state.get("trust", False))
 
 
 def get_provider(name: str, weights: str | Path | None = None, device: str = "cpu",
-                 check: bool = True, max_batch_atoms: int | None = None) -> UMLIPProvider:
+                 check: bool = True, max_batch_atoms: int | None = None, trust: bool = False) -> UMLIPProvider:
     """Provider of a registered model, checked (installed, weights, device) unless ``check=False``.
 
     Parameters
@@ -263,10 +278,12 @@ def get_provider(name: str, weights: str | Path | None = None, device: str = "cp
         Build the model now (fail fast) rather than at first use.
     max_batch_atoms : int, optional
         Atoms per batched forward pass.
+    trust : bool
+        Load user weights that need more than tensors and plain data (``--trust``; can run code).
 
     Returns
     -------
     UMLIPProvider
     """
-    provider = UMLIPProvider(name, weights, device, max_batch_atoms)
+    provider = UMLIPProvider(name, weights, device, max_batch_atoms, trust)
     return provider.check() if check else provider

@@ -38,11 +38,11 @@ import re
 from importlib import resources
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
 from litraj_data.errors import RegistryError
 from litraj_data.registry.validation import Strict, validate_document
+from litraj_data.yamlsafe import YamlError, load_yaml
 
 __all__ = ["UMLIPCard", "WeightsSource", "Licence", "load_cards", "parse_card", "card_names", "canonical_name"]
 
@@ -158,9 +158,9 @@ def canonical_name(name: str) -> str:
 def parse_card(text: str, source: str) -> UMLIPCard:
     """A card validated from its YAML ``text`` read from ``source`` (named in errors)."""
     try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise RegistryError(f"{source}: not YAML: {exc}", reason="invalid_card") from None
+        doc = load_yaml(text, source)
+    except YamlError as exc:  # syntax errors are invalid cards; the bounds keep their own reason (yaml_alias, ...)
+        raise RegistryError(str(exc), reason="invalid_card" if exc.reason == "bad_yaml" else exc.reason) from None
     card = validate_document(UMLIPCard, doc, source)
     stem = source.rsplit("/", 1)[-1].removesuffix(".yaml")
     if source.endswith(".yaml") and stem != card.name:
