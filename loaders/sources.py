@@ -32,7 +32,7 @@ from typing import Any
 
 from litraj_data.download import fetch, is_offline, is_remote, url_to_path
 from litraj_data.errors import DataFormatError, IntegrityError, OfflineError
-from litraj_data.io import sha256_bytes, sha256_file
+from litraj_data.io import sha256_file
 from litraj_data.registry import DatasetConfig
 from litraj_data.store.layout import sample_root
 from litraj_data.store.locks import exclusive
@@ -41,6 +41,10 @@ from litraj_data.store.names import inside, is_safe_version, safe_version
 
 from litraj_data.loaders.cache import cache_entry, content_key, publish, require_writable, source_key
 from litraj_data.loaders.verify import ensure_verified, mark_verified
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
 
 SAMPLE_DATASETS_HINT = ("the embedded sample holds BVEL13k, nebBVSE122k and GENERATED (CHGNet, not DFT) nebDFT2k, "
                         "MPLiTrj and MPLiTrj_subsample")
@@ -140,7 +144,7 @@ def _as_arrow(manifest: Manifest, cache: Path) -> Manifest:
         return manifest
     from litraj_data.store.shards import convert_manifest
 
-    digest = sha256_bytes(json.dumps(manifest.data, sort_keys=True).encode())[:16]
+    digest = _sha256(json.dumps(manifest.data, sort_keys=True).encode())[:16]
     entry = f"{safe_version(manifest.version)}+pq-{digest}"
     with cache_entry(cache, manifest.dataset, entry) as staging:
         if staging is not None:
@@ -177,7 +181,7 @@ def _from_mirror(url: str, config: DatasetConfig, version: str | None, cache: Pa
     if is_offline() and last.is_file():  # offline: what this mirror gave before is good enough
         raw = last.read_bytes()
         man = _mirror_manifest(raw, config, base)
-        entry = cache / config.name / f"{man.version}+{sha256_bytes(raw)[:16]}"
+        entry = cache / config.name / f"{man.version}+{_sha256(raw)[:16]}"
         if (entry / MANIFEST_NAME).is_file():
             return _verified(entry, config, version, cache)
     require_writable(cache)
@@ -186,7 +190,7 @@ def _from_mirror(url: str, config: DatasetConfig, version: str | None, cache: Pa
         raw = man_path.read_bytes()
         man = _mirror_manifest(raw, config, base)
         _check_dataset(man, config, version)
-        entry = f"{man.version}+{sha256_bytes(raw)[:16]}"
+        entry = f"{man.version}+{_sha256(raw)[:16]}"
         with cache_entry(cache, config.name, entry) as staging:
             if staging is not None:
                 for rec in man.files() + man.extra_files():  # into downloads/ first (we hold the lock): resumable

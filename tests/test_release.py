@@ -107,7 +107,7 @@ def test_card_front_matter_has_configs_info_licence_tags_size_and_citation(relea
 def test_croissant_is_valid_for_mlcroissant_and_reads_the_rows(release_dir):
     mlc = pytest.importorskip("mlcroissant")
     doc = json.loads((release_dir / "croissant.json").read_text())
-    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.0" and doc["version"] == "1.0.0"
+    assert doc["conformsTo"] == "http://mlcommons.org/croissant/1.0" and doc["version"] == "1.0.0+sample"
     for f in (d for d in doc["distribution"] if d["@type"] == "cr:FileObject"):
         assert hashlib.sha256((release_dir / f["contentUrl"]).read_bytes()).hexdigest() == f["sha256"]
     ds = mlc.Dataset(str(release_dir / "croissant.json"))
@@ -119,19 +119,35 @@ def test_croissant_is_valid_for_mlcroissant_and_reads_the_rows(release_dir):
 
 def test_zenodo_and_citation_metadata(release_dir):
     z = json.loads((release_dir / ".zenodo.json").read_text())
-    assert z["title"].startswith("LiTraj") and z["version"] == "1.0.0" and z["license"] == "MIT"
+    assert z["title"].startswith("LiTraj") and z["version"] == "1.0.0+sample" and z["license"] == "MIT"
     assert z["upload_type"] == "dataset" and len(z["creators"]) == 6
     ids = {r["identifier"]: r["relation"] for r in z["related_identifiers"]}
     assert ids["10.1038/s41524-025-01571-z"] == "isDescribedBy"
     assert any("github.com/AIRI-Institute/LiTraj" in i for i in ids)
     cff = yaml.safe_load((release_dir / "CITATION.cff").read_text())
-    assert cff["type"] == "dataset" and cff["version"] == "1.0.0"
+    assert cff["type"] == "dataset" and cff["version"] == "1.0.0+sample"  # a release of the embedded sample
     assert cff["preferred-citation"]["doi"] == "10.1038/s41524-025-01571-z"
     assert "MIT" in (release_dir / "LICENSE").read_text()
 
 
+def _as_built_data(root: Path) -> Path:
+    """A copy of the sample's BVEL13k with its sample identity removed: stands in for built data."""
+    import shutil
+
+    from litraj_data.store.layout import sample_root
+
+    folder = root / "BVEL13k" / "1.0.0"
+    shutil.copytree(sample_root() / "BVEL13k" / "1.0.0", folder)
+    man = json.loads((folder / "manifest.json").read_text())
+    for key in ("sample", "origin", "sample_note", "generated"):
+        man.pop(key, None)
+    (folder / "manifest.json").write_text(json.dumps(man))
+    return root
+
+
 def test_release_with_doi_and_litraj_cite(tmp_path, capsys):
-    code = main(["release", "BVEL13k", "--source", "sample", "--out", str(tmp_path / "r"), "--doi",
+    data = _as_built_data(tmp_path / "data")
+    code = main(["release", "BVEL13k", "--source", str(data), "--out", str(tmp_path / "r"), "--doi",
                  "10.5281/zenodo.1234567", "--json"])
     doc = json.loads(capsys.readouterr().out)
     assert code == 0 and any(r["file"].endswith("croissant.json") for r in doc["records"])
@@ -158,8 +174,9 @@ def test_release_bad_inputs(tmp_path, capsys):
         make_release(["BVEL13k", "bvel13k"], tmp_path / "d", source="sample")
     with pytest.raises(DataFormatError, match="not a DOI"):
         make_release(["BVEL13k"], tmp_path / "d", source="sample", doi="zenodo-1")
-    assert main(["release", "nebDFT2k", "--source", "sample", "--out", str(tmp_path / "d")]) == 1
-    assert "no embedded sample of nebDFT2k" in capsys.readouterr().err
+    assert main(["release", "nebDFT2k", "--source", "sample", "--doi", "10.5281/zenodo.1", "--out",
+                 str(tmp_path / "d")]) == 1
+    assert "sample_release" in capsys.readouterr().err  # the embedded sample never gets a DOI
     assert main(["release", "BVEL13k", "--source", "sample", "--version", "9.9.9", "--out", str(tmp_path / "d")]) == 1
     assert "embedded sample of BVEL13k is version 1.0.0, not 9.9.9" in capsys.readouterr().err
     assert main(["release", "BVEL13k", "--source", "sample"]) == 2
@@ -212,7 +229,7 @@ def test_push_offline_and_unreachable_fail_at_once(release_dir, monkeypatch, cap
     assert time.monotonic() - t0 < 10
     assert main(["release", "push", str(release_dir), "hf://someone/litraj", "--json"]) == 1
     doc = json.loads(capsys.readouterr().out)
-    assert doc["error"]["reason"] == "unreachable"
+    assert [r["reason"] for r in doc["records"] if not r.get("ok", True)] == ["unreachable"]  # the one error record
 
 
 def test_push_bad_targets_and_folders(release_dir, tmp_path, capsys):

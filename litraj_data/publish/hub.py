@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping
 from litraj_data.download import is_offline
 from litraj_data.errors import DataFormatError, LitrajError, OfflineError
 from litraj_data.io import sha256_file
-from litraj_data.publish.release import read_release
+from litraj_data.publish.release import check_replaceable, read_release
 
 DEFAULT_ENDPOINT = "https://huggingface.co"
 CONNECT_TIMEOUT_S = 5.0
@@ -178,6 +178,7 @@ def push_release(folder: str | Path, target: str, *, token: str | None = None, p
 
     folder = Path(folder)
     release = read_release(folder)
+    check_replaceable(folder, "a push would upload them")  # exactly the release's files; no link, nothing added
     repo_id, revision = parse_target(target)
     endpoint = hub_endpoint()
     check_reachable(endpoint)
