@@ -20,7 +20,6 @@ from typing import Any, Iterable
 import pyarrow as pa
 
 from litraj_data.errors import DataFormatError
-
 from litraj_data.store.manifest import read_manifest
 from litraj_data.store.shards import read_shard
 

@@ -24,16 +24,37 @@ import argparse
 import functools
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
 
-from litraj_data.errors import LitrajError
+import numpy as np
 
-from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, LENGTH_DECIMALS, add_common_arguments, chemsys,
-                                                  empty_split_notes, read_structure_inputs, report_build,
-                                                  resolve_splits, split_sources, stored, stored_structure,
-                                                  structures_digest, write_failures)
+from litraj_data.builders.failures import HOP_FIELDS, write_failures
+from litraj_data.builders.structure_builds import (
+    ENERGY_DECIMALS,
+    LENGTH_DECIMALS,
+    add_common_arguments,
+    elements,
+    empty_split_notes,
+    read_structure_inputs,
+    report_build,
+    resolve_splits,
+    split_sources,
+    stored,
+    stored_structure,
+    structures_digest,
+)
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
+from litraj_data.chemistry import chemsys
+from litraj_data.errors import LitrajError
+from litraj_data.leaderboard.reference.hops.api import HopSystem, as_atoms, bvse_neb
+from litraj_data.leaderboard.reference.hops.bvse_band_neb import PROTOCOLS
+from litraj_data.leaderboard.reference.hops.centroid import centroid_supercell
+from litraj_data.leaderboard.reference.hops.graph import build_hop_graph
+from litraj_data.leaderboard.reference.hops.supercell import hop_geometry
+from litraj_data.schema import atoms_to_row
+from litraj_data.store.shards import write_dataset
 
 DATASET = "nebBVSE122k"
 DEFAULT_SETTINGS: dict[str, Any] = {"cutoff": 8.0, "bottleneck": 0.5, "protocol": "paper", "seed": None,
@@ -42,9 +63,6 @@ DEFAULT_SETTINGS: dict[str, Any] = {"cutoff": 8.0, "bottleneck": 0.5, "protocol"
 
 def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, Any]:
     """One structure -> its hops and barriers (module level: picklable for worker processes)."""
-    from litraj_data.leaderboard.reference.hops.api import HopSystem, bvse_neb
-    from litraj_data.leaderboard.reference.hops.graph import build_hop_graph
-
     system = HopSystem.from_structure(structure, name)
     graph = build_hop_graph(system.cell, system.frac, system.atoms.numbers, name,
                             settings["cutoff"], settings["bottleneck"])
@@ -54,10 +72,6 @@ def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, 
         try:
             protocol: Any = settings["protocol"]
             if settings.get("break_symmetry"):
-                from dataclasses import replace
-
-                from litraj_data.leaderboard.reference.hops.bvse_band_neb import PROTOCOLS
-
                 protocol = replace(PROTOCOLS[protocol], break_symmetry=float(settings["break_symmetry"]))
             r = bvse_neb(system, h, protocol, seed=settings["seed"])
             rec.update(em=r.barrier, converged=r.converged, neb_steps=r.steps, fmax=r.fmax,
@@ -107,13 +121,6 @@ def hop_failures(records: list[dict[str, Any]]) -> list[dict[str, str]]:
 
 def centroid_row(structure: Any, hop: dict[str, Any]) -> dict[str, Any]:
     """Structure block of the centroid supercell of one hop record."""
-    import numpy as np
-
-    from litraj_data.leaderboard.reference.hops.api import as_atoms
-    from litraj_data.leaderboard.reference.hops.centroid import centroid_supercell
-    from litraj_data.leaderboard.reference.hops.supercell import hop_geometry
-    from litraj_data.schema import atoms_to_row
-
     atoms = as_atoms(structure)
     frac = np.linalg.solve(atoms.cell.array.T, atoms.positions.T).T
     geom = hop_geometry(atoms.cell.array, frac, hop["source"], hop["target"], hop["offset"])
@@ -164,8 +171,6 @@ def build_nebbvse122k(
     Path
         The version folder (holding ``manifest.json``).
     """
-    from litraj_data.store.shards import write_dataset
-
     neb_seed = settings.pop("neb_seed", None)
     if not settings.get("break_symmetry"):
         # off (the paper's protocol) leaves the settings, and so the build's bytes, as before
@@ -185,7 +190,7 @@ def build_nebbvse122k(
         for name, s in structures:  # input order, hops by length: deterministic shards
             if name not in ok or table[name] != split:
                 continue
-            system = chemsys(s)
+            system = chemsys(elements(s))
             for h in ok[name]["hops"]:
                 if not h["ok"]:
                     continue
@@ -198,7 +203,7 @@ def build_nebbvse122k(
                        "neb_steps": int(h["neb_steps"]), **stored_structure(centroid_row(s, h)), "info_extra": extra}
 
     failures = write_failures(list(input_failures) + hop_failures(records), staging / "failures.csv",
-                              ("material_id", "edge_id", "reason", "message"))
+                              HOP_FIELDS)
     n_hops = sum(sum(h["ok"] for h in r["hops"]) for r in ok.values())
     desc = ", ".join(f"{k}={v}" for k, v in cfg.items())
     notes = [
@@ -242,8 +247,9 @@ def run(args: argparse.Namespace) -> int:
         raise LitrajError(f"--break-symmetry must be between 0 and 1 A, got {bs}", reason="bad_option")
     structures = read_structure_inputs(args.structures, input_failures)
     manifest = build_nebbvse122k(
-        structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler, keep_bands=args.keep_bands,
-        staging=args.staging, seed=args.seed, version=args.version, overwrite=args.overwrite, input_failures=input_failures,
+        structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler,
+        keep_bands=args.keep_bands, staging=args.staging, seed=args.seed, version=args.version,
+        overwrite=args.overwrite, input_failures=input_failures,
         cutoff=args.cutoff, bottleneck=args.bottleneck, protocol=args.protocol, neb_seed=args.neb_seed,
         break_symmetry=getattr(args, "break_symmetry", 0.0),
     )

@@ -17,7 +17,6 @@ Two phases (docs/raw_neb.md):
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import json
 import os
@@ -28,15 +27,22 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import numpy as np
 import pyarrow as pa
 
+from litraj_data.builders.failures import RAW_RUN_FIELDS, write_failures
+from litraj_data.builders.leakage import find_versions, material_splits
+from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
+from litraj_data.builders.splits import SPLITS, assign_splits, read_split_table
+from litraj_data.chemistry import SPECIFIC_TM, chemsys, has_specific_tm  # shared with scoring: core, not builders
 from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.executors import map_unordered
-from litraj_data.io import atomic_write_json, write_csv_atomic
-from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
-from litraj_data.builders.splits import assign_splits
-# the TM rule is shared with scoring, which may not import builders: it lives in core
-from litraj_data.chemistry import SPECIFIC_TM, chemsys, has_specific_tm  # re-exported for callers of raw_neb
+from litraj_data.io import atomic_write_json
+from litraj_data.leaderboard.reference.hops.calculator import BVSECalculator
+from litraj_data.leaderboard.reference.hops.centroid import append_centroid
+from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
+from litraj_data.registry import get_config
+from litraj_data.schema import arrow_schema, rows_to_table
+from litraj_data.store.manifest import read_manifest
+from litraj_data.store.shards import write_dataset
 
-SPLITS = ("train", "val", "test")
 HASH_DECIMALS = 5      # Å: positions/cell rounded to 1e-5 before hashing
 ENERGY_DECIMALS = 6    # eV
 SPOOL_BATCH = 256
@@ -90,8 +96,6 @@ def centroid_supercell(run: HopRun) -> dict[str, Any]:
     from ase import Atoms
     from ase.geometry import find_mic
 
-    from litraj_data.leaderboard.reference.hops.centroid import append_centroid
-
     band = run.final
     start, end = band.positions[0], band.positions[-1]
     d, dist = find_mic(end - start, band.cell, band.pbc)
@@ -105,7 +109,8 @@ def centroid_supercell(run: HopRun) -> dict[str, Any]:
 # --------------------------------------------------------------------------- rows
 
 
-def nebdft2k_row(run: HopRun, *, tm_elements: Iterable[str] = SPECIFIC_TM, em_bvse: float | None = None) -> dict[str, Any]:
+def nebdft2k_row(run: HopRun, *, tm_elements: Iterable[str] = SPECIFIC_TM,
+                 em_bvse: float | None = None) -> dict[str, Any]:
     """One nebDFT2k row (card ``nebDFT2k``) from a hop run."""
     init, final = run.initial, run.final
     row = {
@@ -165,9 +170,6 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
     ``task`` holds ``hop_id``, ``path``, ``dataset`` ('nebDFT2k' or 'MPLiTrj'), ``work`` and
     ``options``. Runs in a worker process; never raises for a bad hop.
     """
-    from litraj_data.registry import get_config
-    from litraj_data.schema import arrow_schema, rows_to_table
-
     hop_id, path, work = task["hop_id"], Path(task["path"]), Path(task["work"])
     opts = task["options"]
     stem = _spool_name(hop_id)
@@ -247,9 +249,6 @@ def bvse_barrier(run: HopRun, opts: Mapping[str, Any]) -> float | None:
     from ase.mep import NEB
     from ase.optimize import FIRE
 
-    from litraj_data.leaderboard.reference.hops.calculator import BVSECalculator
-    from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
-
     band = run.initial
     cent = centroid_supercell(run)
     pristine = Atoms(numbers=cent["numbers"][:-1], positions=cent["positions"][:-1], cell=band.cell, pbc=band.pbc)
@@ -307,14 +306,15 @@ def run_phase1(raw: Path, work: Path, dataset: str, options: Mapping[str, Any], 
     return summaries, duplicates
 
 
-def write_failures(path: Path, summaries: Iterable[Mapping[str, Any]], duplicates: Iterable[HopFailure]) -> int:
-    """failures.csv (hop_id, path, reason, message), written atomically; returns the row count."""
+def failure_rows(summaries: Iterable[Mapping[str, Any]], duplicates: Iterable[HopFailure]) -> list[dict[str, Any]]:
+    """Rows of failures.csv (:data:`~litraj_data.builders.failures.RAW_RUN_FIELDS`), in (hop_id, path) order.
+
+    Hop ids found in several folders, then every hop whose summary is not ``ok``.
+    """
     rows = [d.as_dict() for d in duplicates]
-    rows += [{k: s.get(k, "") for k in ("hop_id", "path", "reason", "message")} for s in summaries
-             if s["status"] != "ok"]
+    rows += [{k: s.get(k, "") for k in RAW_RUN_FIELDS} for s in summaries if s["status"] != "ok"]
     rows.sort(key=lambda r: (r["hop_id"], r["path"]))
-    write_csv_atomic(path, rows, ["hop_id", "path", "reason", "message"])
-    return len(rows)
+    return rows
 
 
 # --------------------------------------------------------------------------- splits
@@ -323,29 +323,22 @@ def write_failures(path: Path, summaries: Iterable[Mapping[str, Any]], duplicate
 def load_split_table(source: str | Path) -> dict[str, str]:
     """material_id -> split from a built dataset (nebDFT2k: version, dataset or root folder) or a CSV.
 
-    A CSV needs columns ``material_id`` and ``split`` (or ``_split``, as in the release index).
+    A CSV is read by :func:`litraj_data.builders.splits.read_split_table` (columns
+    ``material_id`` and ``split``, or ``_split`` as in the release index).
 
     Raises
     ------
     DataFormatError
-        ``bad_splits`` when one material sits in two splits of the table.
+        ``bad_splits`` when one material sits in two splits of the table, or the CSV is not a split table.
     """
     source = Path(source)
+    if source.is_file():
+        return read_split_table(source)
     table: dict[str, str] = {}
 
     def put(mid: str, split: str) -> None:
         if table.setdefault(mid, split) != split:
             raise DataFormatError(f"{source}: {mid} is in both {table[mid]} and {split}", reason="bad_splits")
-
-    if source.is_file():
-        with open(source, newline="") as fh:
-            for rec in csv.DictReader(fh):
-                split = rec.get("split") or rec.get("_split")
-                if not rec.get("material_id") or not split:
-                    raise DataFormatError(f"{source}: needs material_id and split columns", reason="bad_splits")
-                put(rec["material_id"], split)
-        return table
-    from litraj_data.builders.leakage import find_versions, material_splits
 
     for version in find_versions(source):
         splits, _ = material_splits(version)
@@ -440,7 +433,8 @@ def _split_source(work: Path, hops: list[dict[str, Any]], keep: Mapping[str, np.
 
 
 def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str | Path | None = None,
-                   workers: int = 1, scheduler: Any = None, splits_from: str | Path | None = None, subsample: int | None = None,
+                   workers: int = 1, scheduler: Any = None, splits_from: str | Path | None = None,
+                   subsample: int | None = None,
                    fmax: float | None = None, tangent: str | None = None, include_unconverged: bool = False,
                    tm_elements: Iterable[str] | None = None, bvse: bool = False, dedup: bool = True,
                    version: str | None = None, overwrite: bool = False, progress: bool | None = None) -> dict[str, Any]:
@@ -483,8 +477,6 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
         ``path`` (finished version folder), ``dataset``, ``hops`` (read), ``failures``,
         ``rows`` per split, ``duplicates_dropped``.
     """
-    from litraj_data.store.shards import write_dataset
-
     if dataset not in ("nebDFT2k", "MPLiTrj"):
         raise ValueError(f"dataset must be 'nebDFT2k' or 'MPLiTrj', not {dataset!r}")
     if subsample is not None and (dataset != "MPLiTrj" or subsample <= 0):
@@ -496,7 +488,9 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
     summaries, duplicates = run_phase1(raw, work, dataset, options, workers, scheduler=scheduler)
     good = [s for s in summaries if s["status"] == "ok"]
     failures_csv = work / "failures.csv"
-    n_failures = write_failures(failures_csv, summaries, duplicates)
+    failed = failure_rows(summaries, duplicates)
+    write_failures(failed, failures_csv, RAW_RUN_FIELDS)
+    n_failures = len(failed)
 
     table = load_split_table(splits_from) if splits_from else None
     material_elements: dict[str, set[str]] = {}
@@ -544,8 +538,6 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
                                                                       .encode()).hexdigest()},
                           extra_files={"failures.csv": failures_csv}, notes=notes, overwrite=overwrite,
                           progress=progress)
-    from litraj_data.store.manifest import read_manifest
-
     man = read_manifest(final)
     rows = {sp: man.num_rows(sp) for sp in man.splits}
     candidates = sum(int(keep[s["hop_id"]].sum()) if keep else s["n_rows"] for s in good)
@@ -576,7 +568,8 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
     if dataset == "nebDFT2k":
         parser.add_argument("--include-unconverged", action="store_true",
                             help="keep hops whose band did not converge")
-        parser.add_argument("--tm-elements", nargs="+", help=f"has_specific_TM elements (default {' '.join(SPECIFIC_TM)})")
+        parser.add_argument("--tm-elements", nargs="+",
+                            help=f"has_specific_TM elements (default {' '.join(SPECIFIC_TM)})")
         parser.add_argument("--bvse", action="store_true", help="compute em_bvse with the BVSE-NEB calculator (slow)")
     else:
         parser.add_argument("--subsample", type=int, help="write MPLiTrj_subsample with about N configurations")
@@ -589,7 +582,8 @@ def run(args: argparse.Namespace) -> int:
     dataset = args.dataset
     try:
         result = build_from_raw(
-            dataset, args.raw, args.out, work=args.work, workers=args.workers, scheduler=args.scheduler, splits_from=args.splits_from,
+            dataset, args.raw, args.out, work=args.work, workers=args.workers, scheduler=args.scheduler,
+            splits_from=args.splits_from,
             subsample=getattr(args, "subsample", None), fmax=args.fmax, tangent=args.tangent,
             include_unconverged=getattr(args, "include_unconverged", False),
             tm_elements=getattr(args, "tm_elements", None), bvse=getattr(args, "bvse", False),

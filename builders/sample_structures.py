@@ -29,6 +29,7 @@ import yaml
 
 from litraj_data.errors import DataFormatError, StructureError
 from litraj_data.io import atomic_write_text
+from litraj_data.leaderboard.reference.physics.oxidation import assign_oxidation_states
 
 __all__ = [
     "SampleEntry",
@@ -54,10 +55,6 @@ MAX_VOLUME = 1500.0  # Å^3
 MIN_DISTANCE = 1.2  # Å
 # Entries the packaged list must hold (see docs/sample.md for why not more).
 MIN_SAMPLE_SIZE = 24
-# Oxidation states that the BVSE reference treats as unphysical for this dataset.
-FORBIDDEN_SPECIES = ("O-", "P3-")
-
-_LATTICE_KEYS = ("a", "b", "c", "alpha", "beta", "gamma")
 
 
 @dataclass(frozen=True)
@@ -364,7 +361,6 @@ def check_sample_entry(entry: SampleEntry) -> dict[str, Any]:
         ``{"material_id", "ok", "problems": [...], "natoms", "volume", "min_distance",
         "spacegroup_found", "density", "bv_valences"}``.
     """
-    from pymatgen.analysis.bond_valence import BVAnalyzer
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     s = entry.structure
@@ -391,10 +387,10 @@ def check_sample_entry(entry: SampleEntry) -> dict[str, Any]:
     try:
         neutral = s.copy()
         neutral.remove_oxidation_states()
-        valences = [int(v) for v in BVAnalyzer(forbidden_species=list(FORBIDDEN_SPECIES))
-                    .get_valences(neutral)]
-    except ValueError as exc:
-        problems.append(f"BVAnalyzer: {exc}")
+        # the datasets' own path: BVAnalyzer with the paper's forbidden species (O-, P3-)
+        valences = [int(v) for v in assign_oxidation_states(neutral)]
+    except StructureError as exc:
+        problems.append(f"oxidation states: {exc}")
     if valences is not None:
         li_idx = [i for i, site in enumerate(s) if site.specie.symbol == "Li"]
         an_idx = [i for i, v in enumerate(valences) if v < 0]

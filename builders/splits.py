@@ -29,28 +29,30 @@ def read_split_table(path: str | Path) -> dict[str, str]:
     Raises
     ------
     DataFormatError
-        Missing file or columns, unknown split names, or an id listed twice with
-        different splits.
+        ``bad_splits``: missing file or columns, unknown split names, or an id listed twice
+        with different splits.
     """
     path = Path(path)
     if not path.is_file():
-        raise DataFormatError(f"{path}: split table not found")
+        raise DataFormatError(f"{path}: split table not found", reason="bad_splits")
     with path.open(newline="") as f:
         reader = csv.DictReader(f)
         fields = reader.fieldnames or []
         col = next((c for c in _SPLIT_COLUMNS if c in fields), None)
         if "material_id" not in fields or col is None:
-            raise DataFormatError(f"{path}: needs columns material_id and split (or _split), has {fields}")
+            raise DataFormatError(f"{path}: needs columns material_id and split (or _split), has {fields}",
+                                  reason="bad_splits")
         out: dict[str, str] = {}
         for i, row in enumerate(reader, start=2):
             mid = (row["material_id"] or "").strip()
             split = _ALIASES.get((row[col] or "").strip().lower(), (row[col] or "").strip().lower())
             if not mid:
-                raise DataFormatError(f"{path}:{i}: empty material_id")
+                raise DataFormatError(f"{path}:{i}: empty material_id", reason="bad_splits")
             if split not in SPLITS:
-                raise DataFormatError(f"{path}:{i}: unknown split {row[col]!r} (use train/val/test)")
+                raise DataFormatError(f"{path}:{i}: unknown split {row[col]!r} (use train/val/test)",
+                                      reason="bad_splits")
             if out.get(mid, split) != split:
-                raise DataFormatError(f"{path}:{i}: {mid} listed in both {out[mid]} and {split}")
+                raise DataFormatError(f"{path}:{i}: {mid} listed in both {out[mid]} and {split}", reason="bad_splits")
             out[mid] = split
     return out
 

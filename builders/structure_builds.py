@@ -1,7 +1,8 @@
 """What the builders that start from crystal structures share (BVEL13k, nebBVSE122k).
 
 Reading the inputs, the digest recorded as the build's source, split tables or the
-paper's rule, failures tables, resumable row sources and the common CLI options.
+paper's rule, resumable row sources and the common CLI options. (The failures table is
+written by :mod:`litraj_data.builders.failures`, the chemsys by :mod:`litraj_data.chemistry`.)
 """
 from __future__ import annotations
 
@@ -15,11 +16,10 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from litraj_data.errors import DataFormatError
-from litraj_data.io import write_csv_atomic
-
 from litraj_data.builders.splits import assign_splits, read_split_table
-
+from litraj_data.errors import DataFormatError, StructureError
+from litraj_data.schema import structure_to_row
+from litraj_data.structures import iter_structure_files, read_structures
 
 #: Decimals kept of computed values. Computed floats differ in the last bits between BLAS
 #: builds and CPUs (summation order), so the structure builders round what they store: a
@@ -47,11 +47,6 @@ def stored_structure(row: Mapping[str, Any]) -> dict[str, Any]:
 def elements(structure: Any) -> set[str]:
     """Element symbols of a pymatgen structure (disordered sites count each of their elements)."""
     return {el.symbol for el in structure.composition.elements}
-
-
-def chemsys(structure: Any) -> str:
-    """``'Li-O-P'``: elements sorted and joined by '-' (Materials Project's chemsys)."""
-    return "-".join(sorted(elements(structure)))
 
 
 def structures_digest(structures: Sequence[tuple[str, Any]]) -> str:
@@ -82,9 +77,6 @@ def read_structure_inputs(paths: Sequence[str | Path],
     StructureError
         An unreadable file, when ``failures`` is None.
     """
-    from litraj_data.errors import StructureError
-    from litraj_data.structures import iter_structure_files, read_structures
-
     out: list[tuple[str, Any]] = []
     for path in iter_structure_files(list(paths)):
         try:
@@ -104,8 +96,6 @@ def read_structure_inputs(paths: Sequence[str | Path],
 
 def structure_digest(structure: Any) -> str:
     """sha256 of one structure's content (numbers, cell, positions rounded to 1e-8 Å, occupancies)."""
-    from litraj_data.schema import structure_to_row
-
     h = hashlib.sha256()
     if structure.is_ordered:
         row = structure_to_row(structure)
@@ -134,11 +124,6 @@ def resolve_splits(splits: str | Path | Mapping[str, str] | None, computed: Iter
         raise DataFormatError(f"{len(missing)} structures have no split in the table, e.g. {missing[:5]}",
                               reason="missing_split")
     return table
-
-
-def write_failures(rows: list[dict[str, str]], path: Path, fields: Sequence[str]) -> Path:
-    """Write a failures table (CSV) atomically, formula-looking cells escaped."""
-    return write_csv_atomic(path, rows, fields)
 
 
 def split_sources(rows: Callable[[str], Iterator[dict[str, Any]]], table: Mapping[str, str],
@@ -201,7 +186,8 @@ def report_build(args: argparse.Namespace, folder: Path) -> int:
                                        "splits": counts, "notes": man.get("notes", []),
                                        "empty_splits": [s for s in ("train", "val", "test") if not counts.get(s)]}]}))
     else:
-        print(f"built {man['dataset']} {man['version']} in {folder}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+        print(f"built {man['dataset']} {man['version']} in {folder}: "
+              + ", ".join(f"{s} {n}" for s, n in counts.items()))
     empty = [s for s in ("train", "val", "test") if not counts.get(s)]
     if empty:  # on stderr, so that --json stays one document
         print(f"litraj: warning: {man['dataset']} {man['version']} has no rows in {', '.join(empty)} "

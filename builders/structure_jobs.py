@@ -6,16 +6,16 @@ the input order whatever the order of completion.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
 import time
-import functools
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
-from litraj_data.errors import LitrajError
 from litraj_data.builders.structure_builds import structure_digest
+from litraj_data.errors import LitrajError
 from litraj_data.executors import map_unordered
 from litraj_data.io import JsonlCheckpoint, atomic_write_text, to_jsonable
 

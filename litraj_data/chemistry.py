@@ -17,11 +17,23 @@ __all__ = ["SPECIFIC_TM", "chemsys", "has_specific_tm"]
 SPECIFIC_TM = ("Co", "Cr", "Fe", "Mn", "Mo", "Ni", "V", "W")
 
 
-def chemsys(numbers: Iterable[int]) -> str:
-    """Elements joined by '-' in alphabetical order (pymatgen's chemsys), dummy X left out."""
+def chemsys(elements: Iterable[int | str]) -> str:
+    """``'Li-O-P'``: the elements joined by '-' in alphabetical order (pymatgen's and the Materials Project's chemsys).
+
+    The one chemsys of the package: the ``chemsys`` column of every builder and the
+    per-element heatmap of scoring.
+
+    Parameters
+    ----------
+    elements
+        Atomic numbers (``atoms.numbers``) or element symbols (e.g. the elements of a
+        pymatgen composition, so that a disordered site counts each of its elements);
+        repeats are fine. The dummy centroid atom (number 0, symbol ``X``) is left out.
+    """
     from ase.data import chemical_symbols
 
-    return "-".join(sorted({chemical_symbols[int(z)] for z in numbers if int(z) > 0}))
+    symbols = {e if isinstance(e, str) else chemical_symbols[int(e)] for e in elements}
+    return "-".join(sorted(symbols - {"X"}))
 
 
 def has_specific_tm(numbers: Iterable[int], elements: Iterable[str] = SPECIFIC_TM) -> bool:

@@ -85,3 +85,20 @@ class UnsafeNameError(DataFormatError):
     """A file or version name from a manifest, card or archive that would leave its folder."""
 
     reason = "unsafe_name"
+
+
+class MissingExtraError(LitrajError, ImportError):
+    """An optional dependency is not installed; the message names the extra that installs it.
+
+    Raised by :func:`litraj_data.lazy.lazy_import`, the one way the package imports a heavy or
+    optional dependency at the point of use.
+    """
+
+    reason = "missing_extra"
+
+    def __init__(self, message: str, *, module: str | None = None, extra: str | None = None,
+                 reason: str | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.module = module
+        self.name = module  # ImportError's attribute: the module that could not be imported
+        self.extra = extra

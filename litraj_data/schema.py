@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from typing import Any, Iterable, Mapping
 
 import numpy as np
@@ -95,10 +94,6 @@ def structure_to_row(structure: Any) -> dict[str, Any]:
         "cell": np.asarray(structure.lattice.matrix, dtype=np.float64),
         "pbc": np.asarray(getattr(structure.lattice, "pbc", (True, True, True)), dtype=bool),
     }
-
-
-def _is_null(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value) and False)
 
 
 def _ragged_list(values: list[Any], dtype: type, tail: tuple[int, ...], value_type: pa.DataType) -> pa.Array:

@@ -21,6 +21,7 @@ from ase.build import bulk
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import write
 
+from litraj_data.chemistry import chemsys
 from litraj_data.registry import get_config
 
 _PROTOTYPES = [
@@ -43,10 +44,6 @@ def _prototype(i: int, rng: np.random.Generator, repeat: tuple[int, int, int] = 
     atoms = atoms.repeat(repeat)
     atoms.positions += rng.normal(scale=0.02, size=atoms.positions.shape)
     return atoms
-
-
-def _chemsys(atoms: Atoms) -> str:
-    return "-".join(sorted(set(s for s in atoms.get_chemical_symbols() if s != "X")))
 
 
 def _zip_folder(folder: Path) -> Path:
@@ -98,7 +95,7 @@ def write_release(name: str, root: str | Path, counts: dict[str, int] | None = N
                 e3 = float("inf") if n % 4 == 3 else e2 + float(rng.uniform(0, 0.5))
                 atoms.info.update(material_id=f"mp-{1000 + n}", E_1D=e1, E_2D=e2, E_3D=e3)
                 frames.append(atoms)
-                index_rows.append({"material_id": f"mp-{1000 + n}", "chemsys": _chemsys(atoms), "_split": split,
+                index_rows.append({"material_id": f"mp-{1000 + n}", "chemsys": chemsys(atoms.numbers), "_split": split,
                                    "E_1D": e1, "E_2D": e2, "E_3D": e3})
                 n += 1
             write(folder / f"BVEL13k_{split}.xyz", frames, format="extxyz")
@@ -115,7 +112,7 @@ def write_release(name: str, root: str | Path, counts: dict[str, int] | None = N
                 em = float(rng.uniform(0.05, 1.5))
                 atoms.info.update(edge_id=edge, material_id=mp, em=em)
                 frames.append(atoms)
-                index_rows.append({"material_id": mp, "chemsys": _chemsys(atoms), "_split": split, "em": em,
+                index_rows.append({"material_id": mp, "chemsys": chemsys(atoms.numbers), "_split": split, "em": em,
                                    "edge_id": edge})
                 n += 1
             write(folder / f"nebBVSE122k_{split}.xyz", frames, format="extxyz")
@@ -150,7 +147,7 @@ def write_release(name: str, root: str | Path, counts: dict[str, int] | None = N
                 cen += Atoms("X", positions=[(start + end) / 2])
                 cen.info.update(edge_id=edge, material_id=mp, em=em_dft)
                 centroids.append(cen)
-                index_rows.append({"material_id": mp, "edge_id": edge, "chemsys": _chemsys(base),
+                index_rows.append({"material_id": mp, "edge_id": edge, "chemsys": chemsys(base.numbers),
                                    "has_specific_TM": bool(n % 2), "em_bvse": em_bvse, "em_dft": em_dft,
                                    "_split": split})
                 n += 1

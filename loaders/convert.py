@@ -13,6 +13,7 @@ from typing import Any, Iterator, Mapping, Sequence
 import numpy as np
 import pyarrow as pa
 
+from litraj_data.lazy import lazy_import
 from litraj_data.store.atoms_codec import loads
 
 ID_COLUMNS = ("material_id", "edge_id", "config_id", "chemsys")
@@ -134,7 +135,7 @@ def iter_torch_batches(ds: Any, batch_size: int = 1024, columns: Sequence[str] |
     flag and writing into one that shares the map (an in-place normalisation, say) would be
     undefined behaviour (what torch's "NumPy array is not writable" warning is about).
     """
-    import torch
+    torch = lazy_import("torch", extra="torch")
 
     def tensor(v: np.ndarray) -> Any:
         v = np.ascontiguousarray(v)
@@ -322,9 +323,10 @@ def atoms_to_pyg(atoms: Any, cutoff: float = 5.0, targets: Sequence[str] = ()) -
     ``edge_length`` (E,), ``y`` (targets, NaN when missing), and the ids as strings.
     No compiled torch extension is needed (PyG's ``radius_graph`` would need one).
     """
-    import torch
     from ase.neighborlist import neighbor_list
-    from torch_geometric.data import Data
+
+    torch = lazy_import("torch", extra="torch")
+    Data = lazy_import("torch_geometric.data", extra="torch").Data
 
     i, j, shift, dist, vec = neighbor_list("ijSdD", atoms, cutoff)
     y = [float(atoms.info.get(t, float("nan")) if atoms.info.get(t) is not None else float("nan")) for t in targets]

@@ -364,7 +364,8 @@ def _sorted_events(weights: np.ndarray, *columns: np.ndarray, chunk: int = 1 << 
 
 
 
-def percolation_levels_mst(energies: np.ndarray, connectivity: int = 26, max_level: float | None = None) -> PercolationResult:
+def percolation_levels_mst(energies: np.ndarray, connectivity: int = 26,
+                           max_level: float | None = None) -> PercolationResult:
     """Exact levels at which the sub-level set first percolates in 1, 2 and 3 dimensions.
 
     Parameters

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from litraj_data.builders.splits import assign_splits, read_split_table
-from oracles import check_split_rule
 from litraj_data.errors import DataFormatError
+
+from oracles import check_split_rule
 
 
 def _random_ids(n: int, seed: int = 1) -> dict[str, set[str]]:
@@ -14,7 +15,8 @@ def _random_ids(n: int, seed: int = 1) -> dict[str, set[str]]:
     pool = ["Li", "O", "F", "P", "S", "Fe", "Co", "Ni", "Mn", "Ti", "Nb", "Ta", "Ge", "Si", "B", "Cl", "Rb", "Cs"]
     weights = np.linspace(1.0, 0.05, len(pool))
     weights /= weights.sum()
-    return {f"mp-{i}": {"Li", *rng.choice(pool, size=int(rng.integers(1, 4)), replace=False, p=weights)} for i in range(n)}
+    return {f"mp-{i}": {"Li", *rng.choice(pool, size=int(rng.integers(1, 4)), replace=False, p=weights)}
+            for i in range(n)}
 
 
 def test_rule_holds_and_fractions_close():

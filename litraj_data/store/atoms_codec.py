@@ -17,7 +17,6 @@ from litraj_data.registry import DatasetConfig
 from litraj_data.schema import atoms_to_row
 
 STRUCTURE_ARRAYS = {"numbers", "positions"}
-CALC_KEYS = {"energy", "forces", "stress"}
 
 
 def encode_value(value: Any) -> Any:

@@ -46,9 +46,12 @@ def build() -> dict:
         quantum = pickle.load(f)
     return {
         "provenance": {
-            "reference": "H. Chen, L. L. Wong, S. Adams, Acta Cryst. B 75, 18-33 (2019), doi:10.1107/S2052520618015718",
-            "copied_from": f"bvlain {bvlain.__version__} (MIT licence), data/cation.pkl, anion.pkl, quantum_n.pkl, covalent_radii.py",
-            "ase_covalent_radii": "B. Cordero et al., Dalton Trans. 2008, 2832 (as tabulated in ase.data.covalent_radii)",
+            "reference": ("H. Chen, L. L. Wong, S. Adams, Acta Cryst. B 75, 18-33 (2019), "
+                          "doi:10.1107/S2052520618015718"),
+            "copied_from": f"bvlain {bvlain.__version__} (MIT licence), data/cation.pkl, anion.pkl, quantum_n.pkl, "
+                           "covalent_radii.py",
+            "ase_covalent_radii": ("B. Cordero et al., Dalton Trans. 2008, 2832 "
+                                   "(as tabulated in ase.data.covalent_radii)"),
             "generator": "leaderboard/reference/physics/data/make_params.py",
         },
         "pair_columns": ["z_mobile", "q_mobile", "z_other", "q_other", "r_min", "alpha", "d0", "r0"],

@@ -1,0 +1,98 @@
+"""The one way to import a heavy or optional third-party package at the point of use.
+
+Why some imports are lazy: ``litraj --help`` and every light command must start without
+torch, pandas, matgl and the other heavy packages (they take seconds to import), and the
+optional extras (``torch``, ``chgnet``, ``sevenn``, ``mace``, ``matgl``, ``gnn``, ``features``,
+``ml``, ``dask``, ``plots``...) may not be installed at all. Everything else is imported at the
+top of its module, so that the import arrows between the package's own modules stay visible
+to a reader and to import-linter (``.ci/lint_imports.py``, ``tests/test_layers.py``): the
+package never imports *its own* modules lazily to hide a dependency.
+
+Use::
+
+    from litraj_data.lazy import lazy_import
+
+    def train(...):
+        torch = lazy_import("torch", extra="torch")
+        CHGNet = lazy_import("chgnet.model", extra="chgnet").CHGNet
+
+A missing package raises :class:`~litraj_data.errors.MissingExtraError` (reason
+``missing_extra``) whose message names the extra to install, instead of a bare
+``ModuleNotFoundError`` deep inside a command. :func:`extra_of` gives the extra of a package
+(:data:`EXTRAS`, as declared in ``pyproject.toml``); :func:`available` tells whether a
+package can be imported without importing it.
+"""
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from types import ModuleType
+
+from litraj_data.errors import MissingExtraError
+
+__all__ = ["EXTRAS", "available", "extra_of", "lazy_import"]
+
+#: top-level package -> the extra of ``pyproject.toml`` that installs it
+EXTRAS: dict[str, str] = {
+    "torch": "torch",
+    "torch_geometric": "torch",
+    "chgnet": "chgnet",
+    "sevenn": "sevenn",
+    "mace": "mace",
+    "matgl": "matgl",
+    "nequip": "gnn",
+    "allegro": "gnn",
+    "mattersim": "mattersim",
+    "orb_models": "orb",
+    "matminer": "features",
+    "sklearn": "ml",
+    "xgboost": "ml",
+    "skops": "ml",
+    "distributed": "dask",
+    "dask": "dask",
+    "matplotlib": "plots",
+}
+
+
+def extra_of(module: str) -> str | None:
+    """The extra that installs ``module`` (by its top-level package), or None for a core dependency."""
+    return EXTRAS.get(module.split(".", 1)[0])
+
+
+def available(module: str) -> bool:
+    """Whether ``module`` can be found, without importing it (a broken parent package counts as absent)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent that fails to import; a module with a broken __spec__
+        return False
+
+
+def lazy_import(module: str, extra: str | None = None) -> ModuleType:
+    """Import ``module`` now (at the point of use) or say which extra installs it.
+
+    Parameters
+    ----------
+    module : str
+        Dotted module name, e.g. ``"torch"`` or ``"chgnet.model"``.
+    extra : str, optional
+        The ``litraj-data`` extra that installs it; default :func:`extra_of` ``(module)``.
+        Core dependencies (pandas, scipy...) have none: their absence is a broken install.
+
+    Returns
+    -------
+    module
+        The imported module (cached by Python after the first call).
+
+    Raises
+    ------
+    MissingExtraError
+        ``missing_extra``: the package, or one of its own dependencies, cannot be imported;
+        the message names the extra and keeps the underlying error.
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        extra = extra or extra_of(module)
+        how = (f"pip install 'litraj-data[{extra}]'" if extra
+               else "it is a dependency of litraj-data: reinstall litraj-data")
+        raise MissingExtraError(f"{module} cannot be imported ({exc}): {how}", module=module, extra=extra) from exc
