@@ -15,10 +15,16 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, add_common_arguments, chemsys, empty_split_notes,
+from litraj_data.builders.failures import STRUCTURE_FIELDS, write_failures
+from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, add_common_arguments, elements, empty_split_notes,
                                                   read_structure_inputs, report_build, resolve_splits, split_sources,
-                                                  stored, stored_structure, structures_digest, write_failures)
+                                                  stored, stored_structure, structures_digest)
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
+from litraj_data.chemistry import chemsys
+from litraj_data.leaderboard.reference.bvse import bvse_barriers
+from litraj_data.leaderboard.reference.bvse.settings import add_bvse_options, bvse_kwargs
+from litraj_data.schema import structure_to_row
+from litraj_data.store.shards import write_dataset
 
 DATASET = "BVEL13k"
 DEFAULT_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200, "connectivity": 26, "max_barrier": 10.0}
@@ -26,8 +32,6 @@ DEFAULT_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200, "connectivity":
 
 def _bvel_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, Any]:
     """One structure -> its barriers (module level so that worker processes can pickle it)."""
-    from litraj_data.leaderboard.reference.bvse import bvse_barriers
-
     r = bvse_barriers(structure, **settings)
     return {"E_1D": r.E_1D, "E_2D": r.E_2D, "E_3D": r.E_3D, "dims": list(r.dims)}
 
@@ -76,9 +80,6 @@ def build_bvel13k(
     Path
         The finished version folder (holding ``manifest.json``).
     """
-    from litraj_data.store.shards import write_dataset
-    from litraj_data.schema import structure_to_row
-
     cfg = {**DEFAULT_SETTINGS, **settings}
     out = Path(out)
     staging = Path(staging) if staging is not None else out / f".{DATASET}-jobs"
@@ -95,7 +96,7 @@ def build_bvel13k(
                 res = ok[name]
                 yield {
                     "material_id": name,
-                    "chemsys": chemsys(s),
+                    "chemsys": chemsys(elements(s)),
                     "E_1D": _value(res["E_1D"]),
                     "E_2D": _value(res["E_2D"]),
                     "E_3D": _value(res["E_3D"]),
@@ -103,7 +104,7 @@ def build_bvel13k(
                 }
 
     failures = write_failures(list(input_failures) + failures_table(records), staging / "failures.csv",
-                              ("material_id", "reason", "message"))
+                              STRUCTURE_FIELDS)
     notes = [
         "BVSE settings: mobile Li+, " + ", ".join(f"{k}={v}" for k, v in cfg.items())
         + "; oxidation states by BVAnalyzer (O1-, P3- forbidden); exact percolation on the grid",
@@ -116,7 +117,8 @@ def build_bvel13k(
         out,
         version=version,
         sources={"structures": structures_digest(structures),
-                 "calculator": "litraj_data.leaderboard.reference.bvse " + ", ".join(f"{k}={v}" for k, v in cfg.items())},
+                 "calculator": "litraj_data.leaderboard.reference.bvse "
+                               + ", ".join(f"{k}={v}" for k, v in cfg.items())},
         extra_files={"failures.csv": failures},
         notes=notes,
         overwrite=overwrite,
@@ -126,21 +128,18 @@ def build_bvel13k(
 
 def add_arguments(parser: argparse.ArgumentParser, dataset: str = DATASET) -> None:
     """Options of ``litraj build BVEL13k``."""
-    from litraj_data.leaderboard.reference.bvse.settings import add_bvse_options
-
     add_common_arguments(parser, DATASET)
     add_bvse_options(parser, k_default=DEFAULT_SETTINGS["k"])
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of ``litraj build BVEL13k``."""
-    from litraj_data.leaderboard.reference.bvse.settings import bvse_kwargs
-
     input_failures: list[dict[str, str]] = []  # unreadable files: failures.csv rows, not an abort
     structures = read_structure_inputs(args.structures, input_failures)
     manifest = build_bvel13k(
         structures, args.out, splits=args.splits, workers=args.workers, scheduler=args.scheduler, staging=args.staging,
-        seed=args.seed, version=args.version, overwrite=args.overwrite, input_failures=input_failures, **bvse_kwargs(args),
+        seed=args.seed, version=args.version, overwrite=args.overwrite, input_failures=input_failures,
+        **bvse_kwargs(args),
     )
     return report_build(args, manifest)
 
