@@ -41,8 +41,8 @@ def export_dataset(name: str, out: str | Path, *, fmt: str = "extxyz", split: st
     ``nebDFT2k_centroids.xyz`` and ``nebDFT2k_index.csv``. ``litraj build from-release NAME
     --source out/NAME`` reads it back to the same columns.
 
-    An export writes only into a folder it made (:class:`ExportFolder`, marked with
-    ``.litraj-export.json``); Parquet/Arrow go to a new ``out/NAME/VERSION`` folder, published
+    An export writes only into a folder it made (:class:`ExportFolder`, marked by
+    ``OUT/.NAME.litraj-export.json``); Parquet/Arrow go to a new ``out/NAME/VERSION`` folder, published
     in one step from one snapshot of the version.
 
     Returns
@@ -132,8 +132,9 @@ def _convert(man: Any, staging: Path, fmt: str) -> Path:
 class ExportFolder:
     """The folder an extxyz export writes into, marked as made by ``litraj export``.
 
-    ``litraj export`` writes only into a folder it made: a new or empty folder gets the
-    marker ``.litraj-export.json`` listing the files written; a folder with the marker may
+    ``litraj export`` writes only into a folder it made: a new or empty folder ``OUT/NAME``
+    gets the marker ``OUT/.NAME.litraj-export.json`` (beside it, so that the folder holds
+    exactly the official layout) listing the files written; a folder with the marker may
     be written again (the files it lists are replaced, others are added and listed). A
     non-empty folder without the marker, or a file the marker does not list, is refused
     (``not_ours``): an export never replaces what a user put there.
@@ -143,7 +144,7 @@ class ExportFolder:
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
-        self.marker = folder / self.MARKER
+        self.marker = folder.parent / f".{folder.name}{self.MARKER}"
         self.files: set[str] = set()
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
             raise DataFormatError(f"{folder} is not a folder; refused", reason="not_ours")
