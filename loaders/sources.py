@@ -28,19 +28,18 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any
 
 from litraj_data.download import fetch, is_offline, is_remote, url_to_path
 from litraj_data.errors import DataFormatError, IntegrityError, OfflineError
 from litraj_data.io import sha256_file
+from litraj_data.loaders.cache import cache_entry, content_key, publish, require_writable, source_key
+from litraj_data.loaders.verify import ensure_verified, mark_verified
 from litraj_data.registry import DatasetConfig
 from litraj_data.store.layout import sample_root
 from litraj_data.store.locks import exclusive
 from litraj_data.store.manifest import MANIFEST_NAME, Manifest, parse_manifest, read_manifest, read_snapshot
 from litraj_data.store.names import inside, is_safe_version, safe_version
 
-from litraj_data.loaders.cache import cache_entry, content_key, publish, require_writable, source_key
-from litraj_data.loaders.verify import ensure_verified, mark_verified
 
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()

@@ -29,7 +29,7 @@ def test_offline_load_is_one_clear_error_with_the_sample_hint(monkeypatch):
     with pytest.raises(OfflineError) as info:
         load_litraj("nebDFT2k", split="test")
     msg = str(info.value)
-    assert "no embedded sample of nebDFT2k" in msg and "load_litraj('nebDFT2k', source='nebDFT2k.zip')" in msg
+    assert "load_litraj('nebDFT2k', source='sample')" in msg and "load_litraj('nebDFT2k', source='nebDFT2k.zip')" in msg
     assert "Name or service not known" in msg
     assert info.value.__cause__ is None and info.value.__suppress_context__  # no urllib chain under it
     # a dataset that has a sample says how to try it
@@ -46,7 +46,7 @@ def test_offline_load_traceback_is_short_in_a_fresh_interpreter(tmp_path):
     assert proc.returncode == 1
     assert "During handling" not in proc.stderr and "urllib" not in proc.stderr
     assert len(proc.stderr.splitlines()) < 15
-    assert "--source PATH" not in proc.stderr and "no embedded sample of nebDFT2k" in proc.stderr
+    assert "--source PATH" not in proc.stderr and "source='sample'" in proc.stderr
 
 
 def _readme_python_blocks() -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from litraj_data import load_litraj
@@ -12,7 +13,11 @@ from litraj_data.store.layout import sample_root
 from litraj_data.loaders.verify import verify_manifest
 
 
-@pytest.mark.parametrize("name", ["BVEL13k", "nebBVSE122k"])
+SAMPLE_DATASETS = ["BVEL13k", "nebBVSE122k", "nebDFT2k", "MPLiTrj", "MPLiTrj_subsample"]
+GENERATED = {"nebDFT2k", "MPLiTrj", "MPLiTrj_subsample"}
+
+
+@pytest.mark.parametrize("name", SAMPLE_DATASETS)
 def test_sample_ships_verified_and_loads_offline(name, monkeypatch, isolated_cache):
     monkeypatch.setenv("LITRAJ_OFFLINE", "1")
     man = read_manifest(sample_root() / name / "1.0.0")
@@ -25,7 +30,44 @@ def test_sample_ships_verified_and_loads_offline(name, monkeypatch, isolated_cac
     ids = [r for s in dd for r in dd[s]["material_id"]]
     by_split = {s: set(dd[s]["material_id"]) for s in dd}
     assert not (by_split["train"] & by_split["test"]) and not (by_split["val"] & by_split["test"])
-    assert len(ids) >= 20 if name == "BVEL13k" else len(set(ids)) >= 15
+    assert len(ids) >= 20 if name == "BVEL13k" else len(set(ids)) >= 15 if name == "nebBVSE122k" else len(ids) >= 5
+
+
+@pytest.mark.parametrize("name", SAMPLE_DATASETS)
+def test_sample_says_it_is_the_sample(name):
+    """Manifest fields and card banner: the sample never passes for the data (GENERATED ones: not DFT)."""
+    folder = sample_root() / name / "1.0.0"
+    man = json.loads((folder / "manifest.json").read_text())
+    assert man["sample"] is True and man["origin"] == "embedded-sample"
+    card = (folder / "README.md").read_text()
+    assert f"# {name} 1.0.0 - EMBEDDED SAMPLE, not the official release" in card
+    assert ("GENERATED, NOT DFT" in card and "CHGNet" in man["generated"]) if name in GENERATED \
+        else ("generated" not in man and "NOT DFT" not in card)
+    # the card the store would write for this manifest is the shipped one (stamping is reproducible)
+    from litraj_data.registry import get_config
+    from litraj_data.store.shards import dataset_card
+
+    assert card == dataset_card(get_config(name), man)
+
+
+def test_sample_generated_rows_are_chgnet_s():
+    """An MPLiTrj sample row is CHGNet's energy / forces / stress of its configuration; a
+    nebDFT2k row's em_dft is the max - min of its relaxed band (CHGNet energies)."""
+    pytest.importorskip("chgnet")
+    from litraj_data.loaders.convert import to_ase
+    from litraj_data.leaderboard.reference.umlip.runners import get_provider
+
+    row = load_litraj("MPLiTrj", split="test", source="sample")[0]
+    atoms = to_ase(row)
+    atoms.calc = get_provider("chgnet").calculator()
+    assert atoms.get_potential_energy() == pytest.approx(row["energy"], abs=2e-4)
+    assert np.abs(atoms.get_forces() - np.asarray(row["forces"])).max() < 2e-4
+    band = load_litraj("nebDFT2k", split="test", source="sample")
+    for r in band:
+        e = np.asarray(r["relaxed_energies"])
+        assert r["em_dft"] == pytest.approx(e.max() - e.min(), abs=1e-9)
+        assert json.loads(r["info_extra"])["source"] == "generated_sample"
+    assert any(band["has_specific_TM"]) and not all(band["has_specific_TM"])  # both TM subsets are scored
 
 
 def test_sample_bvel_columns_are_the_reference_calculator_s():
@@ -68,11 +110,20 @@ def test_sample_card_and_failures_are_shipped():
 
 @pytest.mark.slow
 def test_rebuilding_the_sample_gives_the_shipped_bytes(tmp_path):
+    """All five datasets; the CHGNet ones (one torch thread) take minutes on a CPU."""
+    from litraj_data.builders.sample import SAMPLE_DATASETS as BUILT
+
+    pytest.importorskip("chgnet")
     from litraj_data.builders.sample import build_sample
 
+    assert set(BUILT) == set(SAMPLE_DATASETS)
     built = build_sample(tmp_path, progress=False)
     for name, folder in built.items():
         new = read_manifest(folder)
         old = read_manifest(sample_root() / name / "1.0.0")
         assert [f["sha256"] for f in new.files()] == [f["sha256"] for f in old.files()], \
             f"the shipped {name} sample is stale: run `litraj build sample --in-place`"
+        assert [f["sha256"] for f in new.extra_files()] == [f["sha256"] for f in old.extra_files()]
+        assert (folder / "README.md").read_bytes() == (old.root / "README.md").read_bytes()
+        for key in ("sample", "origin", "generated"):
+            assert new.data.get(key) == old.data.get(key)

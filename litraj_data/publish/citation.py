@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from litraj_data.publish.constants import SAMPLE_BANNER, dataset_release_bibtex, is_sample_release
 from litraj_data.registry import citation_bibtex
 from litraj_data.store.names import safe_version
 
@@ -34,7 +35,7 @@ def release_citation(version: str, source: str | Path | None = None) -> dict[str
         ``source`` is not a release folder, or holds another version.
     """
     from litraj_data.errors import DataFormatError
-    from litraj_data.publish.release import dataset_release_bibtex, read_release
+    from litraj_data.publish.release import read_release
 
     version = safe_version(version)
     doi = RELEASE_DOIS.get(version)
@@ -45,5 +46,8 @@ def release_citation(version: str, source: str | Path | None = None) -> dict[str
             raise DataFormatError(f"{source} is release {rel.get('version')}, not {version}", reason="wrong_version")
         doi = rel.get("doi") or doi
         year = str(rel.get("date", ""))[:4] or None
-    return {"version": version, "doi": doi, "release_bibtex": dataset_release_bibtex(version, doi, year),
-            "paper_bibtex": citation_bibtex()}
+    out = {"version": version, "doi": doi, "release_bibtex": dataset_release_bibtex(version, doi, year),
+           "paper_bibtex": citation_bibtex()}
+    if is_sample_release(version) or (source is not None and rel.get("sample")):
+        out.update(sample=True, warning=SAMPLE_BANNER)
+    return out

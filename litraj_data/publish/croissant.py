@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from litraj_data.publish.constants import (PAPER_DOI, SAMPLE_BANNER, SOFTWARE_URL, TAGS, dataset_release_bibtex,
+                                           is_sample_release)
 from litraj_data.registry import citation_bibtex, get_config
 from litraj_data.store.manifest import Manifest
 
@@ -30,11 +32,6 @@ CONTEXT: dict[str, Any] = {
     "source": "cr:source", "subField": "cr:subField", "transform": "cr:transform",
 }
 
-# Column kinds of the registry -> (Croissant dataType, repeated?, shape note).
-_SCALAR = {"string": "sc:Text", "float64": "sc:Float", "float32": "sc:Float", "int64": "sc:Integer",
-           "int32": "sc:Integer", "bool": "sc:Boolean"}
-
-
 def _data_type(arrow_type: str) -> tuple[str, bool]:
     """(dataType, repeated) of an Arrow type string of the manifest's schema."""
     base = arrow_type
@@ -49,8 +46,6 @@ def _data_type(arrow_type: str) -> tuple[str, bool]:
 def croissant_document(root: Path, manifests: list[Manifest], parquet: dict[str, Manifest], version: str,
                        date: str, doi: str | None = None) -> dict[str, Any]:
     """The Croissant metadata of the release folder ``root`` (its Parquet view)."""
-    from litraj_data.publish.release import PAPER_DOI, SOFTWARE_URL, TAGS, dataset_release_bibtex
-
     distribution: list[dict[str, Any]] = []
     record_sets: list[dict[str, Any]] = []
     for man in manifests:
@@ -85,8 +80,9 @@ def croissant_document(root: Path, manifests: list[Manifest], parquet: dict[str,
         "@context": CONTEXT,
         "@type": "sc:Dataset",
         "conformsTo": CROISSANT_VERSION,
-        "name": "LiTraj",
-        "description": ("LiTraj Li-ion migration datasets (" + ", ".join(m.dataset for m in manifests) +
+        "name": "LiTraj" + (" (embedded sample)" if is_sample_release(version) else ""),
+        "description": ((SAMPLE_BANNER + ". ") * is_sample_release(version) +
+                        "LiTraj Li-ion migration datasets (" + ", ".join(m.dataset for m in manifests) +
                         f"), release {version}: percolation and migration barriers, hop supercells, NEB bands "
                         "and DFT trajectories of Li-ion conductors."),
         "version": version,

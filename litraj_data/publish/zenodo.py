@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from litraj_data._version import __version__
+from litraj_data.publish.constants import PAPER_DOI, SAMPLE_BANNER, SOFTWARE_URL, TAGS, is_sample_release
 from litraj_data.registry import get_config
 from litraj_data.store.manifest import Manifest
 
@@ -26,16 +27,18 @@ def zenodo_metadata(manifests: list[Manifest], version: str, date: str, doi: str
     doi : str, optional
         A reserved DOI (Zenodo's ``prereserve_doi``), recorded as the deposit's DOI.
     """
-    from litraj_data.publish.release import PAPER_DOI, SOFTWARE_URL, TAGS
-
     names = ", ".join(m.dataset for m in manifests)
     rows = sum(m.num_rows(s) for m in manifests for s in m.splits)
     description = (f"<p>LiTraj Li-ion migration datasets ({names}), release {version}: {rows} rows as "
                    "Arrow shards with sha256 manifests and a Parquet view that Hugging Face <code>datasets</code> "
                    f"loads. Data of Dembitskiy et al., npj Comput. Mater. 11, 131 (2025), doi:{PAPER_DOI}.</p>")
     description += "".join(f"<p>{m.dataset} {m.version}: {get_config(m.dataset).description}</p>" for m in manifests)
+    sample = is_sample_release(version)
+    if sample:  # never to be deposited; if it ever is, it says what it is first
+        description = f"<p><strong>{SAMPLE_BANNER}.</strong></p>" + description
     meta: dict[str, Any] = {
-        "title": f"LiTraj: Li-ion migration datasets, release {version}",
+        "title": f"LiTraj: Li-ion migration datasets, release {version}"
+                 + (" (EMBEDDED SAMPLE, not the LiTraj data)" if sample else ""),
         "upload_type": "dataset",
         "version": version,
         "publication_date": date,

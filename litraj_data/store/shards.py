@@ -19,8 +19,8 @@ records the closed shards, so an interrupted build resumes at the first unfinish
 only from the staging folder of the same inputs that holds exactly those shards, and starts
 afresh (saying so) otherwise. The finished folder appears through the one folder-publish
 primitive (:func:`~litraj_data.store.layout.publish_folder`: an old version is swapped out
-atomically and leaves under a unique trash name), so no reader ever sees half a version. A full disk removes the staging folder
-and raises :class:`~litraj_data.errors.DiskFullError`.
+atomically and leaves under a unique trash name), so no reader ever sees half a version. A
+full disk removes the staging folder and raises :class:`~litraj_data.errors.DiskFullError`.
 """
 from __future__ import annotations
 
@@ -40,10 +40,9 @@ import pyarrow.parquet as pq
 
 from litraj_data._version import __version__
 from litraj_data.errors import DataFormatError, DiskFullError
-from litraj_data.registry import DatasetConfig, get_config, citation_bibtex
-from litraj_data.schema import arrow_schema, rows_to_table, schema_fingerprint
-
 from litraj_data.io import atomic_write_text, sha256_file
+from litraj_data.registry import DatasetConfig, citation_bibtex, get_config
+from litraj_data.schema import arrow_schema, rows_to_table, schema_fingerprint
 from litraj_data.store.arrow_io import AtomicArrowWriter
 from litraj_data.store.layout import lock_path, new_staging, publish_folder, recover_version
 from litraj_data.store.locks import exclusive
@@ -361,7 +360,8 @@ def _write_locked(config: DatasetConfig, version: str, splits: Mapping[str, RowS
         "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         "code_version": f"litraj-data {__version__}",
         "sources": json.loads(json.dumps(dict(sources or {}), default=str)),
-        "schema": {"fingerprint": schema_fingerprint(schema), "columns": [{"name": f.name, "type": str(f.type)} for f in schema]},
+        "schema": {"fingerprint": schema_fingerprint(schema),
+                   "columns": [{"name": f.name, "type": str(f.type)} for f in schema]},
         "splits": {},
         "extra_files": [],
         "notes": notes,
@@ -440,7 +440,7 @@ def convert_manifest(man: Manifest, out: str | Path, fmt: str) -> Path:
     try:
         data = json.loads(json.dumps(man.data))
         data["format"] = fmt
-        for split, rec in data["splits"].items():
+        for rec in data["splits"].values():
             for f in rec["files"]:
                 table = read_shard(man.path(f["name"]))
                 stem = f["name"].rsplit(".", 1)[0]
