@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from litraj_data.errors import DataFormatError
 from litraj_data.publish.constants import SAMPLE_BANNER, dataset_release_bibtex, is_sample_release
+from litraj_data.publish.release import read_release
 from litraj_data.registry import citation_bibtex
 from litraj_data.store.names import safe_version
 
@@ -34,9 +36,6 @@ def release_citation(version: str, source: str | Path | None = None) -> dict[str
     DataFormatError
         ``source`` is not a release folder, or holds another version.
     """
-    from litraj_data.errors import DataFormatError
-    from litraj_data.publish.release import read_release
-
     version = safe_version(version)
     doi = RELEASE_DOIS.get(version)
     year = None
