@@ -40,6 +40,7 @@ from litraj_data.leaderboard.reference.hops.centroid import append_centroid
 from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
 from litraj_data.registry import get_config
 from litraj_data.schema import arrow_schema, rows_to_table
+from litraj_data.store.arrow_io import AtomicArrowWriter, write_table_atomic
 from litraj_data.store.manifest import read_manifest
 from litraj_data.store.shards import write_dataset
 
@@ -186,7 +187,6 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
     summary: dict[str, Any] = {"hop_id": hop_id, "path": str(path), "fingerprint": fingerprint}
     config = get_config(task["dataset"])
     schema = arrow_schema(config)
-    tmp = work / f".{stem}.{os.getpid()}.arrow.tmp"  # unique per process: two builds may share a work folder
     try:
         run = read_hop(path, fmax=opts.get("fmax"), tangent=opts.get("tangent"))
         summary.update(material_id=run.material_id, layout=run.layout, converged=run.converged,
@@ -201,12 +201,13 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
             em_bvse = bvse_barrier(run, opts) if opts.get("bvse") else None
             table = rows_to_table([nebdft2k_row(run, tm_elements=opts.get("tm_elements") or SPECIFIC_TM,
                                                 em_bvse=em_bvse)], config, schema)
-            with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, table.schema) as w:
-                w.write_table(table)
+            write_table_atomic(table, work / f"{stem}.arrow")  # the store's one atomic Arrow writer (fsync)
             summary.update(n_rows=1, em_dft=run.em, em_bvse=em_bvse)
         else:
             n, hashes, kinds = 0, [], []
-            with pa.OSFile(str(tmp), "wb") as sink, pa.ipc.new_stream(sink, schema) as w:
+            # the store's one atomic Arrow writer: a temporary name unique to this writer (two builds may
+            # share a work folder), fsync, rename; an error leaves no file
+            with AtomicArrowWriter(work / f"{stem}.arrow", schema) as w:
                 batch: list[dict[str, Any]] = []
                 for cfg in run.iter_configs():  # streamed: one hop never needs all its configs in memory
                     batch.append(config_row(run, cfg))
@@ -220,15 +221,11 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
                     w.write_table(rows_to_table(batch, config, schema))
                     n += len(batch)
             summary.update(n_rows=n, hashes=hashes, strata=kinds)
-        os.replace(tmp, work / f"{stem}.arrow")
         summary["status"] = "ok"
     except LitrajError as exc:
         summary.update(status="failed", reason=exc.reason, message=str(exc))
     except (OSError, ValueError, KeyError, IndexError, RuntimeError) as exc:  # unforeseen bad input: named, not fatal
         summary.update(status="failed", reason="read_error", message=f"{type(exc).__name__}: {exc}")
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     if summary["status"] != "ok":
         (work / f"{stem}.arrow").unlink(missing_ok=True)
     atomic_write_json(summary_path, summary, indent=None)

@@ -11,14 +11,13 @@ import pandas as pd
 
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_write_text, atomic_writer
+from litraj_data.loaders.convert import iter_atoms
+from litraj_data.loaders.load import load_litraj, manifest_of
 from litraj_data.registry import DatasetConfig, get_config
 from litraj_data.store.extxyz import band_frames, write_extxyz
 from litraj_data.store.layout import new_staging, publish_folder
 from litraj_data.store.manifest import read_manifest, read_snapshot
 from litraj_data.store.names import inside, safe_component, safe_version
-
-from litraj_data.loaders.convert import iter_atoms
-from litraj_data.loaders.load import load_litraj, manifest_of
 
 
 def export_rows_atoms(ds: Any, config: DatasetConfig) -> Iterable[Any]:

@@ -7,12 +7,11 @@ import datasets
 import pyarrow as pa
 
 from litraj_data.errors import DataFormatError, IntegrityError
-from litraj_data.registry import get_config
-from litraj_data.store.manifest import Manifest, read_snapshot
-
 from litraj_data.loaders.cache import cache_root
 from litraj_data.loaders.sources import resolve
 from litraj_data.loaders.verify import check_sizes, ensure_verified, repair_hint
+from litraj_data.registry import get_config
+from litraj_data.store.manifest import Manifest, read_snapshot
 
 
 def _open_shard(path: Path, manifest: Manifest, info: datasets.DatasetInfo, split: str) -> datasets.Dataset:
