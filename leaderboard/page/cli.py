@@ -122,7 +122,7 @@ def _cmd_score(args: argparse.Namespace) -> int:
         if args.exclude_ids:
             exclude = [ln.strip() for ln in Path(args.exclude_ids).read_text().splitlines() if ln.strip()]
         record = score_submission(sub, truth, meta, n_boot=args.bootstrap, seed=args.seed,
-                                  threshold=args.threshold, exclude_ids=exclude)
+                                  threshold=args.threshold, exclude_ids=exclude, protocol=args.protocol)
     except SubmissionInvalid as exc:
         return _fail(args, args.file, exc, 1)
     except (LitrajError, OSError) as exc:
@@ -216,6 +216,10 @@ def register(subparsers: Any) -> None:
     sc.add_argument("--bootstrap", type=int, default=1000, help="bootstrap resamples (0: no intervals)")
     sc.add_argument("--seed", type=int, default=0, help="bootstrap seed")
     sc.add_argument("--exclude-ids", help="file of ids to drop (hops failed by other compared models)")
+    sc.add_argument("--protocol", default="default",
+                    help="default (the task's rules), or paper-table5: score models fine-tuned on LiTraj on all "
+                         "nebDFT2k hops as the paper's Table 5 did, labelled as including fine-tuning hops, with "
+                         "the test split beside it (nebDFT2k/umlip_neb_all)")
     sc.set_defaults(func=_cmd_score)
 
     lb = subparsers.add_parser("leaderboard", help="leaderboard tables and page")

@@ -62,6 +62,8 @@ def model_label(record: dict[str, Any]) -> str:
     name = meta.get("model") or Path(str(record.get("file", "submission"))).stem
     version = meta.get("model_version")
     label = f"{name} {version}" if version not in (None, "") else str(name)
+    if record.get("label"):  # a scoring protocol's label (e.g. paper-table5: fine-tuning hops included)
+        label += f" [{record['label']}]"
     return f"{label} [{SAMPLE_LABEL}]" if record.get("sample") else label
 
 
@@ -83,10 +85,18 @@ def reference_note(task: Any, refs: list[dict[str, Any]]) -> str:
                    "does not")
 
 
-def _rescored(record: dict[str, Any], drop: set[str]) -> dict[str, dict[str, Any]]:
+#: subset-name suffix of the rows of a record's test-split report (tasks scored over all splits)
+TEST_SPLIT_SUFFIX = " (test split)"
+
+
+def _rescored(record: dict[str, Any], drop: set[str], split: str | None = None) -> dict[str, dict[str, Any]]:
     task = get_task(record["task"])
     items = pd.DataFrame(record["items"])
     items = items[~items["id"].isin(drop)]
+    if split is not None:
+        items = items[items["split"] == split] if "split" in items.columns else items.iloc[:0]
+        if items.empty:
+            return {}
     boot = next((s.get("bootstrap") for s in record["subsets"].values() if s.get("bootstrap")), None)
     return summarise(task, items, n_boot=boot["n_boot"] if boot else 0, seed=boot["seed"] if boot else 0)
 
@@ -139,12 +149,17 @@ def build_board(records: list[dict[str, Any]], *, include_reference: bool = True
                              "`litraj score --out`), shown on its own hops, not on the common set")
             subsets = _rescored(r, drop) if drop and r.get("items") else r["subsets"]
             meta = r.get("model") or {}
+            if r.get("test_split"):  # the test split alone, beside the whole-dataset rows
+                split = r["test_split"]["split"]
+                test = (_rescored(r, drop, split) if drop and r.get("items") else r["test_split"]["subsets"])
+                subsets = {**subsets, **{f"{k}{TEST_SPLIT_SUFFIX}": v for k, v in test.items()}}
             for name, m in subsets.items():
                 rows.append({
                     "model": model_label(r), "subset": name, "kind": "submission",
                     "status": "scored by litraj-data" + (f" on the embedded {SAMPLE_LABEL}" if r.get("sample") else ""),
                     "sample": bool(r.get("sample")),
                     "fine_tuned_on_litraj": meta.get("fine_tuned_on_litraj"),
+                    "protocol": r.get("protocol", "default"), "label": r.get("label"),
                     "file": r.get("file"),
                     **{k: v for k, v in m.items() if k not in ("bootstrap",)},
                 })
@@ -153,7 +168,8 @@ def build_board(records: list[dict[str, Any]], *, include_reference: bool = True
             rows += refs
             if refs:
                 notes.append(reference_note(task, refs))
-        rows.sort(key=lambda row: (SUBSET_ORDER.get(row["subset"], 9),
+        rows.sort(key=lambda row: (row["subset"].endswith(TEST_SPLIT_SUFFIX),
+                                   SUBSET_ORDER.get(row["subset"].removesuffix(TEST_SPLIT_SUFFIX), 9),
                                    row["mae"] if row.get("mae") is not None else float("inf")))
         board[task.id] = {"task": task, "rows": rows, "notes": notes, "records": recs}
     return board

@@ -7,12 +7,14 @@ can re-aggregate several submissions on common items (the paper's rule for faile
 from __future__ import annotations
 
 import datetime as _dt
+from dataclasses import dataclass, replace
 from typing import Any, Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from litraj_data._version import __version__ as _package_version
+from litraj_data.errors import LitrajError
 from litraj_data.io import to_jsonable
 from litraj_data.chemistry import chemsys as _chemsys
 from litraj_data.chemistry import SPECIFIC_TM, has_specific_tm
@@ -23,11 +25,77 @@ from litraj_data.leaderboard.scoring.reference import CITATION, DOI
 from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
 from litraj_data.leaderboard.scoring.tasks import SUBSET_RULES, Task, Truth
 
-__all__ = ["score_submission", "summarise", "DROP_RULE", "SAMPLE_LABEL", "SAMPLE_NOTE"]
+__all__ = ["score_submission", "summarise", "DROP_RULE", "SAMPLE_LABEL", "SAMPLE_NOTE", "ScoringProtocol",
+           "SCORING_PROTOCOLS", "get_protocol", "TEST_SPLIT"]
 
 SAMPLE_LABEL = "sample"
 SAMPLE_NOTE = ("sample: scored on the embedded sample (a few rows built for tests and demos), not the "
                "task's split; not comparable with the paper's rows")
+
+@dataclass(frozen=True)
+class ScoringProtocol:
+    """A named way of scoring that departs from a task's default rules, chosen explicitly.
+
+    Attributes
+    ----------
+    name
+        What ``litraj score --protocol`` takes.
+    tasks
+        The tasks it applies to.
+    allow_finetuned
+        Lift the task's ``requires_not_finetuned`` guard (models fine-tuned on LiTraj are
+        scored; a card that says the model saw the *test* data is still refused).
+    label
+        Carried by every record scored with it when the model is (or may be) fine-tuned, and
+        shown next to the model's name on the board and the page.
+    paper
+        Where the paper does this.
+    """
+
+    name: str
+    tasks: tuple[str, ...]
+    allow_finetuned: bool
+    label: str
+    paper: str
+
+
+#: the paper's Table 5 scores the fine-tuned uMLIPs on all 1,681 nebDFT2k hops, whatever their
+#: split ("from the perspective of solving the downstream task"), and the test split alone in
+#: Table S7; the default keeps the guard, this protocol reproduces the table and says so
+SCORING_PROTOCOLS: dict[str, ScoringProtocol] = {
+    "paper-table5": ScoringProtocol(
+        name="paper-table5", tasks=("nebDFT2k/umlip_neb_all",), allow_finetuned=True,
+        label="includes hops whose trajectories were in the fine-tuning data",
+        paper="Dembitskiy et al. (2025), Table 5: fine-tuned uMLIPs scored on all 1,681 nebDFT2k hops; "
+              "the test split alone in Table S7"),
+}
+
+#: the split reported beside the whole-dataset metrics of a task scored over all splits
+TEST_SPLIT = "test"
+
+
+def get_protocol(name: str | None, task: Task) -> ScoringProtocol | None:
+    """The protocol ``name`` for ``task`` (``None`` or ``"default"``: the task's own rules).
+
+    Raises
+    ------
+    LitrajError
+        ``unknown_protocol`` (with the known names) or ``protocol_task`` (the protocol does
+        not apply to this task; names the tasks it applies to).
+    """
+    if name in (None, "", "default"):
+        return None
+    if name not in SCORING_PROTOCOLS:
+        from litraj_data.io import did_you_mean
+
+        raise LitrajError(f"unknown scoring protocol {name!r}.{did_you_mean(name, SCORING_PROTOCOLS)} Known: "
+                          f"default, {', '.join(SCORING_PROTOCOLS)}", reason="unknown_protocol")
+    p = SCORING_PROTOCOLS[name]
+    if task.id not in p.tasks:
+        raise LitrajError(f"scoring protocol {name!r} applies to {', '.join(p.tasks)}, not {task.id}",
+                          reason="protocol_task")
+    return p
+
 
 DROP_RULE = ("hops where the optimisation failed are dropped before scoring (paper, Methods: "
              "trajectories where any compared model failed are excluded)")
@@ -235,9 +303,29 @@ def _efs_extra(forces: np.ndarray, stress: np.ndarray, n_boot: int, seed: int) -
     return out
 
 
+def _split_truth(truth: Truth, split: str) -> Truth:
+    """The truth restricted to the rows of one split (the ``split`` column of an all-splits truth)."""
+    table = truth.table[truth.table["split"] == split].reset_index(drop=True)
+    return Truth(task=truth.task, table=table, other_split_ids=truth.other_split_ids, version=truth.version,
+                 origin=truth.origin)
+
+
+def _test_split_report(task: Task, sub: Submission, truth: Truth, items: pd.DataFrame, failed: set[str],
+                       n_boot: int, seed: int, threshold: float | None) -> dict[str, Any] | None:
+    """Metrics of the test-split rows of an all-splits task (the paper's Table S7 beside Table 5)."""
+    if "split" not in items.columns or not (items["split"] == TEST_SPLIT).any():
+        return None
+    out: dict[str, Any] = {"split": TEST_SPLIT,
+                           "subsets": summarise(task, items[items["split"] == TEST_SPLIT].reset_index(drop=True),
+                                                n_boot=n_boot, seed=seed, threshold=threshold)}
+    if task.kind == "bands":
+        out["all_hops"] = _all_hops(task, sub, _split_truth(truth, TEST_SPLIT), failed)
+    return out
+
+
 def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] | None = None, *,
                      n_boot: int = 1000, seed: int = 0, threshold: float | None = None,
-                     exclude_ids: Iterable[str] = ()) -> dict[str, Any]:
+                     exclude_ids: Iterable[str] = (), protocol: str | None = None) -> dict[str, Any]:
     """Validate and score one submission.
 
     Parameters
@@ -254,6 +342,10 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
         Screening threshold ("fast" conductor: barrier below it); default from the task.
     exclude_ids
         Extra ids to drop (for ``bands`` tasks: hops failed by other compared models).
+    protocol
+        ``None``/``"default"``: the task's rules. A name of :data:`SCORING_PROTOCOLS` (e.g.
+        ``"paper-table5"``) departs from them as that protocol says; the record carries
+        ``protocol`` and, when the model is or may be fine-tuned, the protocol's ``label``.
 
     Returns
     -------
@@ -262,14 +354,22 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
         ``model`` (metadata), ``subsets`` (metrics per subset), ``items`` (per-item values),
         ``dropped`` (bands tasks), ``all_hops`` (bands tasks: every hop scored, a failed one
         as a miss: convergence rate, OC20NEB success within 0.05 / 0.1 eV, MAE over every
-        band), ``citation``, ``scored_at``, ``litraj_data_version``.
+        band), ``citation``, ``scored_at``, ``litraj_data_version``; for a task scored over
+        all splits also ``test_split`` (the same metrics on the test-split rows alone).
 
     Raises
     ------
     SubmissionInvalid
         When validation finds any problem (nothing is scored).
     """
-    check_submission(sub, truth, metadata)
+    proto = get_protocol(protocol, truth.task)
+    checked = truth
+    if proto is not None and proto.allow_finetuned:
+        # the same task without its fine-tuning guard; every other check (ids, bands, units,
+        # a card that saw the test data) is unchanged
+        checked = Truth(task=replace(truth.task, requires_not_finetuned=False), table=truth.table,
+                        other_split_ids=truth.other_split_ids, version=truth.version, origin=truth.origin)
+    check_submission(sub, checked, metadata)
     task = truth.task
     record: dict[str, Any] = {
         "file": sub.path, "task": task.id, "dataset": task.dataset,
@@ -282,6 +382,17 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
     if record["sample"]:
         record["data"] = SAMPLE_LABEL
         record["notes"].append(SAMPLE_NOTE)
+    record["protocol"] = "default" if proto is None else proto.name
+    if proto is not None:
+        ft = (metadata or {}).get("fine_tuned_on_litraj")
+        record["protocol_paper"] = proto.paper
+        if ft is not False:  # fine-tuned, or not stated: the label stays with the numbers
+            record["label"] = proto.label
+            record["notes"].append(f"protocol {proto.name} ({proto.paper}): {proto.label}; the test split "
+                                   "alone is reported beside it (test_split)")
+        else:
+            record["notes"].append(f"protocol {proto.name}: the model is not fine-tuned on LiTraj, so this is "
+                                   "the task's default protocol")
     if task.kind == "scalar":
         items = _scalar_items(sub, truth)
         values = truth.table[task.target].astype(float)
@@ -311,7 +422,21 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
         items, f_sums, s_sums = _efs_summary(sub, truth)
     if items.empty:
         raise SubmissionInvalid([Issue("nothing_to_score", "no item of the submission can be scored")])
+    if task.split == "all" and task.kind != "efs" and "split" in truth.table.columns:
+        split_of = dict(zip(truth.table[task.id_column].astype(str), truth.table["split"]))
+        items["split"] = [split_of.get(str(i)) for i in items["id"]]
     record["subsets"] = summarise(task, items, n_boot=n_boot, seed=seed, threshold=threshold)
+    if task.split == "all" and "split" in items.columns:
+        failed_ids = set(sub.failed_ids) & set(truth.table[task.id_column]) if task.kind == "bands" else set()
+        report = _test_split_report(task, sub, truth, items, failed_ids, n_boot, seed, threshold)
+        if report is not None:
+            record["test_split"] = report
+            n_test = report["subsets"].get("all", {}).get("n")
+            record["notes"].append(f"test split alone (Table S7 beside Table 5): {n_test} of the "
+                                   f"{len(items)} scored {task.id_column.replace('_id', '')}s, in test_split")
+    if proto is not None and "test_split" not in record:
+        record["test_split"] = None
+        record["notes"].append("no scored item is in the test split: nothing to report beside the whole set")
     if task.kind == "efs":
         for name, res in record["subsets"].items():
             mask = SUBSET_RULES[name](items)
