@@ -52,6 +52,33 @@ def iter_structure_files(paths: list[str | Path]) -> Iterator[Path]:
             yield p
 
 
+def _cif_site_rows(path: Path) -> int:
+    """Rows of the largest ``_atom_site_`` loop of a CIF: a lower bound of its atom count (symmetry adds more)."""
+    best = rows = 0
+    state = "out"  # out -> header (inside a loop_'s tags) -> rows (its values)
+    atom_loop = False
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for raw in fh:
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.lower().startswith("loop_"):
+                state, atom_loop, rows = "header", False, 0
+            elif line.startswith("_"):
+                if state == "header":
+                    atom_loop |= line.lower().startswith("_atom_site_") and not line.lower().startswith("_atom_site_aniso")
+                else:
+                    state = "out"
+            elif line.lower().startswith("data_"):
+                state = "out"
+            elif state in ("header", "rows"):
+                state = "rows"
+                if atom_loop:
+                    rows += 1
+                    best = max(best, rows)
+    return best
+
+
 def read_structures(path: str | Path) -> list[tuple[str, Structure]]:
     """Read every structure in ``path``.
 
@@ -100,6 +127,14 @@ def read_structures(path: str | Path) -> list[tuple[str, Structure]]:
                 (path.stem if len(items) == 1 else f"{path.stem}#{i}", Structure.from_dict(d))
                 for i, d in enumerate(items)
             ]
+        if suffix == ".cif":
+            # pymatgen's CIF parser merges sites pairwise: a 10,000-atom P1 cell takes minutes,
+            # so the atom cap is applied to the file's site rows before it parses
+            sites = _cif_site_rows(path)
+            limits = current_limits()
+            if sites > limits.max_atoms:
+                raise StructureError(f"{path}: {sites:,} atom sites, more than the cap of {limits.max_atoms:,} "
+                                     "(raise it with --max-atoms or LITRAJ_MAX_ATOMS)", reason="too_many_atoms")
         return [(path.stem, Structure.from_file(path))]
     except StructureError:
         raise
@@ -205,6 +240,18 @@ def limits_from_args(args: Any):  # -> contextmanager of StructureLimits
     """:func:`structure_limits` with the values of :func:`add_limit_options` (absent options: unchanged)."""
     return structure_limits(getattr(args, "max_atoms", None), getattr(args, "max_volume", None),
                             getattr(args, "max_grid_points", None))
+
+
+def with_limits(command: Any) -> Any:
+    """Wrap a CLI command ``func(args) -> int`` so that it runs under :func:`limits_from_args`."""
+    import functools
+
+    @functools.wraps(command)
+    def run(args: Any) -> Any:
+        with limits_from_args(args):
+            return command(args)
+
+    return run
 
 
 #: a cell whose volume is below this fraction of a*b*c has (nearly) coplanar lattice vectors:

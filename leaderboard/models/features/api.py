@@ -7,11 +7,12 @@ import math
 import os
 import sys
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 
 from litraj_data.errors import LitrajError, StructureError
+from litraj_data.structures import check_structure
 
 __all__ = ["FEATURE_SETS", "KINDS", "FEATURES_VERSION", "featurize", "featurize_table", "as_arrays",
            "feature_cache_dir"]
@@ -31,6 +32,8 @@ def as_arrays(obj: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray 
         return (np.asarray(obj.numbers, int), np.asarray(obj.positions, float), np.asarray(obj.cell[:], float),
                 None if oxi is None else np.asarray(oxi, float))
     if hasattr(obj, "lattice") and hasattr(obj, "sites"):  # pymatgen Structure
+        if not obj.is_ordered:  # partial occupancies have no one species per site
+            check_structure(obj)  # raises StructureError(reason="disordered")
         numbers = np.array([max(0, int(getattr(s.specie, "Z", 0))) if getattr(s.specie, "symbol", "") != "X"
                             else 0 for s in obj], dtype=int)
         oxi = [getattr(s.specie, "oxi_state", None) for s in obj]
@@ -167,8 +170,9 @@ def featurize(structure: Any, set: str = "voronoi", kind: str = "structure", *, 
     Raises
     ------
     StructureError
-        With a ``reason`` (``read_error``, ``no_mobile_ion``, ``no_centroid``, ``no_hop``,
-        ``oxidation_states``, ``voronoi_unbounded``...).
+        With a ``reason`` (``read_error``, ``disordered``, ``too_many_atoms``, ``cell_too_large``,
+        ``degenerate_cell`` (:func:`litraj_data.structures.check_structure`), ``no_mobile_ion``,
+        ``no_centroid``, ``no_hop``, ``oxidation_states``, ``voronoi_unbounded``...).
     ValueError
         For an unknown ``set`` or ``kind``.
     """
@@ -178,6 +182,9 @@ def featurize(structure: Any, set: str = "voronoi", kind: str = "structure", *, 
         raise ValueError(f"unknown kind {kind!r}; choose from {', '.join(KINDS)}")
     numbers, positions, cell, given = as_arrays(structure)
     _check(numbers, positions, cell)
+    # atom count, cell volume and shape caps before any work (a 10^12 A cell or 10^4 atoms
+    # would otherwise run for minutes or allocate without bound)
+    check_structure({"numbers": numbers, "positions": positions, "cell": cell})
     edge_id = _edge_id(structure) if kind == "hop" else None
     path = None
     if cache:
@@ -269,8 +276,3 @@ def featurize_table(rows: Iterable[Mapping[str, Any]] | Any, set: str = "voronoi
                          columns=names, dtype=float)
     failures = [{"row": str(i), "reason": err[0], "message": err[1]} for i, (_, err) in enumerate(results) if err]
     return table, failures
-
-
-def feature_names(feats: Sequence[dict[str, float]]) -> list[str]:
-    """Sorted union of the column names of several feature dicts."""
-    return sorted({k for f in feats for k in f})

@@ -9,14 +9,17 @@ from typing import Any
 import numpy as np
 from pymatgen.core import Structure
 
-from litraj_data.errors import StructureError
+from litraj_data.errors import DataFormatError, StructureError
+from litraj_data.structures import check_structure
 from litraj_data.io import to_jsonable
 from litraj_data.leaderboard.reference.bvse.landscape import Landscape, compute_landscape, grid_shape
 from litraj_data.leaderboard.reference.bvse.percolation import percolation_levels
 from litraj_data.leaderboard.reference.bvse.settings import (
     DEFAULT_CONNECTIVITY,
     DEFAULT_CUTOFF,
+    DEFAULT_GRID,
     DEFAULT_MAX_BARRIER,
+    GRIDS,
     DEFAULT_RESOLUTION,
     PAPER_SETTINGS,
 )
@@ -25,7 +28,7 @@ from litraj_data.leaderboard.reference.physics.periodic import check_no_overlaps
 from litraj_data.leaderboard.reference.physics.softbv import SCREENING_F, framework_parameters
 
 __all__ = ["PAPER_SETTINGS", "ENERGY_DECIMALS", "BVELResult", "bvse_landscape", "bvse_barriers",
-           "bvse_barriers_converged", "bvlain_grid_shape"]
+           "bvse_barriers_converged", "bvlain_grid_shape", "bvlain_bisection"]
 
 ENERGY_DECIMALS = 9  # eV; grid energies are compared at this precision in the percolation
 
@@ -58,6 +61,11 @@ class BVELResult:
         Every grid uncertainty below the requested tolerance.
     resolutions : list of float or None
         Grid spacings tried, coarse to fine (the result is the last one's).
+    grid : str
+        ``periodic`` or ``bvlain`` (see :func:`bvse_barriers`).
+    exact : dict or None
+        With ``grid="bvlain"``: the exact percolation levels on bvlain's grid, before
+        bvlain's bisection readout gave ``E_1D``/``E_2D``/``E_3D``; None otherwise.
     """
 
     E_1D: float
@@ -71,6 +79,8 @@ class BVELResult:
     grid_uncertainty: dict[str, float] | None = None
     grid_converged: bool | None = None
     resolutions: list[float] | None = None
+    grid: str = DEFAULT_GRID
+    exact: dict[str, float] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-friendly dict (inf, "does not percolate", written as None)."""
@@ -90,12 +100,16 @@ def bvse_landscape(
     forbidden_species: tuple[str, ...] = FORBIDDEN_SPECIES,
     timings: dict[str, float] | None = None,
     threads: int | None = None,
+    grid: str = DEFAULT_GRID,
 ) -> Landscape:
     """BVSE landscape of the mobile ion in the framework of ``structure``.
 
     See :func:`bvse_barriers` for the parameters.
     """
+    shape = _grid_shape_for(structure, resolution, shape, grid)
     t0 = time.perf_counter()
+    # disordered sites, atom count, cell volume, degenerate cell and grid points before any work
+    check_structure(structure, resolution=resolution, grid_shape=shape)
     check_no_overlaps(structure.lattice.matrix, structure.frac_coords)  # before states: a doubled site unbalances them
     states = oxidation_states(structure, mobile=mobile, forbidden_species=forbidden_species)
     elements = [site.specie.symbol for site in structure]
@@ -134,6 +148,7 @@ def bvse_barriers(
     cube: str | Path | None = None,
     grd: str | Path | None = None,
     threads: int | None = None,
+    grid: str = DEFAULT_GRID,
 ) -> BVELResult:
     """1D/2D/3D percolation barriers of the BVSE landscape of a mobile ion.
 
@@ -166,6 +181,13 @@ def bvse_barriers(
     threads : int, optional
         Threads of the compiled landscape loop (default: numba's; the result does not
         depend on it).
+    grid : {"periodic", "bvlain"}
+        ``periodic`` (default): ``ceil(|a_i| / resolution)`` points per axis, barriers are
+        the exact percolation levels. ``bvlain``: the grid on which the released BVEL13k
+        values were computed, bvlain 0.25's ``linspace(0, 1, int(|a_i| // resolution))``
+        (its distinct points are the periodic grid :func:`bvlain_grid_shape`), with the
+        barriers read out as bvlain's bisection reports them (:func:`bvlain_bisection`);
+        the exact levels are kept in ``exact``. Not with ``shape``.
 
     Returns
     -------
@@ -181,7 +203,7 @@ def bvse_barriers(
     land = bvse_landscape(
         structure, resolution=resolution, cutoff=cutoff, k=k, mobile=mobile,
         mobile_oxidation=mobile_oxidation, f=f, radii=radii, shape=shape,
-        forbidden_species=forbidden_species, timings=timings, threads=threads,
+        forbidden_species=forbidden_species, timings=timings, threads=threads, grid=grid,
     )
     t0 = time.perf_counter()
     emin = float(land.energies.min())
@@ -192,6 +214,11 @@ def bvse_barriers(
     perc = percolation_levels(levels_grid, connectivity=connectivity, max_level=emin + max_barrier)
     timings["percolation"] = time.perf_counter() - t0
     barriers = [b if b <= max_barrier else np.inf for b in perc.barriers]
+    exact = None
+    if grid == "bvlain":
+        # the release's numbers: bvlain bisects each level rather than finding it
+        exact = dict(zip(BARRIER_NAMES, (float(b) for b in barriers)))
+        barriers = [bvlain_bisection(b, max_barrier) for b in barriers]
     # dimensionality reached at each barrier: the highest d whose level equals it
     dims = tuple(max(d + 1 for d in range(3) if perc.levels[d] == perc.levels[i]) if np.isfinite(barriers[i]) else 0
                  for i in range(3))
@@ -206,7 +233,7 @@ def bvse_barriers(
     return BVELResult(
         E_1D=float(barriers[0]), E_2D=float(barriers[1]), E_3D=float(barriers[2]),
         dims=dims, emin=emin, shape=land.shape, timings=timings,
-        pair_evaluations=land.pair_evaluations,
+        pair_evaluations=land.pair_evaluations, grid=grid, exact=exact,
     )
 
 
@@ -264,6 +291,10 @@ def bvse_barriers_converged(
         raise ValueError("refine must be in (0, 1)")
     if "shape" in kwargs:
         raise ValueError("grid convergence sets the grid itself: do not pass shape")
+    if kwargs.get("grid", DEFAULT_GRID) != "periodic":
+        # bvlain's grid is for reproducing the release; convergence is a property of the landscape
+        raise DataFormatError("--converge refines the periodic grid; --grid bvlain reproduces the released values "
+                              "at one resolution: use one or the other", reason="bad_option")
     h = float(resolution)
     prev = bvse_barriers(structure, resolution=h, **kwargs)
     tried = [round(h, 9)]
@@ -308,3 +339,39 @@ def bvlain_grid_shape(lattice: np.ndarray, resolution: float) -> tuple[int, int,
     """
     lengths = np.linalg.norm(np.asarray(lattice, float), axis=1)
     return tuple(int(max(3, (x // resolution) - 1)) for x in lengths)
+
+
+def _grid_shape_for(structure: Structure, resolution: float, shape: tuple[int, int, int] | None,
+                    grid: str) -> tuple[int, int, int] | None:
+    """The explicit grid shape of ``grid`` (None: the landscape's own periodic grid)."""
+    if grid not in GRIDS:
+        raise DataFormatError(f"unknown grid {grid!r}; choose from {', '.join(GRIDS)}", reason="bad_option")
+    if grid == "periodic":
+        return shape
+    if shape is not None:
+        raise DataFormatError("grid='bvlain' sets the grid shape itself: do not pass shape", reason="bad_option")
+    if not (isinstance(resolution, (int, float)) and np.isfinite(resolution) and resolution > 0):
+        raise DataFormatError(f"resolution must be a positive number of Å, got {resolution!r}", reason="bad_option")
+    return bvlain_grid_shape(structure.lattice.matrix, resolution)
+
+
+def bvlain_bisection(level: float, encut: float = DEFAULT_MAX_BARRIER, bracket: float = 0.01) -> float:
+    """The barrier bvlain 0.25 reports for an exact percolation level ``level`` (eV over the minimum).
+
+    bvlain (``Lain._percolation_energy``) does not find the level: it bisects
+    ``[0, encut]``, calling a probe percolating when the points strictly below it
+    percolate (``region < tr``), until the bracket is narrower than ``bracket`` (0.01 eV),
+    and reports the last percolating probe rounded to 4 decimals (inf when none
+    percolated). On the same landscape and percolation test this returns bvlain's number
+    exactly; it lies in ``(level, level + encut / 2**10]``.
+    """
+    lo, hi = 0.0, float(encut)
+    barrier = float("inf")
+    while hi - lo > bracket:
+        probe = (lo + hi) / 2
+        if probe > level:  # {E < probe} contains the percolating component of level
+            hi = probe
+            barrier = round(hi, 4)
+        else:
+            lo = probe
+    return barrier
