@@ -174,7 +174,7 @@ def test_release_bad_inputs(tmp_path, capsys):
         make_release(["BVEL13k", "bvel13k"], tmp_path / "d", source="sample")
     with pytest.raises(DataFormatError, match="not a DOI"):
         make_release(["BVEL13k"], tmp_path / "d", source="sample", doi="zenodo-1")
-    assert main(["release", "nebDFT2k", "--source", "sample", "--doi", "10.5281/zenodo.1", "--out",
+    assert main(["release", "BVEL13k", "--source", "sample", "--doi", "10.5281/zenodo.1", "--out",
                  str(tmp_path / "d")]) == 1
     assert "sample_release" in capsys.readouterr().err  # the embedded sample never gets a DOI
     assert main(["release", "BVEL13k", "--source", "sample", "--version", "9.9.9", "--out", str(tmp_path / "d")]) == 1

@@ -291,6 +291,8 @@ def make_release(names: list[str], out: str | Path, *, source: str | Path | None
                               ", ".join(f"{m.dataset} {m.version}" for m in manifests) + " (pass --version)",
                               reason="mixed_versions")
     rel_version = safe_version(versions[0])
+    if doi is not None and not doi.startswith("10."):
+        raise DataFormatError(f"--doi {doi!r} is not a DOI (10.PREFIX/SUFFIX)", reason="bad_doi")
     samples = {bool(m.data.get("sample")) for m in manifests}
     if samples == {True, False}:
         raise DataFormatError("one release holds either the embedded sample or built data, not both: " +
@@ -303,8 +305,6 @@ def make_release(names: list[str], out: str | Path, *, source: str | Path | None
         if not is_sample_release(rel_version):
             rel_version += SAMPLE_SUFFIX
         print(f"litraj release: {SAMPLE_BANNER}; release version {rel_version}", file=sys.stderr, flush=True)
-    if doi is not None and not doi.startswith("10."):
-        raise DataFormatError(f"--doi {doi!r} is not a DOI (10.PREFIX/SUFFIX)", reason="bad_doi")
     out.parent.mkdir(parents=True, exist_ok=True)
     staging = new_staging(out.parent, out.name)
     try:
