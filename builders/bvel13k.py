@@ -22,12 +22,14 @@ from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, add_common_a
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 from litraj_data.chemistry import chemsys
 from litraj_data.leaderboard.reference.bvse import bvse_barriers
-from litraj_data.leaderboard.reference.bvse.settings import add_bvse_options, bvse_kwargs
+from litraj_data.errors import DataFormatError
+from litraj_data.leaderboard.reference.bvse.settings import GRIDS, add_bvse_options, bvse_kwargs
 from litraj_data.schema import structure_to_row
 from litraj_data.store.shards import write_dataset
 
 DATASET = "BVEL13k"
-DEFAULT_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200, "connectivity": 26, "max_barrier": 10.0}
+DEFAULT_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200, "connectivity": 26, "max_barrier": 10.0,
+                    "grid": "periodic"}
 
 
 def _bvel_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, Any]:
@@ -73,7 +75,9 @@ def build_bvel13k(
         Checkpoint folder (default ``out/.BVEL13k-jobs``); a rerun resumes from it.
     **settings
         Calculator settings (``resolution``, ``cutoff``, ``k``, ``connectivity``,
-        ``max_barrier``); paper values by default.
+        ``max_barrier``, ``grid``); paper values by default, on the periodic grid;
+        ``grid="bvlain"`` rebuilds the released values (bvlain's grid and bisection). The
+        grid is recorded in the manifest's ``sources`` (``bvse_grid``) and its notes.
 
     Returns
     -------
@@ -81,6 +85,8 @@ def build_bvel13k(
         The finished version folder (holding ``manifest.json``).
     """
     cfg = {**DEFAULT_SETTINGS, **settings}
+    if cfg["grid"] not in GRIDS:  # before any job: each would fail with the same reason
+        raise DataFormatError(f"unknown BVSE grid {cfg['grid']!r}; choose from {', '.join(GRIDS)}", reason="bad_option")
     out = Path(out)
     staging = Path(staging) if staging is not None else out / f".{DATASET}-jobs"
     records = run_structure_jobs(
@@ -107,7 +113,10 @@ def build_bvel13k(
                               STRUCTURE_FIELDS)
     notes = [
         "BVSE settings: mobile Li+, " + ", ".join(f"{k}={v}" for k, v in cfg.items())
-        + "; oxidation states by BVAnalyzer (O1-, P3- forbidden); exact percolation on the grid",
+        + "; oxidation states by BVAnalyzer (O1-, P3- forbidden); "
+        + ("exact percolation on the periodic grid" if cfg["grid"] == "periodic" else
+           "bvlain 0.25's grid linspace(0, 1, int(a // resolution)) and its 0.01 eV bisection readout, as the "
+           "released values"),
         f"{len(ok)} of {len(structures)} structures computed; failures in failures.csv",
     ]
     notes += empty_split_notes(table, ok)
@@ -116,7 +125,8 @@ def build_bvel13k(
         split_sources(rows, table, ok),
         out,
         version=version,
-        sources={"structures": structures_digest(structures),
+        # the grid is a build setting of its own: it enters the fingerprint and names how the values were read
+        sources={"structures": structures_digest(structures), "bvse_grid": cfg["grid"],
                  "calculator": "litraj_data.leaderboard.reference.bvse "
                                + ", ".join(f"{k}={v}" for k, v in cfg.items())},
         extra_files={"failures.csv": failures},

@@ -13,6 +13,11 @@ DEFAULT_RESOLUTION = 0.2  # Å, grid spacing target
 DEFAULT_CUTOFF = 10.0  # Å, interaction cutoff
 DEFAULT_CONNECTIVITY = 26  # grid neighbourhood of the percolation (bvlain's)
 DEFAULT_MAX_BARRIER = 10.0  # eV, barriers above this are inf (bvlain's encut)
+#: ``periodic``: ``ceil(|a_i| / resolution)`` points at ``k / n_i`` with exact percolation levels (default);
+#: ``bvlain``: the grid the released BVEL13k values were computed on, bvlain 0.25's
+#: ``linspace(0, 1, int(|a_i| // resolution))`` (a repeated face), read out as bvlain's bisection does
+GRIDS = ("periodic", "bvlain")
+DEFAULT_GRID = "periodic"
 
 #: The settings of the paper's BVEL13k run (bvlain with the 200 nearest framework ions).
 PAPER_SETTINGS = {"resolution": 0.2, "cutoff": 10.0, "k": 200}
@@ -34,6 +39,9 @@ def add_bvse_options(parser: argparse.ArgumentParser, k_default: int | None = No
     parser.add_argument("--max-barrier", type=float, default=DEFAULT_MAX_BARRIER,
                         help=f"barriers above this (eV) are reported as inf (default {DEFAULT_MAX_BARRIER:g}, "
                         "bvlain's encut)")
+    parser.add_argument("--grid", choices=GRIDS, default=DEFAULT_GRID,
+                        help="periodic (default): ceil(a/resolution) points, exact levels; bvlain: the grid and "
+                        "0.01 eV bisection of bvlain 0.25, on which the released BVEL13k values were computed")
 
 
 def bvse_kwargs(args: argparse.Namespace) -> dict[str, Any]:
@@ -41,4 +49,5 @@ def bvse_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "resolution": args.resolution, "cutoff": args.cutoff, "k": args.k,
         "connectivity": args.connectivity, "max_barrier": args.max_barrier,
+        "grid": getattr(args, "grid", DEFAULT_GRID),
     }
