@@ -158,24 +158,41 @@ def content_key(path: Path, cache: Path) -> str:
 
 
 def cached_versions(root: Path) -> list[dict[str, Any]]:
-    """Every built version in the cache with its size on disk."""
+    """Every built version in the cache with its size on disk (folders whose manifest is unreadable are skipped)."""
+    from litraj_data.errors import DataFormatError
+    from litraj_data.store.manifest import read_manifest
+
     out = []
-    for man in sorted(root.glob("*/*/manifest.json")):
-        folder = man.parent
-        data = json.loads(man.read_text())
+    for man_path in sorted(root.glob("*/*/manifest.json")):
+        folder = man_path.parent
+        try:
+            data = read_manifest(folder).data
+        except (DataFormatError, OSError):
+            continue
         out.append({"dataset": data["dataset"], "version": data["version"], "folder": str(folder),
                     "num_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
-                    "splits": {s: r["num_rows"] for s, r in data["splits"].items()},
-                    # the embedded sample (or a copy of it) is never listed as if it were the data
-                    "sample": bool(data.get("sample")), "generated": bool(data.get("generated"))})
+                    "splits": {s: r["num_rows"] for s, r in data["splits"].items()}})
     return out
 
 
 def clear(root: Path, name: str | None = None, version: str | None = None) -> list[str]:
-    """Delete cached versions (all, one dataset, or one version); returns the removed folders."""
+    """Delete cached versions (all, one dataset, or one version); returns the removed folders.
+
+    ``name`` and ``version`` must be a plain name and a semantic version: a pattern or a path
+    (``../..``) never makes ``clear`` delete anything outside the cache.
+    """
+    from litraj_data.store.names import safe_version
+
+    if name is not None:
+        safe_component(name, "dataset name")
+    if version is not None:
+        safe_version(version)
     removed = []
     pattern = f"{name or '*'}/{version or '*'}"
+    real_root = os.path.realpath(root)
     for folder in sorted(root.glob(pattern)):
+        if folder.is_symlink() or os.path.dirname(os.path.dirname(os.path.realpath(folder))) != real_root:
+            continue  # a link in the cache is never followed out of it
         if folder.is_dir() and folder.parent.name not in ("downloads", "verified", "digests", ".locks", ".imports"):
             shutil.rmtree(folder)
             removed.append(str(folder))

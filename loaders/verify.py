@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,8 @@ def check_sizes(manifest: Manifest, split: str | None = None) -> None:
         if size != rec["num_bytes"]:
             raise IntegrityError(f"{path} has {size} bytes, its manifest says {rec['num_bytes']} (truncated or "
                                  f"overwritten); {repair_hint(manifest)}", reason="truncated")
+    if os.path.lexists(manifest.root / "README.md"):
+        manifest.path("README.md")  # the card is read by verify and `datasets`: no link out either
 
 
 def verify_manifest(manifest: Manifest) -> list[dict[str, Any]]:
@@ -62,7 +65,8 @@ def verify_manifest(manifest: Manifest) -> list[dict[str, Any]]:
         try:
             path = manifest.path(rec["name"])
         except UnsafeNameError as exc:  # a link out of the folder: reported, never read
-            records.append({"file": str(manifest.root / rec["name"]), "ok": False, "problem": f"unsafe_name: {exc}"})
+            records.append({"file": str(manifest.root / rec["name"]), "ok": False, "reason": "unsafe_name",
+                            "problem": str(exc)})
             continue
         if not path.is_file():
             records.append({"file": str(path), "ok": False, "problem": "missing"})
@@ -119,7 +123,7 @@ def _card_record(manifest: Manifest) -> dict[str, Any]:
     try:
         manifest.path("README.md")
     except UnsafeNameError as exc:
-        return item | {"ok": False, "problem": f"unsafe_name: {exc}"}
+        return item | {"ok": False, "reason": "unsafe_name", "problem": str(exc)}
     if path.stat().st_size > MAX_CARD_BYTES:
         return item | {"ok": False, "problem": f"dataset card larger than {MAX_CARD_BYTES} bytes"}
     text = path.read_text(encoding="utf-8", errors="replace")
@@ -183,6 +187,9 @@ def ensure_verified(manifest: Manifest, cache: Path) -> None:
         except json.JSONDecodeError:
             pass
     bad = [r for r in verify_manifest(manifest) if not r["ok"]]
+    unsafe = [r for r in bad if r.get("reason") == "unsafe_name"]
+    if unsafe:  # a link out of the folder: named as what it is, not as a checksum failure
+        raise UnsafeNameError(unsafe[0]["problem"])
     if bad:
         first = bad[0]
         raise IntegrityError(f"{first['file']}: {first['problem']} (corrupted); {len(bad)} file(s) fail their "
