@@ -90,6 +90,11 @@ def lazy_import(module: str, extra: str | None = None) -> ModuleType:
         the message names the extra and keeps the underlying error.
     """
     try:
+        # parents first: a package that cannot be imported (absent, or blocked with
+        # sys.modules[name] = None) fails even when a submodule of it was imported earlier
+        parts = module.split(".")
+        for i in range(1, len(parts)):
+            importlib.import_module(".".join(parts[:i]))
         return importlib.import_module(module)
     except ImportError as exc:
         extra = extra or extra_of(module)

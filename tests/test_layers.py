@@ -198,3 +198,14 @@ def test_ruff_finds_nothing():
     proc = subprocess.run(["ruff", "check", "--no-cache", "--output-format", "concise", "."], cwd=ROOT,
                           capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+
+
+def test_lazy_import_fails_for_a_blocked_parent_even_when_the_submodule_was_imported(monkeypatch):
+    import email.mime.text  # noqa: F401 - cached in sys.modules before the parent is blocked
+
+    from litraj_data.errors import MissingExtraError
+    from litraj_data.lazy import lazy_import
+
+    monkeypatch.setitem(sys.modules, "email.mime", None)
+    with pytest.raises(MissingExtraError, match=r"email\.mime\.text cannot be imported"):
+        lazy_import("email.mime.text")

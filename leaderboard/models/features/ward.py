@@ -12,15 +12,10 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from litraj_data.errors import LitrajError
+from litraj_data.errors import MissingExtraError
+from litraj_data.lazy import lazy_import
 
 __all__ = ["MissingExtraError", "ward_featurizer", "ward_features"]
-
-
-class MissingExtraError(LitrajError, ImportError):
-    """An optional dependency (extra) is not installed."""
-
-    reason = "missing_extra"
 
 
 @lru_cache(maxsize=1)
@@ -32,13 +27,10 @@ def ward_featurizer() -> Any:
     MissingExtraError
         When matminer is not installed (``pip install 'litraj-data[features]'``).
     """
-    try:
-        from matminer.featurizers import composition as cf
-        from matminer.featurizers import structure as sf
-        from matminer.featurizers.base import MultipleFeaturizer
-    except ImportError as exc:
-        raise MissingExtraError("the Ward feature set needs matminer: pip install 'litraj-data[features]' "
-                                f"({exc})") from exc
+    # matminer (and the pandas it pulls in) is heavy and optional: imported on first use
+    cf = lazy_import("matminer.featurizers.composition", extra="features")
+    sf = lazy_import("matminer.featurizers.structure", extra="features")
+    MultipleFeaturizer = lazy_import("matminer.featurizers.base", extra="features").MultipleFeaturizer
     return MultipleFeaturizer([
         sf.SiteStatsFingerprint.from_preset("CoordinationNumber_ward-prb-2017"),
         sf.StructuralHeterogeneity(),
