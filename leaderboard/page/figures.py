@@ -4,29 +4,78 @@ Everything the page needs is in ``index.html`` (it works from ``file://`` and of
 figures are inline SVG generated here (parity, error violins, runtime-vs-MAE Pareto, per-element
 error heatmap), the per-hop energy-profile viewer and the table filters are a few functions of
 plain JavaScript (:data:`PAGE_JS`) that read a JSON block embedded in the page.
+
+Escaping by construction: every element here is made by :func:`el`, which escapes each
+attribute value and each text child (model names, chemsys, units, ids come from submissions
+and records that strangers write); only the :class:`markupsafe.Markup` that :func:`el` itself
+returns is inserted as markup. No markup is built by string formatting, and the page has no
+inline event handlers (:data:`PAGE_JS` attaches them), so its Content-Security-Policy can
+forbid every script but its own.
 """
 from __future__ import annotations
 
-import html
 import math
+import re
 from collections import Counter
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+from markupsafe import Markup, escape
 
 from litraj_data.io import dumps_json
 
-__all__ = ["PAGE_JS", "PAGE_CSS", "parity_svg", "violin_svg", "pareto_svg", "heatmap_svg",
-           "profile_viewer", "filter_controls", "json_block", "COLOURS"]
+__all__ = ["PAGE_JS", "PAGE_CSS", "el", "parity_svg", "violin_svg", "pareto_svg", "heatmap_svg",
+           "profile_viewer", "filter_controls", "json_block", "json_text", "COLOURS"]
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
            "#7f7f7f", "#bcbd22")
 _W, _H, _M = 460, 400, 56  # figure width, height, margin (px)
 MAX_POINTS = 2000  # points drawn per parity plot (metrics always use every item)
+_SVG_NS = "http://www.w3.org/2000/svg"
+
+# element and attribute names are our own constants; checked so that a typo cannot open a hole
+_TAG = re.compile(r"^[a-z][a-zA-Z0-9]*$")
+_ATTR = re.compile(r"^[a-zA-Z][a-zA-Z0-9-]*$")
+_VOID = frozenset({"input", "img", "br", "meta", "hr"})  # HTML elements without content or end tag
 
 
-def _e(text: Any) -> str:
-    return html.escape(str(text), quote=True)
+def el(tag: str, attrs: Mapping[str, Any] | None = None, *children: Any) -> Markup:
+    """One element, escaped by construction.
+
+    Parameters
+    ----------
+    tag : str
+        Element name (a constant of this module).
+    attrs : mapping, optional
+        Attribute -> value; ``None`` values are left out, ``True`` writes the bare attribute,
+        everything else is written as escaped text (``"``, ``'``, ``<``, ``>``, ``&``).
+        ``on*`` event handlers are refused: the page's script attaches its own.
+    *children
+        :class:`Markup` made by :func:`el` (inserted as is) or anything else (escaped text).
+
+    Returns
+    -------
+    Markup
+    """
+    if not _TAG.match(tag):
+        raise ValueError(f"bad element name {tag!r}")
+    parts = [tag]
+    for name, value in (attrs or {}).items():
+        if not _ATTR.match(name) or name.startswith("on"):
+            raise ValueError(f"attribute {name!r} is not allowed (inline handlers break the page's CSP)")
+        if value is None or value is False:
+            continue
+        parts.append(name if value is True else f'{name}="{escape(str(value))}"')
+    if tag in _VOID:
+        if children:
+            raise ValueError(f"<{tag}> has no content")
+        return Markup(f"<{' '.join(parts)}>")
+    inner = Markup("").join(c if isinstance(c, Markup) else escape(str(c)) for c in children if c is not None)
+    return Markup(f"<{' '.join(parts)}>{inner}</{tag}>")
+
+
+def _f(v: float) -> str:
+    return f"{float(v):.1f}"
 
 
 def _scale(lo: float, hi: float, a: float, b: float):
@@ -44,33 +93,37 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [round(first + k * step, 10) for k in range(int((hi - first) / step) + 1)]
 
 
+def _text(x: Any, y: Any, content: Any, size: int = 12, anchor: str | None = None, **attrs: Any) -> Markup:
+    return el("text", {"x": _f(x), "y": _f(y), "text-anchor": anchor, "font-size": size, **attrs}, content)
+
+
 def _axes(x0: float, x1: float, y0: float, y1: float, xlabel: str, ylabel: str, *, logx: bool = False,
-          xticks: bool = True) -> str:
+          xticks: bool = True) -> Markup:
     sx, sy = _scale(x0, x1, _M, _W - 12), _scale(y0, y1, _H - _M, 28)
-    out = [f'<rect x="{_M}" y="28" width="{_W - 12 - _M}" height="{_H - _M - 28}" fill="#fff" stroke="#999"/>']
+    out = [el("rect", {"x": _M, "y": 28, "width": _W - 12 - _M, "height": _H - _M - 28, "fill": "#fff",
+                       "stroke": "#999"})]
     for t in _ticks(x0, x1) if xticks else []:
         label = f"{10 ** t:.3g}" if logx else f"{t:g}"
-        out.append(f'<line x1="{sx(t):.1f}" x2="{sx(t):.1f}" y1="{_H - _M}" y2="{_H - _M + 5}" stroke="#666"/>'
-                   f'<text x="{sx(t):.1f}" y="{_H - _M + 18}" text-anchor="middle" font-size="12">{label}</text>')
+        out.append(el("line", {"x1": _f(sx(t)), "x2": _f(sx(t)), "y1": _H - _M, "y2": _H - _M + 5, "stroke": "#666"}))
+        out.append(_text(sx(t), _H - _M + 18, label, anchor="middle"))
     for t in _ticks(y0, y1):
-        out.append(f'<line x1="{_M - 5}" x2="{_M}" y1="{sy(t):.1f}" y2="{sy(t):.1f}" stroke="#666"/>'
-                   f'<text x="{_M - 8}" y="{sy(t) + 4:.1f}" text-anchor="end" font-size="12">{t:g}</text>')
-    out.append(f'<text x="{(_M + _W) / 2:.0f}" y="{_H - 12}" text-anchor="middle" font-size="13">{_e(xlabel)}</text>'
-               f'<text transform="translate(14 {(_H - _M + 28) / 2:.0f}) rotate(-90)" text-anchor="middle" '
-               f'font-size="13">{_e(ylabel)}</text>')
-    return "".join(out)
+        out.append(el("line", {"x1": _M - 5, "x2": _M, "y1": _f(sy(t)), "y2": _f(sy(t)), "stroke": "#666"}))
+        out.append(_text(_M - 8, sy(t) + 4, f"{t:g}", anchor="end"))
+    out.append(_text((_M + _W) / 2, _H - 12, xlabel, 13, "middle"))
+    out.append(el("text", {"transform": f"translate(14 {(_H - _M + 28) / 2:.0f}) rotate(-90)",
+                           "text-anchor": "middle", "font-size": 13}, ylabel))
+    return Markup("").join(out)
 
 
-def _svg(kind: str, title: str, body: str, **attrs: Any) -> str:
-    extra = "".join(f' data-{k.replace("_", "-")}="{_e(v)}"' for k, v in attrs.items())
-    return (f'<svg class="plot {kind}" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" role="img"{extra} '
-            f'xmlns="http://www.w3.org/2000/svg"><title>{_e(title)}</title>'
-            f'<text x="{_W / 2:.0f}" y="18" text-anchor="middle" font-size="14" font-weight="600">{_e(title)}</text>'
-            f"{body}</svg>")
+def _svg(kind: str, title: str, body: Sequence[Markup], **data: Any) -> Markup:
+    attrs = {"class": f"plot {kind}", "viewBox": f"0 0 {_W} {_H}", "width": _W, "height": _H, "role": "img",
+             **{f"data-{k.replace('_', '-')}": v for k, v in data.items()}, "xmlns": _SVG_NS}
+    return el("svg", attrs, el("title", None, title),
+              _text(_W / 2, 18, title, 14, "middle", **{"font-weight": 600}), *body)
 
 
 def parity_svg(label: str, y: Sequence[float], yhat: Sequence[float], ids: Sequence[str], unit: str,
-               target: str, colour: str = COLOURS[0]) -> str:
+               target: str, colour: str = COLOURS[0]) -> Markup:
     """Parity plot of one model: points with tooltips, the y = x line, MAE and n written on it."""
     y, yhat = np.asarray(y, float), np.asarray(yhat, float)
     lo, hi = float(min(y.min(), yhat.min())), float(max(y.max(), yhat.max()))
@@ -79,20 +132,19 @@ def parity_svg(label: str, y: Sequence[float], yhat: Sequence[float], ids: Seque
     sx, sy = _scale(lo, hi, _M, _W - 12), _scale(lo, hi, _H - _M, 28)
     mae = float(np.abs(yhat - y).mean())
     body = [_axes(lo, hi, lo, hi, f"{target} true ({unit})", f"predicted ({unit})"),
-            f'<line x1="{sx(lo):.1f}" y1="{sy(lo):.1f}" x2="{sx(hi):.1f}" y2="{sy(hi):.1f}" stroke="#999" '
-            'stroke-dasharray="4 3"/>']
+            el("line", {"x1": _f(sx(lo)), "y1": _f(sy(lo)), "x2": _f(sx(hi)), "y2": _f(sy(hi)), "stroke": "#999",
+                        "stroke-dasharray": "4 3"})]
     shown = np.arange(y.size)
     if y.size > MAX_POINTS:  # keep the page light (MPLiTrj has ~10^4 configurations): an even subsample
         shown = np.linspace(0, y.size - 1, MAX_POINTS).round().astype(int)
-        body.append(f'<text x="{_W - 16}" y="{_H - _M - 8}" text-anchor="end" font-size="11">'
-                    f"{MAX_POINTS} of {y.size} points drawn</text>")
+        body.append(_text(_W - 16, _H - _M - 8, f"{MAX_POINTS} of {y.size} points drawn", 11, "end"))
     for k in shown:
         i, a, b = ids[k], y[k], yhat[k]
-        body.append(f'<circle class="pt" cx="{sx(a):.1f}" cy="{sy(b):.1f}" r="3.5" fill="{colour}" '
-                    f'fill-opacity="0.7"><title>{_e(i)}: true {a:.3f}, predicted {b:.3f} {unit}</title></circle>')
-    body.append(f'<text class="metric" x="{_M + 8}" y="48" font-size="14">MAE = {mae:.3f} {_e(unit)}, '
-                f"n = {y.size}</text>")
-    return _svg("parity", f"Parity: {label}", "".join(body), model=label, mae=f"{mae:.6g}", n=y.size)
+        body.append(el("circle", {"class": "pt", "cx": _f(sx(a)), "cy": _f(sy(b)), "r": 3.5, "fill": colour,
+                                  "fill-opacity": 0.7},
+                       el("title", None, f"{i}: true {a:.3f}, predicted {b:.3f} {unit}")))
+    body.append(_text(_M + 8, 48, f"MAE = {mae:.3f} {unit}, n = {y.size}", 14, **{"class": "metric"}))
+    return _svg("parity", f"Parity: {label}", body, model=label, mae=f"{mae:.6g}", n=y.size)
 
 
 def _bandwidth(values: np.ndarray) -> float:
@@ -106,7 +158,7 @@ def _kde(values: np.ndarray, grid: np.ndarray) -> np.ndarray:
     return np.exp(-0.5 * d * d).sum(1) / (values.size * bw * math.sqrt(2 * math.pi))
 
 
-def violin_svg(groups: list[tuple[str, np.ndarray]], unit: str, title: str) -> str:
+def violin_svg(groups: list[tuple[str, np.ndarray]], unit: str, title: str) -> Markup:
     """Error violins (prediction − true), one per model or subset, each labelled with MAE and n."""
     groups = [(n, np.asarray(e, float)) for n, e in groups if len(e)]
     allv = np.concatenate([e for _, e in groups])
@@ -117,8 +169,9 @@ def violin_svg(groups: list[tuple[str, np.ndarray]], unit: str, title: str) -> s
     sy = _scale(lo, hi, _H - _M, 40)
     k = len(groups)
     width = (_W - 12 - _M) / k
-    body = [_axes(0, 1, lo, hi, "", f"prediction − true ({unit})", xticks=False)]
-    body.append(f'<line x1="{_M}" x2="{_W - 12}" y1="{sy(0):.1f}" y2="{sy(0):.1f}" stroke="#999" stroke-dasharray="4 3"/>')
+    body = [_axes(0, 1, lo, hi, "", f"prediction − true ({unit})", xticks=False),
+            el("line", {"x1": _M, "x2": _W - 12, "y1": _f(sy(0)), "y2": _f(sy(0)), "stroke": "#999",
+                        "stroke-dasharray": "4 3"})]
     grid = np.linspace(lo, hi, 60)
     for j, (name, err) in enumerate(groups):
         cx = _M + width * (j + 0.5)
@@ -128,25 +181,24 @@ def violin_svg(groups: list[tuple[str, np.ndarray]], unit: str, title: str) -> s
             half = dens / dens.max() * width * 0.42
             pts = [f"{cx + h:.1f},{sy(g):.1f}" for g, h in zip(grid, half)]
             pts += [f"{cx - h:.1f},{sy(g):.1f}" for g, h in zip(grid[::-1], half[::-1])]
-            body.append(f'<polygon class="violin" points="{" ".join(pts)}" fill="{colour}" fill-opacity="0.45" '
-                        f'stroke="{colour}"><title>{_e(name)}</title></polygon>')
+            body.append(el("polygon", {"class": "violin", "points": " ".join(pts), "fill": colour,
+                                       "fill-opacity": 0.45, "stroke": colour}, el("title", None, name)))
         else:  # one point (or identical errors) has no density: a strip
-            body += [f'<circle cx="{cx:.1f}" cy="{sy(v):.1f}" r="3" fill="{colour}"/>' for v in err]
+            body += [el("circle", {"cx": _f(cx), "cy": _f(sy(v)), "r": 3, "fill": colour}) for v in err]
         med = float(np.median(err))
-        body.append(f'<line x1="{cx - width * 0.2:.1f}" x2="{cx + width * 0.2:.1f}" y1="{sy(med):.1f}" '
-                    f'y2="{sy(med):.1f}" stroke="#000" stroke-width="2"/>')
+        body.append(el("line", {"x1": _f(cx - width * 0.2), "x2": _f(cx + width * 0.2), "y1": _f(sy(med)),
+                                "y2": _f(sy(med)), "stroke": "#000", "stroke-width": 2}))
         mae = float(np.abs(err).mean())
-        body.append(f'<text class="metric" x="{cx:.1f}" y="{_H - _M + 18}" text-anchor="middle" font-size="12">'
-                    f'{_e(name[:22])}</text><text class="metric" x="{cx:.1f}" y="{_H - _M + 33}" '
-                    f'text-anchor="middle" font-size="11">MAE {mae:.3f}, n = {err.size}</text>')
-    return _svg("violin", title, "".join(body), groups=k)
+        body.append(_text(cx, _H - _M + 18, name[:22], 12, "middle", **{"class": "metric"}))
+        body.append(_text(cx, _H - _M + 33, f"MAE {mae:.3f}, n = {err.size}", 11, "middle", **{"class": "metric"}))
+    return _svg("violin", title, body, groups=k)
 
 
-def pareto_svg(points: list[dict[str, Any]], unit: str, title: str) -> str:
+def pareto_svg(points: list[dict[str, Any]], unit: str, title: str) -> Markup:
     """Runtime (s, log scale) against MAE, the Pareto front (faster and more accurate) drawn through."""
     if not points:
-        return ('<p class="no-pareto">No submission of this task states its wall time (model card: '
-                "<code>tasks.&lt;task&gt;.wall_time_s</code>), so there is no runtime-vs-MAE plot.</p>")
+        return el("p", {"class": "no-pareto"}, "No submission of this task states its wall time (model card: ",
+                  el("code", None, "tasks.<task>.wall_time_s"), "), so there is no runtime-vs-MAE plot.")
     t = np.log10(np.maximum([p["wall_time_s"] for p in points], 1e-3))
     m = np.asarray([p["mae"] for p in points], float)
     x0, x1 = float(t.min()) - 0.3, float(t.max()) + 0.3
@@ -160,19 +212,20 @@ def pareto_svg(points: list[dict[str, Any]], unit: str, title: str) -> str:
             best = m[i]
     body = [_axes(x0, x1, y0, y1, "wall time (s, log scale)", f"MAE ({unit})", logx=True)]
     if len(front) > 1:
-        body.append('<polyline class="front" fill="none" stroke="#444" stroke-dasharray="5 3" points="'
-                    + " ".join(f"{sx(t[i]):.1f},{sy(m[i]):.1f}" for i in front) + '"/>')
+        body.append(el("polyline", {"class": "front", "fill": "none", "stroke": "#444", "stroke-dasharray": "5 3",
+                                    "points": " ".join(f"{sx(t[i]):.1f},{sy(m[i]):.1f}" for i in front)}))
     for j, p in enumerate(points):
         on = j in front
-        body.append(f'<circle class="pareto-pt{" on-front" if on else ""}" cx="{sx(t[j]):.1f}" cy="{sy(m[j]):.1f}" '
-                    f'r="6" fill="{COLOURS[j % len(COLOURS)]}" data-model="{_e(p["model"])}"><title>{_e(p["model"])}: '
-                    f'MAE {m[j]:.3f} {unit}, {p["wall_time_s"]:.0f} s on {_e(p.get("hardware") or "unstated hardware")}'
-                    f"</title></circle><text x=\"{sx(t[j]) + 8:.1f}\" y=\"{sy(m[j]) - 8:.1f}\" font-size=\"11\">"
-                    f"{_e(p['model'][:24])}</text>")
-    return _svg("pareto", title, "".join(body), points=len(points), front=len(front))
+        tip = (f"{p['model']}: MAE {m[j]:.3f} {unit}, {p['wall_time_s']:.0f} s on "
+               f"{p.get('hardware') or 'unstated hardware'}")
+        body.append(el("circle", {"class": "pareto-pt" + (" on-front" if on else ""), "cx": _f(sx(t[j])),
+                                  "cy": _f(sy(m[j])), "r": 6, "fill": COLOURS[j % len(COLOURS)],
+                                  "data-model": p["model"]}, el("title", None, tip)))
+        body.append(_text(sx(t[j]) + 8, sy(m[j]) - 8, str(p["model"])[:24], 11))
+    return _svg("pareto", title, body, points=len(points), front=len(front))
 
 
-def heatmap_svg(rows: list[tuple[str, list[str], np.ndarray]], unit: str, title: str, max_elements: int = 24) -> str:
+def heatmap_svg(rows: list[tuple[str, list[str], np.ndarray]], unit: str, title: str, max_elements: int = 24) -> Markup:
     """Per-element MAE: a row per model, a column per element; a cell is the MAE of the items containing it.
 
     ``rows`` holds ``(model, chemsys per item, absolute error per item)``.
@@ -181,66 +234,78 @@ def heatmap_svg(rows: list[tuple[str, list[str], np.ndarray]], unit: str, title:
     for _, systems, _ in rows:
         for cs in systems:
             counts.update(set(str(cs).split("-")) - {"", "None", "nan"})
-    elements = [el for el, _ in counts.most_common(max_elements)]
+    elements = [el_ for el_, _ in counts.most_common(max_elements)]
     if not elements:
-        return '<p class="no-heatmap">The dataset has no chemsys column: no per-element heatmap.</p>'
+        return el("p", {"class": "no-heatmap"}, "The dataset has no chemsys column: no per-element heatmap.")
     cells: list[tuple[int, int, float, int]] = []
     for r, (_, systems, err) in enumerate(rows):
         sets = [set(str(cs).split("-")) for cs in systems]
-        for c, el in enumerate(elements):
-            mask = np.array([el in s for s in sets])
+        for c, element in enumerate(elements):
+            mask = np.array([element in s for s in sets])
             if mask.any():
                 cells.append((r, c, float(np.abs(err[mask]).mean()), int(mask.sum())))
     vmax = max(v for _, _, v, _ in cells) or 1.0
     cw, ch, left, top = 30, 26, 150, 50
     w, h = max(left + cw * len(elements) + 20, _W), top + ch * len(rows) + 46
-    body = []
-    for c, el in enumerate(elements):
-        body.append(f'<text x="{left + cw * c + cw / 2:.0f}" y="{top - 8}" text-anchor="middle" font-size="12">{_e(el)}</text>')
+    body = [el("title", None, title), _text(10, 18, title, 14, **{"font-weight": 600})]
+    for c, element in enumerate(elements):
+        body.append(_text(left + cw * c + cw / 2, top - 8, element, 12, "middle"))
     for r, (model, _, _) in enumerate(rows):
-        body.append(f'<text x="{left - 6}" y="{top + ch * r + ch / 2 + 4:.0f}" text-anchor="end" font-size="12">'
-                    f"{_e(model[:22])}</text>")
+        body.append(_text(left - 6, top + ch * r + ch / 2 + 4, str(model)[:22], 12, "end"))
     for r, c, v, n in cells:
         f = v / vmax  # white -> dark red
         colour = f"rgb({255 - int(80 * f)},{int(255 * (1 - f) * 0.9 + 20)},{int(255 * (1 - f) * 0.9 + 20)})"
-        body.append(f'<rect class="cell" x="{left + cw * c}" y="{top + ch * r}" width="{cw - 1}" height="{ch - 1}" '
-                    f'fill="{colour}" data-element="{_e(elements[c])}" data-model="{_e(rows[r][0])}" '
-                    f'data-mae="{v:.6g}" data-n="{n}"><title>{_e(rows[r][0])}, {elements[c]}: MAE {v:.3f} {unit} '
-                    f"(n = {n})</title></rect>")
-    body.append(f'<text x="10" y="{h - 14}" font-size="12">MAE of the items with the element '
-                f"(max {vmax:.3f} {_e(unit)}; hover: n)</text>")
-    return (f'<svg class="plot heatmap" viewBox="0 0 {w} {h}" width="{w}" height="{h}" role="img" '
-            f'xmlns="http://www.w3.org/2000/svg" data-elements="{len(elements)}"><title>{_e(title)}</title>'
-            f'<text x="10" y="18" font-size="14" font-weight="600">{_e(title)}</text>{"".join(body)}</svg>')
+        body.append(el("rect", {"class": "cell", "x": left + cw * c, "y": top + ch * r, "width": cw - 1,
+                                "height": ch - 1, "fill": colour, "data-element": elements[c],
+                                "data-model": rows[r][0], "data-mae": f"{v:.6g}", "data-n": n},
+                       el("title", None, f"{rows[r][0]}, {elements[c]}: MAE {v:.3f} {unit} (n = {n})")))
+    body.append(_text(10, h - 14, f"MAE of the items with the element (max {vmax:.3f} {unit}; hover: n)", 12))
+    return el("svg", {"class": "plot heatmap", "viewBox": f"0 0 {w} {h}", "width": w, "height": h, "role": "img",
+                      "xmlns": _SVG_NS, "data-elements": len(elements)}, *body)
 
 
-def profile_viewer(task_slug: str, unit: str) -> str:
+def profile_viewer(task_slug: str, unit: str) -> Markup:
     """Controls and an empty SVG that :data:`PAGE_JS` fills with the chosen hop's energy profiles."""
-    return (f'<div class="profile-viewer" data-task="{_e(task_slug)}"><div class="pv-controls">'
-            f'<strong>Energy profile per hop</strong> <label>model <select class="pv-model" '
-            f'onchange="drawProfile(\'{_e(task_slug)}\')"></select></label> <label>hop <select class="pv-hop" '
-            f'onchange="drawProfile(\'{_e(task_slug)}\')"></select></label></div>'
-            f'<svg class="plot profile" viewBox="0 0 {_W} {_H}" width="{_W}" height="{_H}" '
-            f'xmlns="http://www.w3.org/2000/svg" data-unit="{_e(unit)}"></svg></div>')
+    return el("div", {"class": "profile-viewer", "data-task": task_slug},
+              el("div", {"class": "pv-controls"}, el("strong", None, "Energy profile per hop"), " ",
+                 el("label", None, "model ", el("select", {"class": "pv-model"})), " ",
+                 el("label", None, "hop ", el("select", {"class": "pv-hop"}))),
+              el("svg", {"class": "plot profile", "viewBox": f"0 0 {_W} {_H}", "width": _W, "height": _H,
+                         "xmlns": _SVG_NS, "data-unit": unit}))
 
 
-def filter_controls(task_slug: str, subsets: Sequence[str]) -> str:
+def filter_controls(task_slug: str, subsets: Sequence[str]) -> Markup:
     """A text filter on the model name, a subset choice and row-kind switches for one task's table."""
-    opts = "".join(f'<option value="{_e(s)}">{_e(s)}</option>' for s in subsets)
-    return (f'<div class="filters" data-task="{_e(task_slug)}"><label>model <input type="search" class="f-text" '
-            f'placeholder="filter by name" oninput="filterTable(\'{_e(task_slug)}\')"></label> '
-            f'<label>subset <select class="f-subset" onchange="filterTable(\'{_e(task_slug)}\')">'
-            f'<option value="">any</option>{opts}</select></label> '
-            f'<label><input type="checkbox" class="f-reference" checked onchange="filterTable(\'{_e(task_slug)}\')">'
-            f" paper rows</label> <label><input type=\"checkbox\" class=\"f-sample\" checked "
-            f"onchange=\"filterTable('{_e(task_slug)}')\"> sample-scored rows</label> "
-            f'<span class="f-count"></span></div>')
+    options = [el("option", {"value": ""}, "any")] + [el("option", {"value": s}, s) for s in subsets]
+    return el("div", {"class": "filters", "data-task": task_slug},
+              el("label", None, "model ", el("input", {"type": "search", "class": "f-text",
+                                                       "placeholder": "filter by name"})), " ",
+              el("label", None, "subset ", el("select", {"class": "f-subset"}, *options)), " ",
+              el("label", None, el("input", {"type": "checkbox", "class": "f-reference", "checked": True}),
+                 " paper rows"), " ",
+              el("label", None, el("input", {"type": "checkbox", "class": "f-sample", "checked": True}),
+                 " sample-scored rows"), " ",
+              el("span", {"class": "f-count"}))
 
 
-def json_block(data: Any) -> str:
-    """``data`` as a JSON ``<script>`` block (``</`` escaped so the text cannot close the tag)."""
-    text = dumps_json(data).replace("</", "<\\/")
-    return f'<script type="application/json" id="litraj-data">{text}</script>'
+#: what JSON inside a <script> element must not contain raw: "<" (</script>, <!--), ">" and "&"
+#: (HTML), and U+2028/U+2029 (line terminators in older JavaScript parsers)
+_JSON_ESCAPES = {"<": "\\u003c", ">": "\\u003e", "&": "\\u0026", "\u2028": "\\u2028", "\u2029": "\\u2029"}
+
+
+def json_text(data: Any) -> str:
+    """``data`` as JSON safe to place inside a ``<script>`` element.
+
+    The characters of :data:`_JSON_ESCAPES` can only occur inside JSON strings, where their
+    ``\\uXXXX`` escapes mean the same to ``JSON.parse``.
+    """
+    text = dumps_json(data)
+    return re.sub("[<>&\u2028\u2029]", lambda m: _JSON_ESCAPES[m.group(0)], text)
+
+
+def json_block(data: Any) -> Markup:
+    """``data`` as a JSON ``<script type="application/json">`` block (see :func:`json_text`)."""
+    return Markup('<script type="application/json" id="litraj-data">') + Markup(json_text(data)) + Markup("</script>")
 
 
 PAGE_CSS = """
@@ -303,9 +368,23 @@ function drawProfile(slug){
     svg.appendChild(svgEl('text',{x:M+8,y:48+18*k,'font-size':13,fill:s[2],'class':'metric'},s[0]+': barrier '+b.toFixed(3)));
   });
 }
+function wire(){
+  // every handler is attached here: the page has no inline on* attributes (its CSP would block them)
+  Array.prototype.forEach.call(document.querySelectorAll('table.board th'),function(th){
+    th.addEventListener('click',function(){sortTable(th);});});
+  Array.prototype.forEach.call(document.querySelectorAll('.filters'),function(b){
+    var slug=b.getAttribute('data-task'), run=function(){filterTable(slug);};
+    b.querySelector('.f-text').addEventListener('input',run);
+    ['.f-subset','.f-reference','.f-sample'].forEach(function(s){b.querySelector(s).addEventListener('change',run);});
+    run();});
+  Array.prototype.forEach.call(document.querySelectorAll('.profile-viewer'),function(b){
+    var slug=b.getAttribute('data-task'), draw=function(){drawProfile(slug);};
+    b.querySelector('.pv-model').addEventListener('change',draw);
+    b.querySelector('.pv-hop').addEventListener('change',draw);});
+}
 document.addEventListener('DOMContentLoaded',function(){
   Object.keys(litrajData().tasks).forEach(initProfiles);
-  Array.prototype.forEach.call(document.querySelectorAll('.filters'),function(b){filterTable(b.getAttribute('data-task'));});
+  wire();
   document.body.setAttribute('data-ready','1');
 });
 """

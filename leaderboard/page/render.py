@@ -2,30 +2,46 @@
 
 The HTML page is one self-contained ``index.html`` (inline CSS and a few lines of inline JS
 for sorting) plus PNG plots in ``plots/``; it works when opened from the file system.
+
+Everything on the page that a record carries (model names, card fields, chemsys, task notes)
+was written by someone else, so the page is escaped by construction:
+
+* the HTML is one Jinja2 template with autoescape on: every ``{{ value }}`` is escaped unless it
+  is :class:`markupsafe.Markup` made by :func:`~litraj_data.leaderboard.page.figures.el` (which
+  escapes what it wraps);
+* the SVG figures are built only through ``el`` (:mod:`~litraj_data.leaderboard.page.figures`);
+* the embedded JSON writes ``<``, ``>``, ``&``, U+2028 and U+2029 as ``\\uXXXX`` escapes;
+* links are written only for ``http``/``https`` URLs (a ``javascript:`` URL stays text);
+* a Content-Security-Policy ``<meta>`` allows the page's own inline script and style by their
+  sha256 hashes and nothing else: no other script, no inline handler, no ``javascript:`` URL,
+  no remote fetch. The page still works from ``file://``.
 """
 from __future__ import annotations
 
-import html
+import base64
+import hashlib
 import os
 import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from jinja2 import Environment, StrictUndefined
+from markupsafe import Markup
 
 from litraj_data.io import atomic_write_text, dumps_json
 from litraj_data.registry import citation_bibtex
 from litraj_data.leaderboard.scoring.board import build_board, model_label
 from litraj_data.leaderboard.scoring.modelcard import runtime_of
-from litraj_data.leaderboard.page.figures import (COLOURS, PAGE_CSS, PAGE_JS, filter_controls, heatmap_svg, json_block,
-                                                  parity_svg, pareto_svg, profile_viewer, violin_svg)
+from litraj_data.leaderboard.page.figures import (COLOURS, PAGE_CSS, PAGE_JS, el, filter_controls, heatmap_svg,
+                                                  json_block, parity_svg, pareto_svg, profile_viewer, violin_svg)
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI, REPORTED_NOTE
 from litraj_data.leaderboard.scoring.score import SAMPLE_LABEL
 from litraj_data.leaderboard.scoring.tasks import get_task
 from litraj_data.leaderboard.scoring.report import _columns, _fmt, _source, json_document, markdown_board, markdown_table
 
 __all__ = ["markdown_table", "markdown_board", "json_document", "plot_record", "render_html",
-           "write_text_atomic"]  # the first three re-exported from scoring.report
+           "write_text_atomic", "content_security_policy", "safe_url"]  # the first three re-exported from scoring.report
 
 #: figure size (inches) and resolution of the PNG plots
 FIGSIZE = (6.4, 6.0)
@@ -69,8 +85,14 @@ def plot_record(record: dict[str, Any], out_dir: str | os.PathLike) -> dict[str,
     if tm is not None and "with TM" in task.subsets:
         flags = np.array([bool(v) for v in tm])
         groups = [("w/o TM", ~flags), ("with TM", flags)]
-    label = model_label(record)
-    stem = _slug(f"{task.id}_{label}")
+    # a file name from a model name: safe characters, bounded length (names are anyone's text),
+    # and a short hash so that two long names with the same start do not overwrite each other
+    full = f"{task.id}_{model_label(record)}"
+    stem = _slug(full)
+    if len(stem) > 80:
+        stem = f"{stem[:80]}_{hashlib.sha256(full.encode('utf-8', 'surrogatepass')).hexdigest()[:10]}"
+    # matplotlib reads "$...$" as mathtext: a model name is plain text (a bad formula would crash savefig)
+    label = model_label(record).replace("$", r"\$")
     unit = task.unit
 
     # large enough to read in a paper or on a slide, with the numbers that matter written on them
@@ -143,13 +165,86 @@ tr.reference{color:#555;font-style:italic}tr.submission{font-weight:600}
 .plots img{max-width:24em;margin-right:1em}pre{background:#f6f6f6;padding:0.6em;overflow-x:auto}
 """
 
+#: the page's one inline script and one inline style (hashed into the Content-Security-Policy)
+SCRIPT = _JS + PAGE_JS
+STYLE = _CSS + PAGE_CSS
 
-def _cell(value: Any) -> str:
+_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta http-equiv="Content-Security-Policy" content="{{ csp }}">
+<meta name="referrer" content="no-referrer">
+<title>{{ title }}</title>
+<style>{{ style }}</style>
+<script>{{ script }}</script>
+</head><body>
+<h1>{{ title }}</h1>
+<p>Tasks of the LiTraj benchmark. Bold rows are submissions scored by litraj-data; italic rows are the paper's \
+published numbers, <em>{{ reported_note }}</em>; rows tagged <em>{{ sample_label }}</em> were scored on the embedded \
+sample, not the task's split. Click a column header to sort; filter with the controls above each table.</p>
+<p>{% for t in tasks %}{% if not loop.first %} · {% endif %}<a href="#{{ t.slug }}">{{ t.id }}</a>{% endfor %}</p>
+{% for t in tasks %}
+<section id="{{ t.slug }}"><h2>{{ t.id }}</h2>
+<p>{{ t.description }}. Dataset {{ t.dataset }} {{ t.version }}, {% if t.sample_only %}<strong>embedded \
+{{ sample_label }}</strong>, not the {{ t.split }} split{% else %}{{ t.split }} split{% endif %}, unit {{ t.unit }}.</p>
+{{ t.filters }}
+<table class="board" data-task="{{ t.id }}" data-slug="{{ t.slug }}"><thead><tr>
+{%- for h in t.head %}<th>{{ h }}</th>{% endfor %}</tr></thead><tbody>
+{%- for row in t.rows %}<tr class="{{ row.classes }}" data-model="{{ row.model }}" data-subset="{{ row.subset }}">
+{%- for c in row.cells %}<td data-v="{{ c[0] }}">{{ c[1] }}</td>{% endfor %}</tr>{% endfor %}</tbody></table>
+{% if t.notes %}<ul>{% for n in t.notes %}<li>{{ n }}</li>{% endfor %}</ul>{% endif %}
+{{ t.figures }}
+{% for s in t.submissions %}<h3>{{ s.label }}</h3>
+{% if s.plots %}<details class="plots"><summary>PNG figures</summary>
+{%- for kind, src in s.plots %}<img alt="{{ kind }} plot of {{ s.label }}" src="{{ src }}">{% endfor %}</details>{% endif %}
+<dl class="card">{% for k, v in s.card %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}</dl>
+<details><summary>model metadata</summary><pre>{{ s.raw }}</pre></details>
+{% endfor %}</section>
+{% endfor %}
+<h2>Citation</h2><p>{{ citation }} <a href="https://doi.org/{{ doi }}">doi:{{ doi }}</a></p><pre>{{ bibtex }}</pre>
+{{ data_block }}
+</body></html>
+"""
+
+_ENV = Environment(autoescape=True, undefined=StrictUndefined, keep_trailing_newline=True)
+_TEMPLATE = _ENV.from_string(_PAGE)
+
+
+def _sha256(text: str) -> str:
+    return "sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii")
+
+
+def content_security_policy() -> str:
+    """The page's CSP: its own inline script and style (by hash), same-folder images, nothing else.
+
+    ``default-src 'none'`` forbids every fetch not listed; no ``'unsafe-inline'``, so an injected
+    ``<script>``, an ``on*`` attribute or a ``javascript:`` URL would not run even if one got past
+    the escaping. ``'self'`` images are the PNG plots beside ``index.html`` (also from ``file://``).
+    """
+    return (f"default-src 'none'; script-src '{_sha256(SCRIPT)}'; style-src '{_sha256(STYLE)}'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'none'; object-src 'none'")
+
+
+def safe_url(url: Any) -> str | None:
+    """``url`` when it is an ``http(s)://`` URL (a link may be written), else ``None`` (shown as text)."""
+    if not isinstance(url, str):
+        return None
+    u = url.strip()
+    return u if re.match(r"^https?://[^\s\"'<>`]+$", u, flags=re.IGNORECASE) else None
+
+
+def _link(url: Any, text: Any = None) -> Markup:
+    href = safe_url(url)
+    label = url if text is None else text
+    return el("a", {"href": href}, label) if href else el("span", None, str(label))
+
+
+def _cell(value: Any) -> tuple[str, str]:
     sort_value = "" if value is None else (f"{value:.10g}" if isinstance(value, float) else str(value))
-    return f'<td data-v="{html.escape(sort_value)}">{html.escape(_fmt(value))}</td>'
+    return sort_value, _fmt(value)
 
 
-def _html_table(task_id: str, rows: list[dict[str, Any]]) -> str:
+def _table(task_id: str, rows: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
+    """Header and rows (cells as ``(sort value, text)``) of one task's table."""
     cols = _columns(task_id)
     task = get_task(task_id)
     screen = task.kind != "efs" and task.screening_threshold is not None
@@ -157,75 +252,75 @@ def _html_table(task_id: str, rows: list[dict[str, Any]]) -> str:
     head = ["Model", "Subset", *[c[1] for c in cols], "95% CI of MAE"]
     head += [f"precision{thr}", "recall", "ROC-AUC"] if screen else []
     head += ["n", "Source"]
-    out = [f'<table class="board" data-task="{html.escape(task_id)}" data-slug="{_slug(task_id)}"><thead><tr>']
-    out += [f'<th onclick="sortTable(this)">{html.escape(h)}</th>' for h in head]
-    out.append("</tr></thead><tbody>")
+    out = []
     for row in rows:
         ci = (row.get("ci95") or {}).get("mae")
-        ci_text = f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else None
-        classes = row["kind"] + (" sample" if row.get("sample") else "")
-        out.append(f'<tr class="{classes}" data-model="{html.escape(str(row["model"]))}" '
-                   f'data-subset="{html.escape(str(row["subset"]))}">')
-        out.append(_cell(row["model"]) + _cell(row["subset"]))
-        out += [_cell(row.get(k)) for k, _ in cols]
-        out.append(f'<td data-v="{ci[0] if ci else ""}">{html.escape(ci_text or "–")}</td>')
+        cells = [_cell(row["model"]), _cell(row["subset"]), *[_cell(row.get(k)) for k, _ in cols],
+                 (str(ci[0]) if ci else "", f"{ci[0]:.3f}–{ci[1]:.3f}" if ci else "–")]
         if screen:
             sc = row.get("screening") or {}
-            out += [_cell(sc.get(k)) for k in ("precision", "recall", "roc_auc")]
-        out.append(_cell(row.get("n")) + _cell(_source(row)))
-        out.append("</tr>")
-    out.append("</tbody></table>")
-    return "".join(out)
+            cells += [_cell(sc.get(k)) for k in ("precision", "recall", "roc_auc")]
+        cells += [_cell(row.get("n")), _cell(_source(row))]
+        out.append({"classes": row["kind"] + (" sample" if row.get("sample") else ""), "model": str(row["model"]),
+                    "subset": str(row["subset"]), "cells": cells})
+    return head, out
 
 
-def _card_html(meta: dict[str, Any], task_id: str) -> str:
-    """The model card (or legacy metadata) of one submission as a definition list."""
+def _yes(flag: Any) -> str:
+    return "yes" if flag is True else "no"
+
+
+def _training_text(td: dict[str, Any]) -> str:
+    """What the card says about LiTraj data: trained from scratch, fine-tuned, or neither."""
+    datasets = ", ".join(str(d) for d in td.get("datasets") or [])
+    if td.get("fine_tuned_on_litraj") and td.get("from_scratch"):
+        litraj = "trained on LiTraj from scratch"
+    else:
+        litraj = f"fine-tuned on LiTraj: {_yes(td.get('fine_tuned_on_litraj'))}"
+    return f"{datasets}; {litraj}; LiTraj test data seen: {_yes(td.get('litraj_test_data_seen'))}"
+
+
+def _card_items(meta: dict[str, Any], task_id: str) -> list[tuple[str, Any]]:
+    """The model card (or legacy metadata) of one submission: (term, text or Markup) pairs."""
     card = meta.get("card")
-    items: list[tuple[str, str]] = []
+    items: list[tuple[str, Any]] = []
     if card:
         authors = []
         for a in card["authors"]:
-            name = html.escape(a["name"])
-            if a.get("orcid"):
-                name += f' (<a href="https://orcid.org/{html.escape(a["orcid"])}">ORCID {html.escape(a["orcid"])}</a>)'
-            authors.append(name)
-        items.append(("authors", ", ".join(authors)))
+            orcid = a.get("orcid")
+            authors.append(Markup("").join([el("span", None, a["name"])] + (
+                [" (", el("a", {"href": f"https://orcid.org/{orcid}"}, f"ORCID {orcid}"), ")"] if orcid else [])))
+        items.append(("authors", Markup(", ").join(authors)))
         if card.get("repo"):
-            items.append(("repository", f'<a href="{html.escape(card["repo"])}">{html.escape(card["repo"])}</a>'))
+            items.append(("repository", _link(card["repo"])))
         if card.get("paper_doi"):
-            doi = html.escape(card["paper_doi"])
-            items.append(("paper", f'<a href="https://doi.org/{doi}">doi:{doi}</a>'))
+            doi = card["paper_doi"]
+            items.append(("paper", _link(f"https://doi.org/{doi}", f"doi:{doi}")))
         ck = card.get("checkpoint")
         items.append(("checkpoint", "none (trained in place)" if not ck else
-                      f'<a href="{html.escape(ck["url"])}">{html.escape(ck["url"])}</a> sha256 '
-                      f'<code>{html.escape(ck["sha256"])}</code>'))
+                      Markup("").join([_link(ck["url"]), " sha256 ", el("code", None, ck["sha256"])])))
         lic = card["license"]
-        items.append(("licence", html.escape(f"code {lic['code']}" + (f", checkpoint {lic['checkpoint']}"
-                                                                      if lic.get("checkpoint") else ""))))
+        items.append(("licence", f"code {lic['code']}" + (f", checkpoint {lic['checkpoint']}"
+                                                           if lic.get("checkpoint") else "")))
         env = card["environment"]
-        items.append(("environment", html.escape(f"Python {env['python']}; " + ", ".join(
-            f"{k}=={v}" for k, v in env["packages"].items()))))
-        td = card["training_data"]
-        items.append(("training data", html.escape(", ".join(td["datasets"]) + f"; fine-tuned on LiTraj: "
-                                                   f"{'yes' if td['fine_tuned_on_litraj'] else 'no'}; LiTraj test "
-                                                   f"data seen: {'yes' if td['litraj_test_data_seen'] else 'no'}")))
-        items.append(("parameters", "–" if card.get("n_parameters") is None else f"{card['n_parameters']:,}"))
+        items.append(("environment", f"Python {env['python']}; " + ", ".join(
+            f"{k}=={v}" for k, v in env["packages"].items())))
+        items.append(("training data", _training_text(card["training_data"])))
+        n = card.get("n_parameters")
+        items.append(("parameters", "–" if not isinstance(n, int) else f"{n:,}"))
     else:
         items.append(("model card", "legacy metadata (no ORCID, checkpoint, licence or pinned environment stated)"))
     wall, hardware = runtime_of(meta, task_id)
     if wall is not None:
-        items.append(("wall time", html.escape(f"{wall:.0f} s on {hardware or 'unstated hardware'}")))
-    dl = "".join(f"<dt>{k}</dt><dd>{v}</dd>" for k, v in items)
-    raw = {k: v for k, v in meta.items() if k not in ("card_missing",)}
-    return (f'<dl class="card">{dl}</dl><details><summary>model metadata</summary><pre>'
-            + html.escape(dumps_json(raw, indent=2)) + "</pre></details>")
+        items.append(("wall time", f"{wall:.0f} s on {hardware or 'unstated hardware'}"))
+    return items
 
 
-def _figures(task: Any, recs: list[dict[str, Any]]) -> tuple[str, dict[str, Any] | None]:
+def _figures(task: Any, recs: list[dict[str, Any]]) -> tuple[Markup, dict[str, Any] | None]:
     """Inline SVG figures of one task's records and the profile data of its viewer."""
     recs = [r for r in recs if r.get("items") and r["items"].get("y")]
     if not recs:
-        return "", None
+        return Markup(""), None
     figs, groups, pareto, heat = [], [], [], []
     for j, rec in enumerate(recs):
         label = model_label(rec)
@@ -255,7 +350,7 @@ def _figures(task: Any, recs: list[dict[str, Any]]) -> tuple[str, dict[str, Any]
         if models:
             data = {"models": models}
             figs.append(profile_viewer(_slug(task.id), task.unit))
-    return '<div class="figs">' + "".join(figs) + "</div>", data
+    return el("div", {"class": "figs"}, *figs), data
 
 
 def render_html(records: list[dict[str, Any]], out_dir: str | os.PathLike, *,
@@ -265,7 +360,9 @@ def render_html(records: list[dict[str, Any]], out_dir: str | os.PathLike, *,
     The page is offline and self-contained: tables sortable (click a header) and filterable
     (model name, subset, paper rows, sample-scored rows), inline SVG parity and error-violin
     plots, a runtime-vs-MAE Pareto plot (wall times from the model cards), a per-element error
-    heatmap and, for NEB tasks, a per-hop energy-profile viewer (prediction vs DFT).
+    heatmap and, for NEB tasks, a per-hop energy-profile viewer (prediction vs DFT). It is
+    rendered from a Jinja2 template with autoescape and carries a Content-Security-Policy (see
+    the module docstring).
 
     Parameters
     ----------
@@ -285,46 +382,35 @@ def render_html(records: list[dict[str, Any]], out_dir: str | os.PathLike, *,
     """
     out_dir = Path(out_dir)
     board = build_board(records, tasks=tasks)
-    body = [f"<h1>{html.escape(title)}</h1>",
-            "<p>Tasks of the LiTraj benchmark. Bold rows are submissions scored by litraj-data; "
-            f"italic rows are the paper's published numbers, <em>{REPORTED_NOTE}</em>; rows tagged "
-            f"<em>{SAMPLE_LABEL}</em> were scored on the embedded sample, not the task's split. "
-            "Click a column header to sort; filter with the controls above each table.</p>"]
-    nav = " · ".join(f'<a href="#{_slug(t)}">{html.escape(t)}</a>' for t in board)
-    body.append(f"<p>{nav}</p>")
     page_data: dict[str, Any] = {"tasks": {}}
+    sections = []
     for task_id, entry in board.items():
         task = entry["task"]
         slug = _slug(task_id)
-        data_text = f"{html.escape(task.split)} split"
-        if entry["records"] and all(r.get("sample") for r in entry["records"]):
-            data_text = f"<strong>embedded {SAMPLE_LABEL}</strong>, not the {html.escape(task.split)} split"
-        body.append(f'<section id="{slug}"><h2>{html.escape(task_id)}</h2>')
-        body.append(f"<p>{html.escape(task.description.rstrip('.'))}. Dataset {html.escape(task.dataset)} "
-                    f"{html.escape(task.version)}, {data_text}, unit {html.escape(task.unit)}.</p>")
-        body.append(filter_controls(slug, task.subsets))
-        body.append(_html_table(task_id, entry["rows"]))
-        if entry["notes"]:
-            body.append("<ul>" + "".join(f"<li>{html.escape(n)}</li>" for n in entry["notes"]) + "</ul>")
-        figs, data = _figures(task, entry["records"])
-        body.append(figs)
+        head, rows = _table(task_id, entry["rows"])
+        figures, data = _figures(task, entry["records"])
         if data:
             page_data["tasks"][slug] = data
+        subs = []
         for rec in entry["records"]:
             label = model_label(rec)
-            body.append(f"<h3>{html.escape(label)}</h3>")
+            pngs = []
             if plots and rec.get("items"):
-                paths = plot_record(rec, out_dir / "plots")
-                imgs = "".join(f'<img alt="{k} plot of {html.escape(label)}" src="plots/{Path(p).name}">'
-                               for k, p in paths.items())
-                body.append(f'<details class="plots"><summary>PNG figures</summary>{imgs}</details>')
-            body.append(_card_html(rec.get("model") or {}, task.id))
-        body.append("</section>")
-    body.append(f"<h2>Citation</h2><p>{html.escape(CITATION)} "
-                f'<a href="https://doi.org/{DOI}">doi:{DOI}</a></p><pre>{html.escape(citation_bibtex())}</pre>')
-    page = (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-            f"<style>{_CSS}{PAGE_CSS}</style><script>{_JS}{PAGE_JS}</script></head><body>{''.join(body)}"
-            f"{json_block(page_data)}</body></html>\n")
+                pngs = [(k, f"plots/{Path(p).name}") for k, p in plot_record(rec, out_dir / "plots").items()]
+            meta = rec.get("model") or {}
+            raw = {k: v for k, v in meta.items() if k not in ("card_missing",)}
+            subs.append({"label": label, "plots": pngs, "card": _card_items(meta, task.id),
+                         "raw": dumps_json(raw, indent=2)})
+        sections.append({
+            "id": task_id, "slug": slug, "description": task.description.rstrip("."), "dataset": task.dataset,
+            "version": task.version, "split": task.split, "unit": task.unit,
+            "sample_only": bool(entry["records"]) and all(r.get("sample") for r in entry["records"]),
+            "filters": filter_controls(slug, task.subsets), "head": head, "rows": rows,
+            "notes": list(entry["notes"]), "figures": figures, "submissions": subs})
+    page = _TEMPLATE.render(
+        csp=content_security_policy(), title=title, style=Markup(STYLE), script=Markup(SCRIPT),
+        reported_note=REPORTED_NOTE, sample_label=SAMPLE_LABEL, tasks=sections, citation=CITATION, doi=DOI,
+        bibtex=citation_bibtex(), data_block=json_block(page_data))
     index = out_dir / "index.html"
     write_text_atomic(index, page)
     return index

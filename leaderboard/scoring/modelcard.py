@@ -34,6 +34,7 @@ the legacy vocabulary (unknown key = error, too) and reports which card fields i
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import re
 from typing import Any, Mapping
 
@@ -42,7 +43,7 @@ from pydantic import Field, field_validator, model_validator
 from litraj_data.errors import RegistryError
 from litraj_data.registry.validation import Strict, validate_document
 
-__all__ = ["ModelCard", "LEGACY_FIELDS", "LEGACY_EXTRA_FIELDS", "CARD_ONLY_FIELDS", "is_card",
+__all__ = ["ModelCard", "LegacyMetadata", "LEGACY_FIELDS", "LEGACY_EXTRA_FIELDS", "CARD_ONLY_FIELDS", "is_card",
            "parse_metadata", "runtime_of", "orcid_ok"]
 
 #: the fields every legacy metadata YAML states (null where not applicable)
@@ -85,6 +86,14 @@ def _text(v: Any) -> Any:
         return str(v)
     if isinstance(v, (_dt.date, _dt.datetime)):
         return v.isoformat()
+    return v
+
+
+def _plain_number(v: Any) -> Any:
+    # true/false and text are not numbers here: pydantic would read True as 1 and "12" as 12.0,
+    # and a string that reached the page crashed `leaderboard render` (f"{wall:.0f}")
+    if isinstance(v, (bool, str)):
+        raise ValueError(f"{v!r} is not a number")
     return v
 
 
@@ -166,20 +175,31 @@ class Environment(Strict):
 
 
 class TrainingData(Strict):
-    """What the model was trained on; LiTraj data it saw is stated, test data separately."""
+    """What the model was trained on; LiTraj data it saw is stated, test data separately.
+
+    ``fine_tuned_on_litraj`` is true for every model that saw LiTraj training data (the tasks
+    that score all splits exclude them); ``from_scratch`` says that it was *trained* on LiTraj
+    from random weights rather than fine-tuned from a pretrained model (the page labels it so).
+    """
 
     datasets: list[str] = Field(min_length=1)
     fine_tuned_on_litraj: bool
     litraj_test_data_seen: bool
     litraj_splits_seen: list[str] = []
+    from_scratch: bool | None = None
 
 
 class TaskRun(Strict):
     """Hardware and wall time of the run that produced one task's predictions."""
 
     hardware: str
-    wall_time_s: float = Field(ge=0)
+    wall_time_s: float = Field(ge=0, allow_inf_nan=False)
     notes: str | None = None
+
+    @field_validator("wall_time_s", mode="before")
+    @classmethod
+    def _number(cls, v: Any) -> Any:
+        return _plain_number(v)
 
 
 class ModelCard(Strict):
@@ -205,6 +225,11 @@ class ModelCard(Strict):
     @classmethod
     def _texts(cls, v: Any) -> Any:
         return _text(v)
+
+    @field_validator("n_parameters", mode="before")
+    @classmethod
+    def _count(cls, v: Any) -> Any:
+        return _plain_number(v)
 
     @field_validator("repo")
     @classmethod
@@ -241,6 +266,47 @@ class ModelCard(Strict):
         if td.litraj_test_data_seen and not td.fine_tuned_on_litraj:
             raise ValueError("training_data: litraj_test_data_seen is true, so fine_tuned_on_litraj must be true")
         return self
+
+
+class LegacyMetadata(Strict):
+    """The types of the 8-field legacy metadata and its optional keys (see the module docstring).
+
+    Text fields take numbers and dates as text (YAML reads ``1.0`` and ``2025-05-01`` as
+    such); numbers must be finite, non-negative and not true/false. ``fine_tuned_on_litraj``
+    is left as given: a non-boolean is a ``metadata`` issue of the submission, named there.
+    """
+
+    model: str | None = None
+    name: str | None = None
+    model_version: str | None = None
+    authors: str | list[str] | None = None
+    url: str | None = None
+    training_data: str | None = None
+    fine_tuned_on_litraj: Any = None
+    hyperparameters: dict[str, Any] | None = None
+    date: str | None = None
+    dataset_version: str | None = None
+    task: str | None = None
+    split: str | None = None
+    weights: str | None = None
+    device: str | None = None
+    package: str | None = None
+    hardware: str | None = None
+    max_batch_atoms: int | None = Field(default=None, ge=1)
+    n_parameters: int | None = Field(default=None, ge=0)
+    wall_time_s: float | None = Field(default=None, ge=0, allow_inf_nan=False)
+    fine_tune: dict[str, Any] | None = None
+
+    @field_validator("model", "name", "model_version", "url", "training_data", "date", "dataset_version", "task",
+                     "split", "weights", "device", "package", "hardware", mode="before")
+    @classmethod
+    def _texts(cls, v: Any) -> Any:
+        return _text(v)
+
+    @field_validator("max_batch_atoms", "n_parameters", "wall_time_s", mode="before")
+    @classmethod
+    def _numbers(cls, v: Any) -> Any:
+        return _plain_number(v)
 
 
 def is_card(doc: Mapping[str, Any]) -> bool:
@@ -299,7 +365,8 @@ def parse_metadata(doc: Any, source: str) -> dict[str, Any]:
                  for k in unknown]
         raise RegistryError("; ".join(lines) + " (legacy metadata keys: " + ", ".join(LEGACY_FIELDS)
                             + "; a model card starts with model_name)")
-    meta = dict(doc)
+    legacy = validate_document(LegacyMetadata, dict(doc), source)
+    meta = {k: getattr(legacy, k) for k in doc}  # the keys given, their values typed
     if "model" not in meta and "name" in meta:
         meta["model"] = meta.pop("name")
     meta.update(card=None, card_missing=list(CARD_ONLY_FIELDS))
@@ -312,8 +379,21 @@ def runtime_of(meta: Mapping[str, Any] | None, task_id: str) -> tuple[float | No
         return None, None
     card = meta.get("card") or {}
     run = (card.get("tasks") or {}).get(task_id)
+    # records are JSON files a user may hand over (not only what `score` wrote): a wall time that
+    # is not a finite number is no wall time
     if run:
-        return float(run["wall_time_s"]), run.get("hardware")
+        return _finite_or_none(run.get("wall_time_s")), _text_or_none(run.get("hardware"))
     if meta.get("wall_time_s") is not None and meta.get("task") in (None, task_id):
-        return float(meta["wall_time_s"]), meta.get("hardware")
+        wall = _finite_or_none(meta["wall_time_s"])
+        return wall, _text_or_none(meta.get("hardware")) if wall is not None else None
     return None, None
+
+
+def _finite_or_none(v: Any) -> float | None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+        return None
+    return float(v)
+
+
+def _text_or_none(v: Any) -> str | None:
+    return v if isinstance(v, str) else None

@@ -115,6 +115,30 @@ def _read_table(path: Path) -> tuple[pd.DataFrame, str | None]:
     raise _reject("unreadable", f"{path}: predictions must be .csv or .parquet, got {suffix or 'no suffix'!r}")
 
 
+_BOOL_TEXT = frozenset({"true", "false", "yes", "no", "on", "off"})
+
+
+def _numbers(values: pd.Series, path: Path, what: str) -> np.ndarray:
+    """``values`` as floats (null -> NaN, a validation issue later); text, booleans and objects refused.
+
+    ``"True"`` is not a prediction: pandas reads a CSV column of True/False as booleans, and
+    ``pd.to_numeric`` would turn them into 1.0 and 0.0 without a word.
+    """
+    if pd.api.types.is_bool_dtype(values.dtype):
+        raise _reject("non_numeric", f"{path}: the {what} column holds true/false, not numbers")
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_complex_dtype(values.dtype):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    bad = [v for v in values if isinstance(v, (bool, np.bool_, bytes, list, tuple, dict, np.ndarray, complex))
+           or (isinstance(v, str) and v.strip().lower() in _BOOL_TEXT)]
+    out = pd.to_numeric(values.map(lambda v: v.strip() if isinstance(v, str) else v), errors="coerce")
+    text = values.notna() & out.isna()
+    if bad or text.any():
+        first = _first(bad) if bad else _first(values[text])
+        raise _reject("non_numeric", f"{path}: {len(bad) or int(text.sum())} {what} values are not numbers, "
+                      f"e.g. {first}")
+    return out.to_numpy(dtype=float, na_value=np.nan)
+
+
 def _prediction_column(df: pd.DataFrame, task: Task, path: Path) -> str:
     for name in ("prediction", task.short_target, task.target):
         if name in df.columns:
@@ -130,11 +154,7 @@ def _read_scalar(path: Path, task: Task) -> Submission:
                       f"columns found: {list(df.columns)}")
     col = _prediction_column(df, task, path)
     out = pd.DataFrame({task.id_column: df[task.id_column].astype(str),
-                        "prediction": pd.to_numeric(df[col], errors="coerce")})
-    bad_text = df[col].notna() & out["prediction"].isna()
-    if bad_text.any():
-        raise _reject("non_numeric", f"{path}: {int(bad_text.sum())} predictions are not numbers, e.g. "
-                      f"{_first(df.loc[bad_text, col])}")
+                        "prediction": _numbers(df[col], path, "prediction")})
     dup = out[task.id_column][out[task.id_column].duplicated()].unique().tolist()
     return Submission(task=task, path=str(path), predictions=out, duplicate_ids=dup, dataset_version=version)
 
@@ -172,7 +192,9 @@ def _read_bands_extxyz(paths: list[Path]) -> tuple[dict[str, Band], list[str]]:
     for p in paths:
         try:
             frames = read(p, ":")
-        except (ValueError, KeyError, IndexError, OSError) as exc:  # what ASE raises on malformed extxyz
+        # what ASE raises on malformed extxyz (a bad header, a short line, text where numbers go)
+        except (ValueError, KeyError, IndexError, OSError, TypeError, AttributeError, AssertionError,
+                StopIteration, RuntimeError) as exc:
             raise _reject("unreadable", f"cannot read band file {p}: {type(exc).__name__}: {exc}") from exc
         groups: dict[str, list[Any]] = {}
         for f in frames:
@@ -198,6 +220,10 @@ def _read_bands_parquet(path: Path) -> tuple[dict[str, Band], list[str], str | N
                       f"(needs {need}, optional numbers, converged)")
     bands: dict[str, Band] = {}
     dups: list[str] = []
+    images = _numbers(df["image"], path, "image")
+    if not np.isfinite(images).all() or (images != np.round(images)).any():
+        raise _reject("bad_band", f"{path}: the image column must hold whole numbers (0, 1, ...)")
+    df = df.assign(image=images.astype(np.int64), energy=_numbers(df["energy"], path, "energy"))
     for eid, group in df.groupby(df["edge_id"].astype(str), sort=False):
         group = group.sort_values("image")
         if group["image"].duplicated().any():
@@ -205,13 +231,20 @@ def _read_bands_parquet(path: Path) -> tuple[dict[str, Band], list[str], str | N
         try:
             pos = np.stack([np.stack(p).astype(float) if isinstance(p, (list, np.ndarray)) else p
                             for p in group["positions"]])
-        except ValueError as exc:
-            raise _reject("bad_band", f"{path}: band {eid}: images differ in atom count ({exc})",
-                          edge_id=eid) from exc
-        numbers = np.asarray(group["numbers"].iloc[0]) if "numbers" in group else None
+            if pos.ndim != 3 or pos.shape[-1] != 3:
+                raise ValueError(f"positions of shape {pos.shape}, expected (images, atoms, 3)")
+            pos = pos.astype(float)
+            numbers = np.asarray(group["numbers"].iloc[0]).astype(np.int64) if "numbers" in group else None
+        except (ValueError, TypeError, IndexError) as exc:  # ragged, null, text or nested wrongly
+            raise _reject("bad_band", f"{path}: band {eid}: positions/numbers are not numeric arrays of one "
+                          f"atom count ({type(exc).__name__}: {exc})", edge_id=eid) from None
         conv = None
         if "converged" in group and group["converged"].notna().any():
-            conv = bool(group["converged"].dropna().astype(bool).all())
+            flags = group["converged"].dropna()
+            if not pd.api.types.is_bool_dtype(flags.dtype) and not all(isinstance(v, (bool, np.bool_)) for v in flags):
+                raise _reject("bad_band", f"{path}: band {eid}: converged must be true or false, got "
+                              f"{_first(flags)}", edge_id=eid)
+            conv = bool(flags.astype(bool).all())
         bands[eid] = Band(positions=pos, energies=group["energy"].to_numpy(float), numbers=numbers,
                           converged=conv)
     return bands, dups, version
@@ -253,6 +286,7 @@ def _read_efs(path: Path, task: Task) -> Submission:
         raise _reject("missing_column", f"{path}: lacks columns {absent} (needs {need}, optional stress)")
     df = df.copy()
     df[task.id_column] = df[task.id_column].astype(str)
+    df["energy"] = _numbers(df["energy"], path, "energy")  # null -> NaN: a non_finite issue at validation
     dup = df[task.id_column][df[task.id_column].duplicated()].unique().tolist()
     keep = [task.id_column, "energy", "forces"] + (["stress"] if "stress" in df.columns else [])
     return Submission(task=task, path=str(path), predictions=df[keep], duplicate_ids=dup,

@@ -56,8 +56,15 @@ def environment(arch: str) -> dict[str, Any]:
 
 
 def model_card(*, arch: str, name: str, task: Any, n_parameters: int, hyperparameters: dict[str, Any],
-               wall_time_s: float, hardware: str, datasets: list[str], notes: str | None = None) -> dict[str, Any]:
-    """A complete model card for a model trained in place (no checkpoint URL)."""
+               wall_time_s: float, hardware: str, datasets: list[str], notes: str | None = None,
+               from_scratch: bool = True) -> dict[str, Any]:
+    """A complete model card for a model trained in place (no checkpoint URL).
+
+    ``from_scratch``: trained from random weights (the default), not fine-tuned from a previous
+    run (``--init-from``). Either way the model saw LiTraj training data, so
+    ``fine_tuned_on_litraj`` (the flag the all-splits tasks check) is true; the page shows
+    "trained on LiTraj from scratch" or "fine-tuned on LiTraj" from ``from_scratch``.
+    """
     return {
         "model_name": name, "model_version": _package_version,
         "date_added": _dt.date.today().isoformat(),
@@ -66,7 +73,7 @@ def model_card(*, arch: str, name: str, task: Any, n_parameters: int, hyperparam
         "license": {"code": _LICENSE[arch], "checkpoint": None},
         "environment": environment(arch),
         "training_data": {"datasets": datasets, "fine_tuned_on_litraj": True, "litraj_test_data_seen": False,
-                          "litraj_splits_seen": ["train", "val"]},
+                          "litraj_splits_seen": ["train", "val"], "from_scratch": bool(from_scratch)},
         "n_parameters": int(n_parameters), "hyperparameters": hyperparameters,
         "tasks": {task.id: {"hardware": hardware, "wall_time_s": round(float(wall_time_s), 2)}},
         "dataset_version": task.version, "notes": notes,

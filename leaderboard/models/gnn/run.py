@@ -232,7 +232,7 @@ def train_gnn(arch: str | None, task_id: str, out_dir: str | os.PathLike, *, epo
           "init_from": None if init_from is None else str(init_from)}
     datasets = [task.dataset] + ([] if prev is None else [d for d in prev.get("datasets", []) if d != task.dataset])
     card = model_card(arch=arch, name=name, task=task, n_parameters=n_params, hyperparameters=hp, wall_time_s=wall,
-                      hardware=hw, datasets=datasets,
+                      hardware=hw, datasets=datasets, from_scratch=prev is None,
                       notes=None if prev is None else f"fine-tuned from a {prev['arch']} run on {prev['task']}")
     card_path = out_dir / "model_card.yaml"
     atomic_write_text(card_path, yaml.safe_dump(card, sort_keys=False))
