@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -242,3 +243,72 @@ def test_any_member_listing_opens_or_is_refused_with_a_reason(tmp_path, names, m
         assert exc.reason != "bad_format"
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- calculator inputs
+
+
+def _p1_cif(path: Path, n: int, a: float = 4.03) -> Path:
+    rows = "\n".join(f"Li{i} Li {((i * 0.6180339) % 1):.6f} {((i * 0.4142135) % 1):.6f} {((i * 0.7320508) % 1):.6f} 1"
+                     for i in range(n))
+    path.write_text(f"data_x\n_cell_length_a {a}\n_cell_length_b {a}\n_cell_length_c {a}\n_cell_angle_alpha 90\n"
+                    "_cell_angle_beta 90\n_cell_angle_gamma 90\n_symmetry_space_group_name_H-M 'P 1'\n"
+                    "loop_\n_symmetry_equiv_pos_as_xyz\n'x, y, z'\n"
+                    "loop_\n_atom_site_label\n_atom_site_type_symbol\n_atom_site_fract_x\n_atom_site_fract_y\n"
+                    f"_atom_site_fract_z\n_atom_site_occupancy\n{rows}\n")
+    return path
+
+
+def test_check_structure_caps_and_reasons():
+    from ase import Atoms
+    from pymatgen.core import Lattice, Structure
+
+    from litraj_data.errors import StructureError
+    from litraj_data.structures import StructureLimits, check_structure, structure_limits
+
+    cases = [
+        (Atoms("LiF", positions=[[0, 0, 0], [1e11, 1e11, 1e11]], cell=[1e12] * 3, pbc=True), {}, "cell_too_large"),
+        (Atoms("Li" * 3000, positions=np.random.default_rng(0).random((3000, 3)) * 30, cell=[30] * 3, pbc=True), {},
+         "too_many_atoms"),
+        (Structure(Lattice.cubic(4.0), [{"Li": 0.5, "Na": 0.5}, "F"], [[0, 0, 0], [0.5, 0.5, 0.5]]), {}, "disordered"),
+        (Atoms("LiF", positions=[[0, 0, 0], [1, 1, 1]], cell=[[4, 0, 0], [4, 1e-5, 0], [0, 0, 4]], pbc=True), {},
+         "degenerate_cell"),
+        (Atoms("LiF", positions=[[0, 0, 0], [1, 1, 1]], cell=[[np.nan, 0, 0], [0, 4, 0], [0, 0, 4]], pbc=True), {},
+         "degenerate_cell"),
+        (Atoms(), {}, "no_atoms"),
+        (Atoms("LiF", positions=[[0, 0, 0], [1, 1, 1]], cell=[30] * 3, pbc=True), {"resolution": 0.01},
+         "grid_too_large"),
+    ]
+    for structure, kwargs, reason in cases:
+        with pytest.raises(StructureError) as exc:
+            check_structure(structure, "s", **kwargs)
+        assert exc.value.reason == reason, (reason, str(exc.value))
+    fine = Atoms("LiF", positions=[[0, 0, 0], [2, 2, 2]], cell=[4] * 3, pbc=True)
+    check_structure(fine, resolution=0.2)
+    with structure_limits(max_atoms=1):
+        with pytest.raises(StructureError, match="--max-atoms"):
+            check_structure(fine)
+    with structure_limits(max_grid_points=10**12):
+        check_structure(cases[-1][0], resolution=0.01)  # raised cap: accepted
+    check_structure(cases[1][0], limits=StructureLimits(max_atoms=5000))
+
+
+def test_cli_calculators_refuse_hostile_structures_without_traceback(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from pymatgen.core import Lattice, Structure
+
+    Structure(Lattice.cubic(1e12), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(tmp_path / "huge.cif"))
+    Structure(Lattice.cubic(4.0), [{"Li": 0.5, "Na": 0.5}, "F"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(
+        filename=str(tmp_path / "disordered.cif"))
+    _p1_cif(tmp_path / "big.cif", 10_000)  # pymatgen would parse this for minutes
+    files = [str(tmp_path / n) for n in ("huge.cif", "disordered.cif", "big.cif")]
+    expected = {"huge.cif": "cell_too_large", "disordered.cif": "disordered", "big.cif": "too_many_atoms"}
+    for command in ("features", "bvel"):
+        proc = subprocess.run([sys.executable, "-m", "litraj_data.cli.main", command, *files, "--json"],
+                              capture_output=True, text=True, timeout=300)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr[-2000:]
+        records = json.loads(proc.stdout)["records"]
+        assert {Path(r["file"]).name: r["reason"] for r in records} == expected
