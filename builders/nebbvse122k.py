@@ -4,8 +4,9 @@ Per structure (in local processes, checkpointed and resumable through
 :func:`structure_jobs.run_structure_jobs`): the percolating Li hop graph, its
 symmetry-inequivalent hops and one BVSE-NEB per hop (paper protocol by default, see
 :mod:`litraj_data.leaderboard.reference.hops`). One row per hop: ``edge_id``, ``material_id``,
-``chemsys``, ``em`` (max - min of the final profile), ``converged``, ``neb_steps`` and the
-centroid supercell (supercell with a dummy ``X`` at the hop midpoint, last atom).
+``chemsys``, ``em`` (max - min of the final profile), ``converged``, ``neb_steps``,
+``em_upper_bound`` (the band never left a symmetric or already-converged straight start) and
+the centroid supercell (supercell with a dummy ``X`` at the hop midpoint, last atom).
 
 Failures go to ``failures.csv`` (``material_id, edge_id, reason, message``): whole structures
 (``no_mobile_ion``, ``no_percolating_hop``, ``overlapping_atoms``, ``oxidation_states``,
@@ -78,7 +79,9 @@ def _hops_job(settings: dict[str, Any], name: str, structure: Any) -> dict[str, 
                        stationary_start=r.stationary_start, symmetric_start=r.symmetric_start,
                        upper_bound=r.upper_bound, symmetry_broken=r.symmetry_broken,
                        em_straight=r.straight_barrier,
-                       symmetry_elements=(r.extras.get("path_symmetry") or {}).get("elements", []))
+                       # the elements only where they force the perpendicular force to zero
+                       symmetry_elements=((r.extras.get("path_symmetry") or {}).get("elements", [])
+                                          if r.symmetric_start else []))
             if settings["keep_bands"]:
                 rec.update(band_positions=r.positions.tolist(), band_energies=r.energies.tolist())
         except LitrajError as exc:
@@ -106,7 +109,8 @@ def hop_failures(records: list[dict[str, Any]]) -> list[dict[str, str]]:
             # (there stationary_start, the force test, is all there is)
             flagged = h.get("upper_bound", h.get("stationary_start"))
             if flagged:
-                elements = ", ".join(h.get("symmetry_elements") or []) or "no symmetry element found"
+                elements = (", ".join(h.get("symmetry_elements") or [])
+                            or "converged before its first step; no symmetry element forces it")
                 rows.append({"material_id": rec["material_id"], "edge_id": h["edge_id"],
                              "reason": "upper_bound",
                              "message": f"the band never left its straight start ({h['neb_steps']} steps; "
@@ -200,7 +204,10 @@ def build_nebbvse122k(
                                         "band_energies": stored(h["band_energies"], ENERGY_DECIMALS).tolist()})
                 yield {"edge_id": h["edge_id"], "material_id": name, "chemsys": system,
                        "em": stored(h["em"], ENERGY_DECIMALS), "converged": bool(h["converged"]),
-                       "neb_steps": int(h["neb_steps"]), **stored_structure(centroid_row(s, h)), "info_extra": extra}
+                       "neb_steps": int(h["neb_steps"]),
+                       # .get: checkpoints written before the flag existed only have the force test
+                       "em_upper_bound": bool(h.get("upper_bound", h.get("stationary_start", False))),
+                       **stored_structure(centroid_row(s, h)), "info_extra": extra}
 
     failures = write_failures(list(input_failures) + hop_failures(records), staging / "failures.csv",
                               HOP_FIELDS)
