@@ -40,6 +40,7 @@ from litraj_data.leaderboard.reference.hops.centroid import append_centroid
 from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
 from litraj_data.registry import get_config
 from litraj_data.schema import arrow_schema, rows_to_table
+from litraj_data.structures import check_row
 from litraj_data.store.arrow_io import AtomicArrowWriter, write_table_atomic
 from litraj_data.store.manifest import read_manifest
 from litraj_data.store.shards import write_dataset
@@ -199,8 +200,9 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
             if run.final.energies is None:
                 raise DataFormatError(f"{path}: final band without energies", reason="missing_energy")
             em_bvse = bvse_barrier(run, opts) if opts.get("bvse") else None
-            table = rows_to_table([nebdft2k_row(run, tm_elements=opts.get("tm_elements") or SPECIFIC_TM,
-                                                em_bvse=em_bvse)], config, schema)
+            row = nebdft2k_row(run, tm_elements=opts.get("tm_elements") or SPECIFIC_TM, em_bvse=em_bvse)
+            check_row(row, config, str(path))  # the card's physics rules, as on import
+            table = rows_to_table([row], config, schema)
             write_table_atomic(table, work / f"{stem}.arrow")  # the store's one atomic Arrow writer (fsync)
             summary.update(n_rows=1, em_dft=run.em, em_bvse=em_bvse)
         else:
@@ -210,7 +212,9 @@ def process_hop(task: dict[str, Any]) -> dict[str, Any]:
             with AtomicArrowWriter(work / f"{stem}.arrow", schema) as w:
                 batch: list[dict[str, Any]] = []
                 for cfg in run.iter_configs():  # streamed: one hop never needs all its configs in memory
-                    batch.append(config_row(run, cfg))
+                    row = config_row(run, cfg)
+                    check_row(row, config, f"{path} ({cfg.kind} step {cfg.step})")  # the card's rules, as on import
+                    batch.append(row)
                     hashes.append(config_hash(cfg.numbers, cfg.positions, cfg.cell, cfg.energy))
                     kinds.append(f"{cfg.kind}:{cfg.step}")
                     if len(batch) >= SPOOL_BATCH:
