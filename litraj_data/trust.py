@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from litraj_data.errors import DataFormatError, LitrajError
+from litraj_data.lazy import lazy_import
 
 __all__ = ["TRUST_HELP", "UnsafeWeightsError", "load_torch", "check_weights", "unsafe_globals"]
 
@@ -76,7 +77,7 @@ def unsafe_globals(path: str | os.PathLike) -> list[str]:
     A zip checkpoint is read with torch's own scanner; any other file as a plain pickle, its
     opcodes listed by :mod:`pickletools` (nothing is executed). Empty for a file that is no pickle.
     """
-    import torch
+    torch = lazy_import("torch")
 
     if not zipfile.is_zipfile(path):
         found = _pickle_globals(Path(path))
@@ -137,7 +138,7 @@ def load_torch(path: str | os.PathLike, *, trust: bool = False, what: str = "wei
         ``weights_invalid``: not a torch checkpoint (truncated, another format);
         ``weights_missing``: no such file.
     """
-    import torch
+    torch = lazy_import("torch")
 
     path = Path(path)
     if not path.is_file():

@@ -14,11 +14,13 @@ from typing import Any, Callable
 
 import numpy as np
 
+from litraj_data.lazy import lazy_from
+
 __all__ = ["MODELS", "GRIDS", "make_search", "model_names"]
 
 
 def _rf(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
-    from sklearn.ensemble import RandomForestRegressor
+    RandomForestRegressor = lazy_from("sklearn.ensemble", "RandomForestRegressor")
 
     return (RandomForestRegressor(n_estimators=100, random_state=seed, n_jobs=1),
             {"small": {"max_depth": [None, 12], "min_samples_leaf": [1, 3]},
@@ -28,7 +30,7 @@ def _rf(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
 
 
 def _xgb(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
-    from xgboost import XGBRegressor  # imported late: xgboost is an optional extra
+    XGBRegressor = lazy_from("xgboost", "XGBRegressor")  # imported late: xgboost is an optional extra
 
     return (XGBRegressor(n_estimators=200, random_state=seed, n_jobs=1, tree_method="hist"),
             {"small": {"max_depth": [3, 6], "learning_rate": [0.05, 0.1]},
@@ -37,7 +39,7 @@ def _xgb(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
 
 
 def _xgbrf(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
-    from xgboost import XGBRFRegressor
+    XGBRFRegressor = lazy_from("xgboost", "XGBRFRegressor")
 
     return (XGBRFRegressor(n_estimators=100, random_state=seed, n_jobs=1, tree_method="hist"),
             {"small": {"max_depth": [6, 10], "subsample": [0.8]},
@@ -46,7 +48,7 @@ def _xgbrf(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
 
 
 def _knn(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
-    from sklearn.neighbors import KNeighborsRegressor
+    KNeighborsRegressor = lazy_from("sklearn.neighbors", "KNeighborsRegressor")
 
     return KNeighborsRegressor(), {"small": {"n_neighbors": [3, 5, 10], "weights": ["uniform", "distance"]},
                                    "paper": {"n_neighbors": [2, 3, 5, 7, 10, 15, 20],
@@ -54,7 +56,7 @@ def _knn(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
 
 
 def _svr(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
-    from sklearn.svm import SVR
+    SVR = lazy_from("sklearn.svm", "SVR")
 
     return SVR(), {"small": {"C": [0.3, 1.0, 3.0], "epsilon": [0.05], "gamma": ["scale"]},
                    "paper": {"C": [0.1, 1.0, 10.0, 100.0], "epsilon": [0.01, 0.05, 0.1],
@@ -62,7 +64,7 @@ def _svr(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
 
 
 def _krr(seed: int) -> tuple[Any, dict[str, dict[str, list]]]:
-    from sklearn.kernel_ridge import KernelRidge
+    KernelRidge = lazy_from("sklearn.kernel_ridge", "KernelRidge")
 
     return KernelRidge(kernel="rbf"), {"small": {"alpha": [0.01, 0.1, 1.0], "gamma": [0.005, 0.02]},
                                        "paper": {"alpha": [0.001, 0.01, 0.1, 1.0],
@@ -105,10 +107,10 @@ def make_search(name: str, n_samples: int, groups: np.ndarray | None = None, see
     tuple
         ``(search, cv)``: the unfitted ``GridSearchCV`` and its splitter.
     """
-    from sklearn.impute import SimpleImputer
-    from sklearn.model_selection import GridSearchCV, GroupKFold, KFold
-    from sklearn.pipeline import Pipeline
-    from sklearn.preprocessing import StandardScaler
+    SimpleImputer = lazy_from("sklearn.impute", "SimpleImputer")
+    GridSearchCV, GroupKFold, KFold = lazy_from("sklearn.model_selection", "GridSearchCV", "GroupKFold", "KFold")
+    Pipeline = lazy_from("sklearn.pipeline", "Pipeline")
+    StandardScaler = lazy_from("sklearn.preprocessing", "StandardScaler")
 
     if name not in MODELS:
         raise ValueError(f"unknown baseline model {name!r}; choose from {', '.join(MODELS)}")

@@ -17,6 +17,7 @@ from typing import Any
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_writer
 from litraj_data.trust import UnsafeWeightsError
+from litraj_data.lazy import lazy_import
 
 MODEL_FILE = "model.skops"
 LEGACY_FILE = "model.joblib"
@@ -45,7 +46,7 @@ class UntrustedModelError(UnsafeWeightsError):
 
 def save_model(estimator: Any, model_dir: str | os.PathLike) -> Path:
     """Write ``estimator`` as ``model_dir/model.skops`` (atomically)."""
-    import skops.io as sio
+    sio = lazy_import("skops.io")
 
     path = Path(model_dir) / MODEL_FILE
     with atomic_writer(path, "wb") as fh:
@@ -75,7 +76,7 @@ def load_model(model_dir: str | os.PathLike, trust: bool = False) -> Any:
     model_dir = Path(model_dir)
     path = model_dir / MODEL_FILE
     if path.is_file():
-        import skops.io as sio
+        sio = lazy_import("skops.io")
 
         data = path.read_bytes()
         try:

@@ -13,6 +13,7 @@ import numpy as np
 
 from litraj_data.errors import LitrajError, StructureError
 from litraj_data.structures import check_structure
+from litraj_data.lazy import lazy_import
 
 __all__ = ["FEATURE_SETS", "KINDS", "FEATURES_VERSION", "featurize", "featurize_table", "as_arrays",
            "feature_cache_dir"]
@@ -242,7 +243,7 @@ def featurize_table(rows: Iterable[Mapping[str, Any]] | Any, set: str = "voronoi
         ``(DataFrame of features with sorted column names, failures)``; a failure is
         ``{"row", "reason", "message"}``.
     """
-    import pandas as pd
+    pd = lazy_import("pandas")
 
     if set not in FEATURE_SETS:
         raise ValueError(f"unknown feature set {set!r}; choose from {', '.join(FEATURE_SETS)}")

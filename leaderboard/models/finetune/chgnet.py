@@ -27,6 +27,7 @@ from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.metrics import Prediction
 from litraj_data.leaderboard.models.finetune.protocol import Protocol
 from litraj_data.trust import load_torch
+from litraj_data.lazy import lazy_from
 
 __all__ = ["WEIGHTS_NAME", "base_model", "finetune_chgnet", "structure_data"]
 
@@ -40,7 +41,7 @@ def base_model(weights: str | None, trust: bool = False) -> Any:
     A local file is read by :func:`litraj_data.trust.load_torch` (tensors and plain data only)
     unless ``trust``; CHGNet's own ``from_file`` would unpickle anything.
     """
-    from chgnet.model import CHGNet
+    CHGNet = lazy_from("chgnet.model", "CHGNet")
 
     with contextlib.redirect_stdout(sys.stderr):  # CHGNet prints banners on stdout
         if not weights:
@@ -59,7 +60,7 @@ def base_model(weights: str | None, trust: bool = False) -> Any:
 
 def structure_data(configs: Configs, shuffle: bool) -> Any:
     """``chgnet.data.dataset.StructureData`` of the configurations (VASP-convention stress)."""
-    from chgnet.data.dataset import StructureData
+    StructureData = lazy_from("chgnet.data.dataset", "StructureData")
     from pymatgen.io.ase import AseAtomsAdaptor
 
     from ase.stress import voigt_6_to_full_3x3_stress
@@ -95,8 +96,8 @@ def finetune_chgnet(train: Configs, val: Configs, out: Path, work: Path, protoco
         ``weights`` (file name in ``out``), ``after_predictions`` (the in-memory model at the
         end of training on ``val``), ``best_epoch``, ``history`` (CHGNet's MAE per epoch).
     """
-    from chgnet.data.dataset import get_loader
-    from chgnet.trainer import Trainer
+    get_loader = lazy_from("chgnet.data.dataset", "get_loader")
+    Trainer = lazy_from("chgnet.trainer", "Trainer")
 
     model = base_model(weights, trust)
     train_loader = get_loader(structure_data(train, shuffle=True), batch_size=protocol.batch_size,

@@ -15,6 +15,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from litraj_data.leaderboard.models.finetune.data import Configs
+from litraj_data.lazy import lazy_import
 
 __all__ = ["Prediction", "efs_errors", "predict", "write_predictions"]
 
@@ -56,7 +57,7 @@ def predict(provider: Any, configs: Configs, batch_size: int = 16, desc: str = "
 
 def write_predictions(path: str | Path, configs: Configs, preds: Sequence[Prediction]) -> Path:
     """Parquet ``config_id, energy, forces`` (atomic), the ``after`` model on the validation configs."""
-    import pandas as pd
+    pd = lazy_import("pandas")
 
     from litraj_data.io import atomic_write_table
 

@@ -25,6 +25,7 @@ from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.metrics import efs_errors, predict, write_predictions
 from litraj_data.leaderboard.models.finetune.protocol import MODELS, protocol_for
 from litraj_data.trust import check_weights
+from litraj_data.lazy import lazy_import
 
 __all__ = ["finetune", "CARD_NAME", "PREDICTIONS_NAME", "hardware"]
 
@@ -38,7 +39,7 @@ def hardware(device: str) -> str:
     """Device, CPU and core count (and the GPU's name on cuda)."""
     text = f"{device} ({platform.processor() or platform.machine()}, {os.cpu_count()} cores)"
     if device == "cuda":
-        import torch
+        torch = lazy_import("torch")
 
         text += f", {torch.cuda.get_device_name(0)}"
     return text
@@ -72,7 +73,7 @@ def _device(device: str) -> str:
     if device not in ("cpu", "cuda"):
         raise FinetuneError(f"--device must be cpu or cuda, got {device!r}", reason="bad_option")
     if device == "cuda":
-        import torch
+        torch = lazy_import("torch")
 
         if not torch.cuda.is_available():
             raise FinetuneError("--device cuda requested but torch sees no CUDA device; use --device cpu",

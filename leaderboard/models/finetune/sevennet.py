@@ -24,6 +24,7 @@ import yaml
 from litraj_data.leaderboard.models.finetune.data import Configs
 from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.protocol import Protocol
+from litraj_data.lazy import lazy_import
 
 __all__ = ["WEIGHTS_NAME", "BASE_CHECKPOINT", "input_yaml", "finetune_sevennet", "read_learning_curve"]
 
@@ -35,7 +36,7 @@ _RUNTIME_KEYS = {"use_flash_tp", "cuequivariance_config", "use_oeq"}
 
 def checkpoint_path(weights: str | None) -> str:
     """Path of the checkpoint to start from (the wheel's SevenNet-0 unless ``weights``)."""
-    import sevenn.util as util
+    util = lazy_import("sevenn.util")
 
     if weights:
         return str(Path(weights).resolve())
@@ -43,8 +44,8 @@ def checkpoint_path(weights: str | None) -> str:
 
 
 def _model_section(checkpoint: str) -> dict[str, Any]:
-    import sevenn._const as const
-    import sevenn.util as util
+    const = lazy_import("sevenn._const")
+    util = lazy_import("sevenn.util")
 
     config = dict(util.load_checkpoint(checkpoint).config)  # a property that rebuilds (and touches the defaults)
     keys = list(const.DEFAULT_E3_EQUIVARIANT_MODEL_CONFIG)

@@ -9,6 +9,7 @@ from importlib import metadata
 from typing import Any
 
 from litraj_data._version import __version__ as _package_version
+from litraj_data.lazy import lazy_import
 
 __all__ = ["hardware", "environment", "model_card"]
 
@@ -24,7 +25,7 @@ _LICENSE = {"m3gnet": "BSD-3-Clause", "nequip": "MIT", "allegro": "MIT"}
 
 def hardware(device: str) -> str:
     """``1x <GPU name>`` on CUDA, else the CPU and the threads torch uses."""
-    import torch
+    torch = lazy_import("torch")
 
     if device == "cuda":
         return f"1x {torch.cuda.get_device_name(0)}"

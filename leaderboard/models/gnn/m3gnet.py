@@ -18,6 +18,7 @@ import numpy as np
 from litraj_data.leaderboard.models.gnn.data import TYPE_NAMES, GraphSplit
 from litraj_data.leaderboard.models.gnn.progress import epoch_progress
 from litraj_data.leaderboard.models.gnn.trainer import FitResult, load_best, load_state, make_trainer
+from litraj_data.lazy import lazy_from, lazy_import
 
 __all__ = ["build_model", "fit"]
 
@@ -27,14 +28,14 @@ _MODEL_KEYS = ("cutoff", "threebody_cutoff", "is_intensive", "nblocks", "units",
 
 def build_model(model_hp: dict[str, Any]) -> Any:
     """A fresh matgl ``M3GNet`` with the run's hyperparameters and the fixed type list."""
-    from matgl.models import M3GNet
+    M3GNet = lazy_from("matgl.models", "M3GNet")
 
     return M3GNet(element_types=TYPE_NAMES, **{k: model_hp[k] for k in _MODEL_KEYS})
 
 
 def _dataset(split: GraphSplit, cutoff: float, tmp: str, with_labels: bool) -> Any:
-    from matgl.ext.ase import Atoms2Graph
-    from matgl.graph.data import MGLDataset
+    Atoms2Graph = lazy_from("matgl.ext.ase", "Atoms2Graph")
+    MGLDataset = lazy_from("matgl.graph.data", "MGLDataset")
 
     y = split.y if with_labels else np.zeros(len(split))
     # save_cache=False: matgl's cache is a torch pickle it reloads with weights_only=False
@@ -45,8 +46,8 @@ def _dataset(split: GraphSplit, cutoff: float, tmp: str, with_labels: bool) -> A
 def _loader(ds: Any, batch_size: int, shuffle: bool, num_workers: int) -> Any:
     from functools import partial
 
-    from matgl.graph.data import collate_fn_graph
-    from torch.utils.data import DataLoader
+    collate_fn_graph = lazy_from("matgl.graph.data", "collate_fn_graph")
+    DataLoader = lazy_from("torch.utils.data", "DataLoader")
 
     return DataLoader(ds, batch_size=batch_size, shuffle=shuffle, num_workers=num_workers,
                       collate_fn=partial(collate_fn_graph, multiple_values_per_target=False))
@@ -64,8 +65,8 @@ def fit(train: GraphSplit, val: GraphSplit, model_hp: dict[str, Any], train_hp: 
     norm
         ``{"data_mean", "data_std"}`` to keep (the pretrained run's); default: the training targets'.
     """
-    import torch
-    from matgl.utils.training import ModelLightningModule
+    torch = lazy_import("torch")
+    ModelLightningModule = lazy_from("matgl.utils.training", "ModelLightningModule")
 
     model = build_model(model_hp)
     if init_state is not None:
@@ -84,7 +85,7 @@ def fit(train: GraphSplit, val: GraphSplit, model_hp: dict[str, Any], train_hp: 
         va = _dataset(val, model_hp["cutoff"], tmp, True)
         from functools import partial
 
-        from matgl.graph.data import MGLDataLoader, collate_fn_graph
+        MGLDataLoader, collate_fn_graph = lazy_from("matgl.graph.data", "MGLDataLoader", "collate_fn_graph")
 
         train_loader, val_loader = MGLDataLoader(
             train_data=tr, val_data=va, collate_fn=partial(collate_fn_graph, multiple_values_per_target=False),

@@ -25,6 +25,7 @@ from litraj_data.io import atomic_writer
 from litraj_data.leaderboard.models.gnn.data import TYPE_NAMES, GraphSplit
 from litraj_data.leaderboard.models.gnn.progress import epoch_progress
 from litraj_data.leaderboard.models.gnn.trainer import FitResult, load_best, load_state, make_trainer
+from litraj_data.lazy import lazy_from, lazy_import
 
 __all__ = ["model_config", "build_module", "fit", "write_xyz", "build_network"]
 
@@ -75,14 +76,14 @@ def nequip_state(seed: int | None = None) -> Iterator[None]:
     it sets torch's default dtype to float64 for the whole process, which would leak into
     M3GNet runs and anything else in the same process, so the dtype is restored on exit.
     """
-    import torch
-    from nequip.utils import global_state
+    torch = lazy_import("torch")
+    global_state = lazy_from("nequip.utils", "global_state")
 
     before = torch.get_default_dtype()
     global_state.set_global_state()  # first call only: also seeds every RNG with 123
     torch.set_default_dtype(global_state._GLOBAL_DTYPE)
     if seed is not None:
-        import lightning as L
+        L = lazy_import("lightning")
 
         L.seed_everything(seed, workers=True, verbose=False)
     try:
@@ -93,7 +94,7 @@ def nequip_state(seed: int | None = None) -> Iterator[None]:
 
 def build_module(model_cfg: dict[str, Any], train_hp: dict[str, Any], num_datasets: dict[str, int]) -> Any:
     """nequip's ``NequIPLightningModule`` for an energy-only regression."""
-    from nequip.train import NequIPLightningModule
+    NequIPLightningModule = lazy_from("nequip.train", "NequIPLightningModule")
 
     return NequIPLightningModule(
         model=model_cfg, num_datasets=num_datasets,
@@ -138,7 +139,7 @@ def write_xyz(split: GraphSplit, path: Path, with_labels: bool) -> Path:
 
 
 def _datamodule(files: dict[str, Path], r_max: float, batch_size: int, num_workers: int, seed: int) -> Any:
-    from nequip.data.datamodule import ASEDataModule
+    ASEDataModule = lazy_from("nequip.data.datamodule", "ASEDataModule")
 
     transforms = [{"_target_": "nequip.data.transforms.ChemicalSpeciesToAtomTypeMapper",
                    "model_type_names": list(TYPE_NAMES)},
@@ -162,8 +163,8 @@ def fit(arch: str, train: GraphSplit, val: GraphSplit, model_hp: dict[str, Any],
         Weights and ``model`` config of a pretrained run (``--init-from``): the network is
         rebuilt from that config (its normalisation included) and the weights loaded.
     """
-    import torch
-    from nequip.data import AtomicDataDict
+    torch = lazy_import("torch")
+    AtomicDataDict = lazy_from("nequip.data", "AtomicDataDict")
 
     data_dir = out_dir / "data"
     files = {"train": write_xyz(train, data_dir / "train.xyz", True), "val": write_xyz(val, data_dir / "val.xyz", True)}

@@ -6,6 +6,8 @@ import sys
 import time
 from typing import Any
 
+from litraj_data.lazy import lazy_import
+
 __all__ = ["epoch_progress"]
 
 
@@ -31,7 +33,7 @@ def epoch_progress(epochs: int, train_key: str, val_key: str, history: list[dict
         List the callback appends ``{"epoch", "train_loss", "val_mae", "lr", "epoch_s"}`` to
         (``epoch_s``: wall seconds of the epoch, training and validation).
     """
-    import lightning as L
+    L = lazy_import("lightning")
     from tqdm.auto import tqdm
 
     class _EpochProgress(L.Callback):

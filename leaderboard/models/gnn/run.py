@@ -27,6 +27,7 @@ from litraj_data.leaderboard.models.gnn.errors import GNNError
 from litraj_data.leaderboard.models.gnn.settings import PAPER_NAMES, get_preset, resolve
 from litraj_data.leaderboard.models.gnn.trainer import check_device, count_parameters, stdout_to_stderr
 from litraj_data.leaderboard.scoring.tasks import get_task
+from litraj_data.lazy import lazy_import
 
 __all__ = ["train_gnn", "read_run", "load_weights", "network_parameters", "preset_parameters"]
 
@@ -108,7 +109,7 @@ def _train_and_predict(arch: str, train: GraphSplit, val: GraphSplit, model_hp: 
                        train_hp: dict[str, Any], prev: Mapping[str, Any] | None, init_state: dict[str, Any] | None,
                        target: GraphSplit, *, epochs: int, device: str, out_dir: Path, seed: int, label: str
                        ) -> tuple[Any, np.ndarray, float, float, np.ndarray, str]:
-    import lightning as L
+    L = lazy_import("lightning")
 
     with stdout_to_stderr():
         L.seed_everything(seed, workers=True, verbose=False)
@@ -200,7 +201,7 @@ def train_gnn(arch: str | None, task_id: str, out_dir: str | os.PathLike, *, epo
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     name = (chosen.name if chosen is not None else PAPER_NAMES[arch]) + ("-tl" if init_from is not None else "")
-    import torch
+    torch = lazy_import("torch")
 
     threads_before = torch.get_num_threads()
     if threads is not None:

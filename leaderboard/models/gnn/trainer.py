@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterator
 import numpy as np
 
 from litraj_data.leaderboard.models.gnn.errors import GNNError
+from litraj_data.lazy import lazy_from, lazy_import
 
 __all__ = ["FitResult", "check_device", "make_trainer", "load_best", "stdout_to_stderr", "count_parameters",
            "load_state"]
@@ -32,7 +33,7 @@ class FitResult:
 
 def check_device(device: str) -> str:
     """``cpu`` or ``cuda``; ``cuda`` without a visible GPU is an error (never a silent CPU run)."""
-    import torch
+    torch = lazy_import("torch")
 
     if device not in ("cpu", "cuda"):
         raise GNNError(f"--device {device!r}: use cpu or cuda", reason="no_cuda")
@@ -63,8 +64,8 @@ def make_trainer(epochs: int, device: str, out_dir: Path, monitor: str, callback
     tuple
         ``(trainer, checkpoint_callback)``.
     """
-    import lightning as L
-    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+    L = lazy_import("lightning")
+    EarlyStopping, ModelCheckpoint = lazy_from("lightning.pytorch.callbacks", "EarlyStopping", "ModelCheckpoint")
 
     ckpt = ModelCheckpoint(dirpath=str(out_dir / "checkpoints"), filename="best", monitor=monitor, mode="min",
                            save_top_k=1, save_weights_only=True, enable_version_counter=False)
@@ -83,7 +84,7 @@ def load_best(ckpt: Any, module: Any) -> tuple[int | None, float | None]:
     The checkpoint holds weights only (``save_weights_only``), so ``weights_only=True``
     loading (no unpickling of arbitrary objects) suffices.
     """
-    import torch
+    torch = lazy_import("torch")
 
     path = ckpt.best_model_path
     if not path:

@@ -15,6 +15,8 @@ from typing import Any, Sequence
 import numpy as np
 from ase import Atoms
 
+from litraj_data.lazy import lazy_from, lazy_import
+
 #: Default atoms per forward pass by model and device (see the module docstring). On 2 CPU
 #: cores (``benchmarks/bench_umlip.py``) CHGNet gains from pairs of ~30-atom images, while
 #: SevenNet-0 is compute-bound sooner: two 15-atom images in one pass cost 0.73x of two
@@ -89,8 +91,8 @@ class CHGNetBandEvaluator:
                  np.asarray(p["f"], dtype=float)) for p, g in zip(preds, graphs)]
 
     def _direct(self, graphs: list) -> list[tuple[float, np.ndarray]]:
-        import torch
-        from chgnet.model.model import BatchedGraph
+        torch = lazy_import("torch")
+        BatchedGraph = lazy_from("chgnet.model.model", "BatchedGraph")
 
         model = self.model
         model.eval()
@@ -132,10 +134,10 @@ class SevenNetBandEvaluator:
         return out
 
     def _evaluate(self, images: Sequence[Atoms]) -> list[tuple[float, np.ndarray]]:
-        import sevenn._keys as KEY
-        from sevenn.atom_graph_data import AtomGraphData
-        from sevenn.train.dataload import unlabeled_atoms_to_graph
-        from torch_geometric.data import Batch
+        KEY = lazy_import("sevenn._keys")
+        AtomGraphData = lazy_from("sevenn.atom_graph_data", "AtomGraphData")
+        unlabeled_atoms_to_graph = lazy_from("sevenn.train.dataload", "unlabeled_atoms_to_graph")
+        Batch = lazy_from("torch_geometric.data", "Batch")
 
         data = []
         for img in images:

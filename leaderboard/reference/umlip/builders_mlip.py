@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from litraj_data.trust import UnsafeWeightsError, check_weights, load_torch
+from litraj_data.lazy import lazy_from, lazy_import
 
 __all__ = ["build_chgnet", "build_sevennet", "build_mace", "build_m3gnet", "build_mattersim", "build_orb"]
 
@@ -34,8 +35,8 @@ def _quiet() -> contextlib.AbstractContextManager:
 
 def build_chgnet(weights: str, device: str, dtype: str = "float32", trusted: bool = False) -> dict[str, Any]:
     """CHGNet from a checkpoint file, with its batched band evaluator."""
-    from chgnet.model import CHGNet
-    from chgnet.model.dynamics import CHGNetCalculator
+    CHGNet = lazy_from("chgnet.model", "CHGNet")
+    CHGNetCalculator = lazy_from("chgnet.model.dynamics", "CHGNetCalculator")
 
     from litraj_data.leaderboard.reference.umlip.batched import CHGNetBandEvaluator
 
@@ -63,8 +64,8 @@ _SEVENN_LOAD = threading.Lock()
 
 def _sevennet_checkpoint(weights: str, trusted: bool) -> Any:
     """sevenn's checkpoint object; untrusted files are read once by the restricted loader."""
-    import sevenn.checkpoint as checkpoint
-    import sevenn.util as util
+    checkpoint = lazy_import("sevenn.checkpoint")
+    util = lazy_import("sevenn.util")
 
     if trusted:
         return util.load_checkpoint(weights)  # a path: sevenn never resolves (or downloads) a model name here
@@ -89,8 +90,8 @@ def _sevennet_checkpoint(weights: str, trusted: bool) -> Any:
 def build_sevennet(weights: str, device: str, dtype: str = "float32", modal: str | None = None,
                    trusted: bool = False) -> dict[str, Any]:
     """SevenNet from a checkpoint file; batched bands unless the model is multi-fidelity (``modal``)."""
-    import sevenn._keys as KEY
-    from sevenn.calculator import SevenNetCalculator
+    KEY = lazy_import("sevenn._keys")
+    SevenNetCalculator = lazy_from("sevenn.calculator", "SevenNetCalculator")
 
     from litraj_data.leaderboard.reference.umlip.batched import SevenNetBandEvaluator
 
@@ -124,7 +125,7 @@ def build_mace(weights: str, device: str, dtype: str = "float64", trusted: bool 
     import inspect
 
     check_weights(weights, trust=trusted, what="MACE model file")
-    from mace.calculators import MACECalculator
+    MACECalculator = lazy_from("mace.calculators", "MACECalculator")
 
     calc = MACECalculator(model_paths=weights, device=device, default_dtype=dtype)
     if "models" not in inspect.signature(MACECalculator.__init__).parameters:  # older mace: reload per image
@@ -137,8 +138,8 @@ def build_m3gnet(weights: str, device: str, dtype: str = "float32", trusted: boo
     """M3GNet from a local matgl model folder (``model.pt`` and ``state.pt``)."""
     import json
 
-    import matgl
-    from matgl.ext.ase import PESCalculator
+    matgl = lazy_import("matgl")
+    PESCalculator = lazy_from("matgl.ext.ase", "PESCalculator")
 
     folder = Path(weights)
     if not (folder / "model.json").is_file():
@@ -162,8 +163,8 @@ def build_m3gnet(weights: str, device: str, dtype: str = "float32", trusted: boo
 def build_mattersim(weights: str, device: str, dtype: str = "float32", trusted: bool = False) -> dict[str, Any]:
     """MatterSim from a checkpoint file (``mattersim-v1.0.0-1M.pth``)."""
     check_weights(weights, trust=trusted, what="MatterSim checkpoint")
-    from mattersim.forcefield import MatterSimCalculator
-    from mattersim.forcefield.potential import Potential
+    MatterSimCalculator = lazy_from("mattersim.forcefield", "MatterSimCalculator")
+    Potential = lazy_from("mattersim.forcefield.potential", "Potential")
 
     potential = Potential.from_checkpoint(load_path=weights, device=device, load_training_state=False)
     return {"calculator": lambda: MatterSimCalculator(potential=potential, device=device)}
@@ -173,8 +174,8 @@ def build_orb(weights: str, device: str, dtype: str = "float32", model: str = "o
               precision: str = "float32-high", trusted: bool = False) -> dict[str, Any]:
     """An Orb model: ``model`` names the constructor in ``orb_models.forcefield.pretrained``."""
     check_weights(weights, trust=trusted, what="Orb checkpoint")
-    from orb_models.forcefield import pretrained
-    from orb_models.forcefield.calculator import ORBCalculator
+    pretrained = lazy_from("orb_models.forcefield", "pretrained")
+    ORBCalculator = lazy_from("orb_models.forcefield.calculator", "ORBCalculator")
 
     make = getattr(pretrained, model, None)
     if make is None:

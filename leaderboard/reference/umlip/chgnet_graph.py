@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from litraj_data.lazy import lazy_from, lazy_import
+
 
 def pair_bonds(center: np.ndarray, neighbor: np.ndarray, image: np.ndarray, n_atoms: int
                ) -> tuple[np.ndarray, np.ndarray] | None:
@@ -127,9 +129,9 @@ class FastGraphConverter:
         self.fallbacks = 0  # structures handed to CHGNet's converter (for tests)
 
     def __call__(self, structure: Any, graph_id: str | None = None, mp_id: str | None = None) -> Any:
-        import torch
-        from chgnet.graph.crystalgraph import CrystalGraph
-        from chgnet.model.model import TORCH_DTYPE
+        torch = lazy_import("torch")
+        CrystalGraph = lazy_from("chgnet.graph.crystalgraph", "CrystalGraph")
+        TORCH_DTYPE = lazy_from("chgnet.model.model", "TORCH_DTYPE")
 
         center, neighbor, image, distance = structure.get_neighbor_list(
             r=self.atom_graph_cutoff, sites=structure.sites, numerical_tol=1e-8)

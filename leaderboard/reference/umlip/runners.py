@@ -24,6 +24,7 @@ from litraj_data.leaderboard.reference.neb.provider import cached
 from litraj_data.leaderboard.reference.umlip.errors import ModelUnavailable
 from litraj_data.leaderboard.reference.umlip.finetuned import FineTuned, resolve_finetuned
 from litraj_data.leaderboard.reference.umlip.models import UMLIPCard, canonical_name, card_names, load_cards
+from litraj_data.lazy import lazy_import
 
 __all__ = ["ModelSpec", "MODELS", "UMLIPProvider", "get_provider", "get_spec", "list_models", "package_folder"]
 
@@ -99,7 +100,7 @@ def _resolve_device(device: str) -> str:
     if device not in ("cpu", "cuda"):
         raise ModelUnavailable(f"--device must be cpu or cuda, got {device!r}", reason="device")
     if device == "cuda":
-        import torch
+        torch = lazy_import("torch")
 
         if not torch.cuda.is_available():
             raise ModelUnavailable("--device cuda requested but torch sees no CUDA device "

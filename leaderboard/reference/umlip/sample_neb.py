@@ -43,6 +43,7 @@ from litraj_data.builders.structure_builds import ENERGY_DECIMALS, LENGTH_DECIMA
 from litraj_data.leaderboard.reference.neb.config import NEBConfig
 from litraj_data.leaderboard.reference.neb.protocol import hop_protocol
 from litraj_data.leaderboard.reference.umlip.bands import structure_hops
+from litraj_data.lazy import lazy_import
 
 __all__ = ["SAMPLE_HOPS", "SAMPLE_MODEL", "MPLITRJ_PER_HOP", "SUBSAMPLE_PER_HOP", "generate_runs", "build_generated"]
 
@@ -94,7 +95,7 @@ class _Recorder(Calculator):
 @contextlib.contextmanager
 def _one_thread() -> Iterator[None]:
     """Torch on one intra-op thread: the summation order, hence the bits, no longer depend on the core count."""
-    import torch
+    torch = lazy_import("torch")
 
     before = torch.get_num_threads()
     torch.set_num_threads(1)
