@@ -14,7 +14,7 @@ Use::
 
     def train(...):
         torch = lazy_import("torch", extra="torch")
-        CHGNet = lazy_import("chgnet.model", extra="chgnet").CHGNet
+        CHGNet, CHGNetCalculator = lazy_from("chgnet.model", "CHGNet", "CHGNetCalculator")
 
 A missing package raises :class:`~litraj_data.errors.MissingExtraError` (reason
 ``missing_extra``) whose message names the extra to install, instead of a bare
@@ -27,10 +27,11 @@ from __future__ import annotations
 import importlib
 import importlib.util
 from types import ModuleType
+from typing import Any
 
 from litraj_data.errors import MissingExtraError
 
-__all__ = ["EXTRAS", "available", "extra_of", "lazy_import"]
+__all__ = ["EXTRAS", "available", "extra_of", "lazy_from", "lazy_import"]
 
 #: top-level package -> the extra of ``pyproject.toml`` that installs it
 EXTRAS: dict[str, str] = {
@@ -51,6 +52,7 @@ EXTRAS: dict[str, str] = {
     "distributed": "dask",
     "dask": "dask",
     "matplotlib": "plots",
+    "lightning": "gnn",  # the trainer of matgl and nequip: installed with them
 }
 
 
@@ -101,3 +103,32 @@ def lazy_import(module: str, extra: str | None = None) -> ModuleType:
         how = (f"pip install 'litraj-data[{extra}]'" if extra
                else "it is a dependency of litraj-data: reinstall litraj-data")
         raise MissingExtraError(f"{module} cannot be imported ({exc}): {how}", module=module, extra=extra) from exc
+
+
+def lazy_from(module: str, *names: str, extra: str | None = None) -> Any:
+    """``from module import name, ...`` at the point of use, through :func:`lazy_import`.
+
+    A name that is not an attribute of ``module`` is imported as its submodule
+    (``lazy_from("nequip.data", "AtomicDataDict")``), as the ``from`` statement does.
+
+    Returns
+    -------
+    object or tuple
+        The one object, or a tuple of them in the order of ``names``.
+
+    Raises
+    ------
+    MissingExtraError
+        As :func:`lazy_import`; also when a name is neither an attribute nor a submodule.
+    """
+    mod = lazy_import(module, extra)
+    found = []
+    for name in names:
+        if not hasattr(mod, name):
+            lazy_import(f"{module}.{name}", extra or extra_of(module))  # binds the submodule on its package
+        try:
+            found.append(getattr(mod, name))
+        except AttributeError as exc:
+            raise MissingExtraError(f"cannot import {name} from {module} ({exc}): the installed version lacks it",
+                                    module=module, extra=extra or extra_of(module)) from exc
+    return found[0] if len(found) == 1 else tuple(found)
