@@ -3,18 +3,19 @@
 Why some imports are lazy: ``litraj --help`` and every light command must start without
 torch, pandas, matgl and the other heavy packages (they take seconds to import), and the
 optional extras (``torch``, ``chgnet``, ``sevenn``, ``mace``, ``matgl``, ``gnn``, ``features``,
-``ml``, ``dask``, ``plots``...) may not be installed at all. Everything else is imported at the
-top of its module, so that the import arrows between the package's own modules stay visible
-to a reader and to import-linter (``.ci/lint_imports.py``, ``tests/test_layers.py``): the
-package never imports *its own* modules lazily to hide a dependency.
+``ml``, ``dask``, ``plots``...) may not be installed at all. Those packages are imported here,
+at the point of use; the package's own modules are imported at the top of the module that
+uses them, so that the arrows between them stay visible to a reader and to import-linter
+(``.ci/lint_imports.py``, ``tests/test_layers.py``), and no import hides in a function to
+dodge a cycle.
 
 Use::
 
-    from litraj_data.lazy import lazy_import
+    from litraj_data.lazy import lazy_from, lazy_import
 
     def train(...):
-        torch = lazy_import("torch", extra="torch")
-        CHGNet, CHGNetCalculator = lazy_from("chgnet.model", "CHGNet", "CHGNetCalculator")
+        torch = lazy_import("torch")                    # import torch
+        CHGNet = lazy_from("chgnet.model", "CHGNet")    # from chgnet.model import CHGNet
 
 A missing package raises :class:`~litraj_data.errors.MissingExtraError` (reason
 ``missing_extra``) whose message names the extra to install, instead of a bare
