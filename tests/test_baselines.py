@@ -280,7 +280,7 @@ def test_importance_ranks_the_feature_that_sets_the_target():
             ranked = [i["feature"] for i in res[key]]
             vals = [i["importance"] for i in res[key]]
             assert ranked[0] == "f2" and sorted(ranked) == names and vals == sorted(vals, reverse=True), key
-        curve = res["forward_selection"]
+        curve = res["impurity_order_curve"]
         assert [c["n_features"] for c in curve] == [1, 2, 3, 4] and curve[0]["feature"] == "f2"
         assert curve[0]["cv_mae"] < 0.5 * np.mean(np.abs(y - y.mean()))  # beats the mean predictor
 
@@ -295,7 +295,7 @@ def test_importance_command_writes_json_and_plot(tmp_path, feature_cache, capsys
     doc = json.loads(capsys.readouterr().out)
     rec = doc["records"][0]
     assert rec["file"] == str(tmp_path / "m") and rec["n_eval"] == 4 and len(rec["impurity"]) == 639
-    assert len(rec["forward_selection"]) == 5
+    assert len(rec["impurity_order_curve"]) == 5
     assert (tmp_path / "imp.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert run("baseline", "importance", "--model-dir", tmp_path / "nope") == 2
     assert "no such file" in capsys.readouterr().err

@@ -1,4 +1,4 @@
-"""``litraj baseline train``, ``litraj baseline predict`` and ``litraj baseline importance``."""
+"""``litraj baseline train``, ``predict``, ``importance`` and ``select`` (forward selection, Fig. 1g)."""
 from __future__ import annotations
 
 import argparse
@@ -63,8 +63,35 @@ def _cmd_importance(args: argparse.Namespace) -> int:
     lines += [f"  {i['feature']:<60} {i['importance']:.4f}" for i in res["impurity"][:top]]
     lines.append("permutation (MAE increase, eV):")
     lines += [f"  {i['feature']:<60} {i['importance']:.4f} +- {i['std']:.4f}" for i in res["permutation"][:top]]
-    lines.append("KNN forward selection (impurity order): " + ", ".join(
-        f"{c['n_features']}:{c['cv_mae']:.3f}" for c in res["forward_selection"]))
+    lines.append("KNN CV MAE on the impurity ranking's top-n (greedy forward selection: `baseline select`): "
+                 + ", ".join(f"{c['n_features']}:{c['cv_mae']:.3f}" for c in res["impurity_order_curve"]))
+    if args.plot:
+        lines.append(f"plot: {args.plot}")
+    _emit(args, {"file": args.model_dir, **res}, "\n".join(lines))
+    return 0
+
+
+def _cmd_select(args: argparse.Namespace) -> int:
+    from litraj_data.leaderboard.models.baselines.importance import model_forward_selection, plot_forward_selection
+
+    try:
+        res = model_forward_selection(args.model_dir, source=args.source, split=args.split, cache_dir=args.cache_dir,
+                                      max_features=args.max_features, n_neighbors=args.neighbors,
+                                      tolerance=args.tolerance, jobs=args.jobs, seed=args.seed, progress=True)
+        if args.plot:
+            res["plot"] = plot_forward_selection(res, args.plot, title=f"{res['label']} features, {res['task']}")
+    except (LitrajError, ValueError, OSError) as exc:
+        print(f"baseline select failed: {exc}", file=sys.stderr)
+        return 2
+    r, a = res["refit"], res["all_features"]
+    lines = [f"greedy forward selection on {res['task']} ({res['feature_set']} features, {res['n_candidates']} "
+             f"candidates, {res['n_train']} training rows, {res['folds']} folds grouped by material_id), "
+             f"{res['estimator']}, scoring {res['scoring']}",
+             "n  CV RMSE  CV MAE  added"]
+    lines += [f"{c['n_features']:<3}{c['cv_rmse']:7.4f}  {c['cv_mae']:6.4f}  {c['feature']}" for c in res["curve"]]
+    lines.append(f"selected {res['n_selected']} features; refit on {res['eval_split']} ({r['n']} rows): MAE "
+                 f"{r['mae']:.4f}, RMSE {r['rmse']:.4f}, R2 {r['r2']:.4f} (all {res['n_candidates']} features: "
+                 f"MAE {a['mae']:.4f}, RMSE {a['rmse']:.4f}, R2 {a['r2']:.4f})")
     if args.plot:
         lines.append(f"plot: {args.plot}")
     _emit(args, {"file": args.model_dir, **res}, "\n".join(lines))
@@ -115,3 +142,20 @@ def register(subparsers: Any) -> None:
     im.add_argument("--seed", type=int, default=0)
     add_json_option(im)
     im.set_defaults(func=_cmd_importance)
+    se = sub.add_parser("select", help="greedy forward selection with KNN on negative MSE, refit and scored (Fig. 1g)",
+                        description="Add one feature at a time, the one that lowers the grouped-CV MSE of a scaled "
+                                    "KNN most, on the training matrix of a `baseline train` folder; record the curve, "
+                                    "refit the chosen subset and score it on the held-out split.")
+    se.add_argument("--model-dir", required=True, help="folder written by `baseline train` (its training matrix)")
+    se.add_argument("--source", help="dataset source of the held-out split, as load_litraj(source=)")
+    se.add_argument("--cache-dir", help="dataset and feature cache folder")
+    se.add_argument("--split", help="held-out split the refit is scored on (default: the task's)")
+    se.add_argument("--max-features", type=int, default=40, help="length of the selection curve (default 40)")
+    se.add_argument("--neighbors", type=int, default=5, help="k of the KNN regressor (default 5)")
+    se.add_argument("--tolerance", type=float, default=0.0,
+                    help="choose the fewest features whose CV MSE is within (1 + TOL) of the curve's lowest")
+    se.add_argument("--plot", help="figure file of the curve (.png, .pdf, .svg)")
+    se.add_argument("--jobs", type=int, default=1, help="worker processes (featurisation and candidates)")
+    se.add_argument("--seed", type=int, default=0)
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=_cmd_select)
