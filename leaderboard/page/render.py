@@ -39,6 +39,7 @@ from litraj_data.leaderboard.scoring.reference import CITATION, DOI, REPORTED_NO
 from litraj_data.leaderboard.scoring.score import SAMPLE_LABEL
 from litraj_data.leaderboard.scoring.tasks import get_task
 from litraj_data.leaderboard.scoring.report import _columns, _fmt, _source, json_document, markdown_board, markdown_table
+from litraj_data.lazy import lazy_import
 
 __all__ = ["markdown_table", "markdown_board", "json_document", "plot_record", "render_html",
            "write_text_atomic", "content_security_policy", "safe_url"]  # the first three re-exported from scoring.report
@@ -69,10 +70,10 @@ def plot_record(record: dict[str, Any], out_dir: str | os.PathLike) -> dict[str,
     dict
         ``{"parity": path, "violin": path}``.
     """
-    import matplotlib
+    matplotlib = lazy_import("matplotlib")
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = lazy_import("matplotlib.pyplot")
 
     task = get_task(record["task"])
     out_dir = Path(out_dir)
