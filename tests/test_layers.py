@@ -189,6 +189,27 @@ def test_lazy_import_returns_the_module_and_says_when_a_core_dependency_is_broke
     assert exc.value.extra is None
 
 
+def test_optional_packages_are_imported_through_litraj_data_lazy():
+    """No bare function-level import of an extra's package (or pandas): each goes through lazy_import/lazy_from.
+
+    The one exception is ``executors.dask_client``, whose own ``SchedulerError`` (reason
+    ``dask_not_installed``) already names the extra.
+    """
+    from litraj_data.lazy import EXTRAS
+
+    watched = set(EXTRAS) | {"pandas"}
+    allowed = {("litraj_data/executors.py", "distributed")}
+    bare = []
+    for folder in ("litraj_data", "builders", "loaders", "leaderboard"):
+        for path in sorted((ROOT / folder).rglob("*.py")):
+            rel = path.relative_to(ROOT).as_posix()
+            for line, module in _function_level_imports(path):
+                top = module.split(".")[0]
+                if top in watched and (rel, top) not in allowed:
+                    bare.append(f"{rel}:{line} {module}")
+    assert bare == []
+
+
 # --------------------------------------------------------------------------- ruff
 
 
