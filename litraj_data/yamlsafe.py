@@ -143,9 +143,10 @@ def load_yaml(data: str | bytes, source: str = "<yaml>", *, max_bytes: int = MAX
             data = data.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise YamlError(f"{source}: not UTF-8 text ({exc})", reason="bad_yaml") from None
-    loader = _BoundedLoader(data)
-    loader.source, loader.max_depth, loader.allow_non_finite = source, max_depth, allow_non_finite
+    loader = None
     try:
+        loader = _BoundedLoader(data)  # its reader refuses non-printable characters already here
+        loader.source, loader.max_depth, loader.allow_non_finite = source, max_depth, allow_non_finite
         return loader.get_single_data()
     except YamlError:
         raise
@@ -154,7 +155,8 @@ def load_yaml(data: str | bytes, source: str = "<yaml>", *, max_bytes: int = MAX
     except RecursionError:  # the scanner/parser on pathological input: depth already capped in compose
         raise YamlError(f"{source}: nested too deeply to parse", reason="yaml_too_deep") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def read_yaml(path: str | os.PathLike, source: str | None = None, **bounds: Any) -> Any:

@@ -186,15 +186,16 @@ def _read_failed_list(folder: Path) -> set[str]:
 
 def _read_bands_extxyz(paths: list[Path]) -> tuple[dict[str, Band], list[str]]:
     from ase.io import read
+    from ase.io.formats import UnknownFileTypeError
 
     bands: dict[str, Band] = {}
     dups: list[str] = []
     for p in paths:
         try:
-            frames = read(p, ":")
+            frames = read(p, ":", format="extxyz")  # the format named: no guessing from content
         # what ASE raises on malformed extxyz (a bad header, a short line, text where numbers go)
         except (ValueError, KeyError, IndexError, OSError, TypeError, AttributeError, AssertionError,
-                StopIteration, RuntimeError) as exc:
+                StopIteration, RuntimeError, UnknownFileTypeError) as exc:
             raise _reject("unreadable", f"cannot read band file {p}: {type(exc).__name__}: {exc}") from exc
         groups: dict[str, list[Any]] = {}
         for f in frames:
@@ -208,6 +209,8 @@ def _read_bands_extxyz(paths: list[Path]) -> tuple[dict[str, Band], list[str]]:
                 bands[eid] = _band_of(group, f"{p}: band {eid}")
             except DataFormatError as exc:
                 raise _reject("bad_band", str(exc), edge_id=eid, check=exc.reason) from exc
+            except (ValueError, TypeError) as exc:  # text where the frames' energies or arrays go
+                raise _reject("bad_band", f"{p}: band {eid}: {exc}", edge_id=eid) from None
     return bands, dups
 
 
@@ -334,7 +337,8 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     try:
         doc = read_yaml(p)
     except YamlError as exc:  # unreadable, not YAML, or refused (alias, depth, size, .inf): the reason is named
-        raise _reject("metadata", f"cannot read metadata {p}: {exc} ({exc.reason})") from None
+        raise _reject("metadata", f"cannot read metadata {p}: {exc} ({exc.reason})", file=str(p),
+                      check=exc.reason) from None
     try:
         return parse_metadata(iso_dates(doc), str(p))
     except RegistryError as exc:
