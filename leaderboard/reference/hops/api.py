@@ -34,17 +34,21 @@ def as_atoms(structure: Any) -> Atoms:
     Raises
     ------
     StructureError
-        ``disordered`` for partial occupancies, ``read_error`` for other inputs.
+        ``disordered`` for partial occupancies, the caps of
+        :func:`litraj_data.structures.check_structure` (``too_many_atoms``, ``cell_too_large``,
+        ``degenerate_cell``...), ``read_error`` for other inputs.
     """
+    from litraj_data.structures import check_structure
+
     if isinstance(structure, Atoms):
+        check_structure(structure)  # atom count, cell volume and shape caps before any work
         return structure.copy()
     from pymatgen.core import Structure
 
     if not isinstance(structure, Structure):
         raise StructureError(f"expected a pymatgen Structure or ASE Atoms, got {type(structure).__name__}",
                              reason="read_error")
-    if not structure.is_ordered:
-        raise StructureError("partial occupancies (disordered structure)", reason="disordered")
+    check_structure(structure)  # disordered, atom count, cell volume and shape, before any work
     atoms = Atoms(numbers=[s.specie.Z for s in structure], positions=structure.cart_coords,
                   cell=structure.lattice.matrix, pbc=True)
     ox = [getattr(s.specie, "oxi_state", None) for s in structure]
