@@ -11,6 +11,7 @@ command line with no traceback, and nothing written outside the temporary root.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import os
@@ -27,7 +28,6 @@ from hypothesis import strategies as st
 
 from litraj_data import load_litraj
 from litraj_data.errors import DataFormatError, LitrajError, UnsafeNameError
-from litraj_data.io import sha256_file
 from litraj_data.store.layout import sample_root
 from litraj_data.store.manifest import check_manifest, read_manifest
 from litraj_data.store.names import inside, safe_component, safe_version
@@ -127,7 +127,7 @@ def _hostile_copy(root: Path, field: str, name: str, fmt: str = "arrow") -> Path
         shutil.copytree(SAMPLE, version)
     data = json.loads((version / "manifest.json").read_text())
     payload = b"echo pwned\n"
-    rec = {"name": name, "sha256": __import__("hashlib").sha256(payload).hexdigest(), "num_bytes": len(payload)}
+    rec = {"name": name, "sha256": hashlib.sha256(payload).hexdigest(), "num_bytes": len(payload)}
     if field == "extra":
         data["extra_files"].append(rec)
     elif field == "shard":
