@@ -8,19 +8,18 @@ nebDFT2k sample, when the package has one, is used by a second test (skipped oth
 """
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
-from ase import Atoms
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.io import read, write
 
-from hops_structures import real_structures
 from litraj_data.cli import main
+
+from hops_structures import real_structures
 
 
 def _nebdft2k_like(root: Path, names=("LiCl", "Li3N", "Li2O", "LiF", "Li2S"), seed: int = 0) -> Path:

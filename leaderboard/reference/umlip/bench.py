@@ -217,7 +217,8 @@ def run_bench_bvse(args: Any) -> int:
     if args.json:
         print(dumps_json({"records": [{"file": summary["submission"], "ok": True, **summary}]}))
     else:
-        mae = "" if summary["mae_vs_dft"] is None else f"; MAE vs em_dft (converged hops) {summary['mae_vs_dft']:.4f} eV"
+        mae = ("" if summary["mae_vs_dft"] is None
+               else f"; MAE vs em_dft (converged hops) {summary['mae_vs_dft']:.4f} eV")
         print(f"{summary['task']}: BVSE-NEB on {summary['n_hops']} hops ({summary['n_converged']} converged, "
               f"{summary['failed']} failed, {summary['skipped']} resumed) -> {summary['submission']} + "
               f"{summary['metadata']}{mae}")
