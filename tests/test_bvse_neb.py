@@ -4,12 +4,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hops_structures import real_structures
 from litraj_data.leaderboard.reference.hops.api import HopSystem, bvse_neb, find_hops
+from litraj_data.leaderboard.reference.hops.bvse_band_neb import improved_tangents
 from litraj_data.leaderboard.reference.hops.calculator import BVSECalculator
 from litraj_data.leaderboard.reference.hops.energy import gather_field
-from litraj_data.leaderboard.reference.hops.bvse_band_neb import improved_tangents
-from litraj_data.leaderboard.reference.hops.supercell import band_images, hop_geometry, n_intermediate_images, supercell_atoms
+from litraj_data.leaderboard.reference.hops.supercell import (
+    band_images,
+    hop_geometry,
+    n_intermediate_images,
+    supercell_atoms,
+)
+
+from hops_structures import real_structures
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import csv
 
 import pyarrow as pa
 
-from hops_structures import real_structures
 from litraj_data.builders.nebbvse122k import build_nebbvse122k, hop_failures
+
+from hops_structures import real_structures
 
 
 def _hop(edge_id: str, **kw):

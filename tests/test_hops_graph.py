@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from hops_structures import antifluorite, real_structures
 from litraj_data.errors import StructureError
 from litraj_data.leaderboard.reference.hops.api import find_hops, hop_graph
 from litraj_data.leaderboard.reference.hops.percolation import percolation_barriers
 from litraj_data.leaderboard.reference.physics.periodic import percolation_thresholds
+
+from hops_structures import antifluorite, real_structures
 from oracles import bottlenecks_reference, canonical_edge, periodic_dimension
 
 

@@ -9,8 +9,9 @@ from hops_structures import real_structures
 pytest.importorskip("ions")
 pytestmark = [pytest.mark.peers, pytest.mark.slow]
 
-from hops_ions_reference import ions_graph, ions_neb  # noqa: E402
 from litraj_data.leaderboard.reference.hops.api import HopSystem, hop_barriers  # noqa: E402
+
+from hops_ions_reference import ions_graph, ions_neb  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -7,6 +7,7 @@ import pytest
 from litraj_data.leaderboard.scoring.metrics import success_rates
 from litraj_data.leaderboard.scoring.score import score_submission
 from litraj_data.leaderboard.scoring.submission import read_submission
+
 from tests.test_scoring_support import band_truth, write_band_files
 
 
@@ -47,6 +48,7 @@ def test_umlip_neb_scored_both_ways(tmp_path):
 
 def _finetuned_all(tmp_path, fine_tuned=True):
     from litraj_data.leaderboard.scoring.submission import read_metadata
+
     from tests.test_scoring_support import write_metadata
 
     truth = band_truth("nebDFT2k/umlip_neb_all")

@@ -13,12 +13,23 @@ import numpy as np
 from ase import Atoms
 
 from litraj_data.errors import LitrajError, StructureError
-from litraj_data.leaderboard.reference.hops.bvse_band_neb import (PROTOCOLS, NEBResult, NEBSettings, relax_off_line,
-                                                                   relax_point, run_neb)
+from litraj_data.leaderboard.reference.hops.bvse_band_neb import (
+    PROTOCOLS,
+    NEBResult,
+    NEBSettings,
+    relax_off_line,
+    relax_point,
+    run_neb,
+)
 from litraj_data.leaderboard.reference.hops.energy import DEFAULT_CUTOFF, FrameworkField, gather_field, segment_distance
-from litraj_data.leaderboard.reference.hops.graph import DEFAULT_BOTTLENECK, DEFAULT_CUTOFF as DEFAULT_HOP_CUTOFF, Hop, HopGraph, build_hop_graph
-from litraj_data.leaderboard.reference.hops.path_symmetry import (PATH_SYMPREC, PathSymmetry, path_symmetry,
-                                                                   space_group_operations)
+from litraj_data.leaderboard.reference.hops.graph import DEFAULT_BOTTLENECK, Hop, HopGraph, build_hop_graph
+from litraj_data.leaderboard.reference.hops.graph import DEFAULT_CUTOFF as DEFAULT_HOP_CUTOFF
+from litraj_data.leaderboard.reference.hops.path_symmetry import (
+    PATH_SYMPREC,
+    PathSymmetry,
+    path_symmetry,
+    space_group_operations,
+)
 from litraj_data.leaderboard.reference.hops.percolation import percolation_barriers
 from litraj_data.leaderboard.reference.hops.supercell import HopGeometry, hop_geometry, supercell_atoms
 from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states

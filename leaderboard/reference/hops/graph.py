@@ -93,8 +93,9 @@ def collect_edges(
         d = np.linalg.norm(pos - center, axis=1)
         ok = (d >= 1e-8) & (d <= cutoff)
         t, sh, d = li[atom[ok]], shift[ok], d[ok]
-        # canonical orientation of every edge at once (what ``tests/oracles.py::canonical_edge`` gives edge by edge): the
-        # lexicographically smaller of (s, t, o) and (t, s, -o); first occurrence keeps its length
+        # canonical orientation of every edge at once (what ``tests/oracles.py::canonical_edge``
+        # gives edge by edge): the lexicographically smaller of (s, t, o) and (t, s, -o); first
+        # occurrence keeps its length
         fwd = np.column_stack([np.full(len(t), s), t, sh])
         bwd = np.column_stack([t, np.full(len(t), s), -sh])
         diff = fwd - bwd
@@ -137,7 +138,8 @@ def bottlenecks(cell: np.ndarray, frac: np.ndarray, edges: np.ndarray) -> np.nda
                 reach = np.linalg.norm(gathered[2] - a, axis=1).max(initial=0.0)
             if reach < L + 0.5:  # this edge reaches past the gathered atoms: measure the group, re-gather
                 if group:
-                    out[[ks[i] for i in group]] = _segment_distances(gathered, a, s, ends[group], edges[[ks[i] for i in group]])
+                    rows = [ks[i] for i in group]
+                    out[rows] = _segment_distances(gathered, a, s, ends[group], edges[rows])
                 group = []
                 gathered = lattice_images(cell, frac, a, L + 3.0)
                 reach = np.linalg.norm(gathered[2] - a, axis=1).max(initial=0.0)

@@ -15,5 +15,6 @@ from litraj_data.leaderboard.reference.neb.hops import HopInput, hop_from_row, h
 from litraj_data.leaderboard.reference.neb.provider import CalculatorProvider, FactoryProvider
 
 __all__ = ["BandEvaluator", "CalculatorEvaluator", "attach_batched", "NEBConfig", "HopFailure",
-           "OptimisationDiverged", "run_hop", "run_hops", "read_records", "HopInput", "check_band", "hop_from_row", "hops_from_dataset",
+           "OptimisationDiverged", "run_hop", "run_hops", "read_records", "HopInput", "check_band", "hop_from_row",
+           "hops_from_dataset",
            "CalculatorProvider", "FactoryProvider"]

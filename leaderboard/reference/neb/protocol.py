@@ -181,6 +181,7 @@ def hop_protocol(images: list[Atoms], config: NEBConfig, edge_id: str = "hop") -
     fmax = float(np.sqrt((neb_f ** 2).sum(-1)).max()) if neb_f.size else 0.0
     e, f = results_of(images)
     guard(e, f, limit, "final band")
-    return {"converged": bool(converged and ep_conv), "neb_converged": bool(converged), "steps": sum(s["steps"] for s in stages),
+    return {"converged": bool(converged and ep_conv), "neb_converged": bool(converged),
+            "steps": sum(s["steps"] for s in stages),
             "endpoint_steps": ep_steps, "endpoints_converged": bool(ep_conv), "fmax": fmax,
             "energies": e, "forces": f, "stages": stages}

@@ -28,6 +28,7 @@ from litraj_data.leaderboard.reference.neb.harness import BANDS, read_records, r
 from litraj_data.leaderboard.reference.neb.hops import hops_from_dataset
 from litraj_data.leaderboard.reference.umlip.runners import UMLIPProvider
 
+
 def task_of(dataset: str, split: str) -> str:
     """Leaderboard task a (dataset, split) run is scored on."""
     if dataset.lower() != "nebdft2k":
@@ -225,9 +226,10 @@ def run_bench_bvse(args: Any) -> int:
     return 1 if summary["failed"] else 0
 
 
-def bench_umlip(provider: UMLIPProvider | Callable[[], UMLIPProvider], out: str | os.PathLike, dataset: str = "nebDFT2k", split: str = "test",
-                source: Any = None, limit: int | None = None, workers: int = 1, scheduler: Any = None,
-                config: NEBConfig = NEBConfig(), cache_dir: Any = None, progress=None) -> dict[str, Any]:
+def bench_umlip(provider: UMLIPProvider | Callable[[], UMLIPProvider], out: str | os.PathLike,
+                dataset: str = "nebDFT2k", split: str = "test", source: Any = None, limit: int | None = None,
+                workers: int = 1, scheduler: Any = None, config: NEBConfig = NEBConfig(), cache_dir: Any = None,
+                progress=None) -> dict[str, Any]:
     """Run the uMLIP-NEB protocol on a nebDFT2k split and write a leaderboard submission.
 
     Parameters
