@@ -155,7 +155,8 @@ def register(subparsers: Any) -> None:
     se.add_argument("--tolerance", type=float, default=0.0,
                     help="choose the fewest features whose CV MSE is within (1 + TOL) of the curve's lowest")
     se.add_argument("--plot", help="figure file of the curve (.png, .pdf, .svg)")
-    se.add_argument("--jobs", type=int, default=1, help="worker processes (featurisation and candidates)")
+    se.add_argument("--jobs", type=int, default=1,
+                    help="featurisation processes and threads over the candidates of a step")
     se.add_argument("--seed", type=int, default=0)
     se.add_argument("--json", action="store_true")
     se.set_defaults(func=_cmd_select)

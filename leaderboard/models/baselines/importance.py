@@ -123,10 +123,10 @@ def importances(estimator: Any, names: Sequence[str], X_train: np.ndarray, y_tra
 
 def plot_importances(result: dict[str, Any], path: str, title: str = "", top: int = 15) -> str:
     """Three panels (impurity, permutation, KNN impurity-order curve) written atomically to ``path``."""
-    import matplotlib
+    matplotlib = lazy_import("matplotlib")
 
     matplotlib.use("Agg")  # no display needed; also keeps a user's interactive backend untouched
-    import matplotlib.pyplot as plt
+    plt = lazy_import("matplotlib.pyplot")
 
     from litraj_data.io import atomic_writer
 
@@ -237,17 +237,33 @@ def _fold_matrices(X: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]]) ->
     return out
 
 
-def _cv_errors(mats: list[tuple[np.ndarray, ...]], folds: list[tuple[np.ndarray, np.ndarray]], y: np.ndarray,
-               cols: list[int], n_neighbors: int) -> tuple[float, float]:
-    """Mean over folds of the MSE and of the MAE of a KNN on ``cols`` (as ``cross_val_score`` averages)."""
-    KNeighborsRegressor = lazy_from("sklearn.neighbors", "KNeighborsRegressor")
+_BLOCK = 1 << 22  # distance-matrix entries per block of held-out rows (32 MB of float64)
 
+
+def _candidate_errors(state: list[dict[str, np.ndarray]], j: int, k: int) -> tuple[float, float]:
+    """Mean over folds of the MSE and MAE of a k-NN on the chosen columns plus column ``j``.
+
+    Squared Euclidean distances add over columns, so each fold keeps the distances of its
+    held-out rows to its training rows over the columns chosen so far (``D``) and a
+    candidate costs one (held-out x training) update and a k-smallest partition, whatever
+    the number of chosen columns: the k-NN regressor of scikit-learn (uniform weights,
+    Euclidean metric), computed by brute force. Neighbours at exactly equal distance may be
+    taken in another order than scikit-learn's tree searches would take them.
+    """
     mse, mae = [], []
-    for (Xtr, Xte), (tr, te) in zip(mats, folds):
-        pred = KNeighborsRegressor(n_neighbors=n_neighbors).fit(Xtr[:, cols], y[tr]).predict(Xte[:, cols])
-        err = pred - y[te]
-        mse.append(float(np.mean(err ** 2)))
-        mae.append(float(np.mean(np.abs(err))))
+    for f in state:
+        xte, xtr, ytr, yte, D = f["Xte"][:, j], f["Xtr"][:, j], f["ytr"], f["yte"], f["D"]
+        step = max(1, _BLOCK // max(1, len(xtr)))
+        sq = ab = 0.0
+        for lo in range(0, len(xte), step):
+            d = D[lo:lo + step] + (xte[lo:lo + step, None] - xtr[None, :]) ** 2
+            idx = np.argpartition(d, k - 1, axis=1)[:, :k]  # the k nearest, in no particular order
+            pred = ytr[idx].mean(axis=1)
+            err = pred - yte[lo:lo + step]
+            sq += float(np.sum(err ** 2))
+            ab += float(np.sum(np.abs(err)))
+        mse.append(sq / len(xte))
+        mae.append(ab / len(xte))
     return float(np.mean(mse)), float(np.mean(mae))
 
 
@@ -287,7 +303,7 @@ def forward_selection(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = 
         The chosen subset is the shortest prefix of the curve whose CV MSE is within
         ``(1 + tolerance)`` of the curve's lowest (0: the lowest itself).
     jobs
-        Worker processes over the candidates of a step (joblib).
+        Threads over the candidates of a step (joblib).
 
     Returns
     -------
@@ -315,14 +331,19 @@ def forward_selection(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = 
         from tqdm.auto import tqdm
 
         bar = tqdm(total=steps, desc="forward selection", unit="feature")
-    # one BLAS thread per KNN: thousands of small fits, where thread start-up costs more than the work
-    with threadpool_limits(limits=1), Parallel(n_jobs=jobs) as pool:
+    state = [{"Xtr": Xtr, "Xte": Xte, "ytr": y[tr], "yte": y[te], "D": np.zeros((len(te), len(tr)))}
+             for (Xtr, Xte), (tr, te) in zip(mats, folds)]
+    # threads: numpy's arithmetic and partition release the GIL, and the fold state is shared, not copied
+    with threadpool_limits(limits=1), Parallel(n_jobs=jobs, prefer="threads") as pool:
         for n in range(1, steps + 1):
             taken = set(chosen)
             candidates = [j for j in range(X.shape[1]) if j not in taken]
-            scores = pool(delayed(_cv_errors)(mats, folds, y, chosen + [j], k) for j in candidates)
+            scores = pool(delayed(_candidate_errors)(state, j, k) for j in candidates)
             best = min(range(len(candidates)), key=lambda i: (scores[i][0], candidates[i]))
             chosen.append(candidates[best])
+            for f in state:  # the chosen column's distances join every fold's running sum
+                j = candidates[best]
+                f["D"] += (f["Xte"][:, j, None] - f["Xtr"][None, :, j]) ** 2
             mse, mae = scores[best]
             curve.append({"n_features": n, "added": candidates[best], "cv_mse": mse, "cv_rmse": float(np.sqrt(mse)),
                           "cv_mae": mae})
@@ -338,7 +359,8 @@ def forward_selection(X: np.ndarray, y: np.ndarray, groups: np.ndarray | None = 
 
 def _refit_scores(X_train: np.ndarray, y_train: np.ndarray, X_eval: np.ndarray, y_eval: np.ndarray,
                   cols: list[int], n_neighbors: int) -> dict[str, float]:
-    mean_absolute_error, mean_squared_error, r2_score = lazy_from("sklearn.metrics", "mean_absolute_error", "mean_squared_error", "r2_score")
+    mean_absolute_error, mean_squared_error, r2_score = lazy_from("sklearn.metrics", "mean_absolute_error",
+                                                                  "mean_squared_error", "r2_score")
 
     pipe = knn_pipeline(n_neighbors).fit(X_train[:, cols], y_train)
     pred = pipe.predict(X_eval[:, cols])
@@ -409,11 +431,11 @@ def model_forward_selection(model_dir: str, *, source: str | None = None, rows: 
 
 
 def plot_forward_selection(result: dict[str, Any], path: str, title: str = "") -> str:
-    """The forward-selection curve (CV RMSE per number of features, the chosen size marked), written atomically."""
-    import matplotlib
+    """The forward-selection curve (CV MSE per number of features, the chosen size marked), written atomically."""
+    matplotlib = lazy_import("matplotlib")
 
     matplotlib.use("Agg")  # no display needed; also keeps a user's interactive backend untouched
-    import matplotlib.pyplot as plt
+    plt = lazy_import("matplotlib.pyplot")
 
     from litraj_data.io import atomic_writer
 
