@@ -14,14 +14,12 @@ Two measurements:
 
 Usage::
 
-    python benchmarks/bench_import.py [--repeats 15] [--base f60eeb3]
+    python benchmarks/bench_import.py [--repeats 15] [--base f60eeb3] [--baseline-memory]
 """
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -102,7 +100,29 @@ print(json.dumps({"reason": reason, "peak_rss_mb": resource.getrusage(resource.R
 """
 
 
-def peak_memory_big_line(line_mb: int = 400) -> dict:
+_BASE_CHILD = r"""
+import json, resource, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[4])
+from bench_import import load_baseline
+cap = int(sys.argv[3]) << 30  # address-space cap: the baseline would otherwise take the machine's memory
+resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+base = load_baseline(sys.argv[2])
+work = Path(sys.argv[1])
+t = time.time()
+try:
+    base.import_release("BVEL13k", work / "BVEL13k.zip", work / "outb", progress=False, check_counts=False)
+    result = "imported"
+except MemoryError:
+    result = f"MemoryError under a {sys.argv[3]} GiB address-space cap"
+except Exception as exc:
+    result = f"{type(exc).__name__}: {getattr(exc, 'reason', '')}"
+print(json.dumps({"result": result, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                  "seconds": time.time() - t}))
+"""
+
+
+def peak_memory_big_line(line_mb: int = 400, baseline_rev: str | None = None, cap_gib: int = 6) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench_bigline_"))
     frame = b'2\nLattice="4 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3 material_id=mp-1 pbc="T T T"\n' \
             b"Li 0 0 0\nF 2 2 2\n"
@@ -125,6 +145,11 @@ def peak_memory_big_line(line_mb: int = 400) -> dict:
     for mode in ("lift", "default"):
         proc = subprocess.run([sys.executable, "-c", _CHILD, str(work), mode], capture_output=True, text=True)
         out[mode] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 else proc.stderr[-2000:]
+    if baseline_rev:  # minutes: the baseline decompresses and splits the whole line
+        proc = subprocess.run([sys.executable, "-c", _BASE_CHILD, str(work), baseline_rev, str(cap_gib),
+                               str(Path(__file__).parent)], capture_output=True, text=True)
+        out["baseline"] = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.returncode == 0 \
+            else proc.stderr[-2000:]
     return out
 
 
@@ -133,10 +158,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=15)
     ap.add_argument("--base", default="f60eeb3", help="git revision of the baseline importer")
     ap.add_argument("--skip-memory", action="store_true")
+    ap.add_argument("--baseline-memory", action="store_true",
+                    help="also run the baseline importer on the 400 MB line (minutes; capped at 6 GiB)")
     args = ap.parse_args()
     result = {"time": time_imports(args.repeats, args.base)}
     if not args.skip_memory:
-        result["memory_400MB_line"] = peak_memory_big_line()
+        result["memory_400MB_line"] = peak_memory_big_line(baseline_rev=args.base if args.baseline_memory else None)
     print(json.dumps(result, indent=2))
 
 

@@ -31,14 +31,13 @@ import pandas as pd
 
 from litraj_data.download import fetch, is_remote, url_to_path
 from litraj_data.errors import DataFormatError, UnsafeNameError
+from litraj_data.io import sha256_file
 from litraj_data.registry import DatasetConfig, get_config
 from litraj_data.store.atoms_codec import STRUCTURE_ARRAYS, atoms_to_card_row, calc_results, dumps
-from litraj_data.io import sha256_file
-from litraj_data.store.extxyz import ReadLimits, read_line, iter_extxyz, iter_extxyz_frames
+from litraj_data.store.extxyz import ReadLimits, iter_extxyz, iter_extxyz_frames, read_line
 from litraj_data.store.names import safe_component
 from litraj_data.store.shards import write_dataset
 from litraj_data.structures import check_row as _check_row
-
 
 # --------------------------------------------------------------------------- archives
 
@@ -350,7 +349,8 @@ def _check_against_index(atoms: Any, idx_row: Mapping[str, Any], config: Dataset
                 raise DataFormatError(f"{where}: {key} is not numeric ({exc})", reason="bad_value") from exc
             close = math.isfinite(a) and math.isfinite(b) and abs(a - b) <= 1e-9 * max(1.0, abs(a))
             if not (a == b or close):
-                raise DataFormatError(f"{where}: {key} = {a} in the frame but {b} in the index", reason="index_mismatch")
+                raise DataFormatError(f"{where}: {key} = {a} in the frame but {b} in the index",
+                                      reason="index_mismatch")
 
 
 def _split_rows(archive: ReleaseArchive, config: DatasetConfig, split: str,
@@ -476,7 +476,8 @@ def plan_release(archive: ReleaseArchive, config: DatasetConfig) -> tuple[dict[s
         archive.require_whole(cname, "centroid supercells")
         centroids: dict[str, tuple[int, Any]] = {}
         with archive.open_text(cname) as fh:
-            for line, atoms in iter_extxyz_frames(fh, label=cname, size=archive.size(cname), limits=archive.limits.read):
+            for line, atoms in iter_extxyz_frames(fh, label=cname, size=archive.size(cname),
+                                                  limits=archive.limits.read):
                 edge = str(atoms.info.get("edge_id"))
                 if edge in centroids:
                     raise DataFormatError(f"{cname}:{line}: a second centroid for {edge[:80]!r} (first at line "
@@ -513,7 +514,8 @@ def resolve_release_source(config: DatasetConfig, source: str | Path | None, dow
             fetch(src, dest, what=f"the official {config.name} release", progress=True)
         return dest
     path = Path(src)
-    if path.is_dir() and not any(path.rglob(config.release.get("index") or "*.xyz")) and (path / config.release["folder"]).is_dir():
+    if (path.is_dir() and not any(path.rglob(config.release.get("index") or "*.xyz"))
+            and (path / config.release["folder"]).is_dir()):
         path = path / config.release["folder"]
     if not path.exists():
         raise FileNotFoundError(f"release source not found: {path}")
@@ -584,7 +586,8 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = "from-release"
     parser.add_argument("--json", action="store_true", help="print one JSON document")
     d = DEFAULT_ARCHIVE_LIMITS
     parser.add_argument("--max-member-bytes", type=int, default=None, metavar="N",
-                        help=f"refuse archive members larger than N bytes uncompressed (default {d.max_member_bytes:,})")
+                        help="refuse archive members larger than N bytes uncompressed "
+                        f"(default {d.max_member_bytes:,})")
     parser.add_argument("--max-line-chars", type=int, default=None, metavar="N",
                         help=f"refuse lines longer than N characters (default {d.read.max_line_chars:,})")
     parser.add_argument("--max-ratio", type=float, default=None, metavar="R",
@@ -613,5 +616,6 @@ def run(args: argparse.Namespace) -> int:
                                        "version": man["version"], "path": str(folder), "splits": counts,
                                        "notes": man["notes"]}]}))
     else:
-        print(f"built {man['dataset']} {man['version']} in {folder}: " + ", ".join(f"{s} {n}" for s, n in counts.items()))
+        print(f"built {man['dataset']} {man['version']} in {folder}: "
+              + ", ".join(f"{s} {n}" for s, n in counts.items()))
     return 0

@@ -29,6 +29,7 @@ from litraj_data.errors import DataFormatError, StructureError
 
 if TYPE_CHECKING:  # pymatgen is imported where it is used: the importer never needs it
     from pymatgen.core import Structure
+
     from litraj_data.registry import DatasetConfig
 
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".xyz", ".extxyz", ".json")
@@ -66,7 +67,8 @@ def _cif_site_rows(path: Path) -> int:
                 state, atom_loop, rows = "header", False, 0
             elif line.startswith("_"):
                 if state == "header":
-                    atom_loop |= line.lower().startswith("_atom_site_") and not line.lower().startswith("_atom_site_aniso")
+                    tag = line.lower()
+                    atom_loop |= tag.startswith("_atom_site_") and not tag.startswith("_atom_site_aniso")
                 else:
                     state = "out"
             elif line.lower().startswith("data_"):
@@ -263,17 +265,22 @@ def cell_problem(cell: Any) -> str | None:
     """Why ``cell`` (3x3, lattice vectors as rows) is not a usable periodic cell, or None.
 
     Zero, non-finite or (nearly) coplanar lattice vectors; the message gives the volume.
+    Plain float arithmetic: it runs once per imported row, where numpy's per-call
+    overhead would cost more than the 30 multiplications.
     """
     try:
-        cell = np.asarray(cell, dtype=float).reshape(3, 3)
+        (ax, ay, az), (bx, by, bz), (cx, cy, cz) = np.asarray(cell, dtype=float).reshape(3, 3).tolist()
     except (TypeError, ValueError):
         return "the cell is not a 3x3 matrix"
-    if not np.isfinite(cell).all():
+    values = (ax, ay, az, bx, by, bz, cx, cy, cz)
+    if not all(math.isfinite(v) for v in values):
         return "the cell holds non-finite numbers"
-    lengths = np.linalg.norm(cell, axis=1)
-    volume = abs(float(np.linalg.det(cell)))
-    if not (np.all(lengths > 0) and math.isfinite(volume) and volume > DEGENERACY * float(np.prod(lengths))):
-        return f"the cell is degenerate (volume {volume:.3g} A^3, lattice lengths {np.round(lengths, 4).tolist()} A)"
+    volume = abs(ax * (by * cz - bz * cy) - ay * (bx * cz - bz * cx) + az * (bx * cy - by * cx))
+    lengths = (math.sqrt(ax * ax + ay * ay + az * az), math.sqrt(bx * bx + by * by + bz * bz),
+               math.sqrt(cx * cx + cy * cy + cz * cz))
+    if not (min(lengths) > 0 and math.isfinite(volume) and volume > DEGENERACY * lengths[0] * lengths[1] * lengths[2]):
+        return (f"the cell is degenerate (volume {volume:.3g} A^3, lattice lengths "
+                f"{[round(x, 4) for x in lengths]} A)")
     return None
 
 
@@ -418,7 +425,7 @@ def _check_dummies(numbers: np.ndarray, expected: int | None, where: str, what: 
 def _elements(numbers: np.ndarray) -> set[str]:
     from ase.data import chemical_symbols
 
-    return {chemical_symbols[int(z)] for z in np.unique(numbers) if 0 < int(z) < len(chemical_symbols)}
+    return {chemical_symbols[z] for z in set(np.asarray(numbers).tolist()) if 0 < z < len(chemical_symbols)}
 
 
 def _check_band(row: Mapping[str, Any], rules: Mapping[str, Any], where: str) -> None:

@@ -318,8 +318,9 @@ def test_nebdft2k_band_attacks_are_refused(dft_release, tmp_path, attack):
 
 
 def test_rules_are_validated_as_card_data():
-    import yaml
     from importlib import resources
+
+    import yaml
 
     raw = yaml.safe_load(resources.files("litraj_data.registry").joinpath("datasets/BVEL13k.yaml").read_text())
     assert get_config("BVEL13k").rules["dummy_atoms"] == 0

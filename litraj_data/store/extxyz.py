@@ -25,8 +25,6 @@ from ase.io.extxyz import key_val_dict_to_str, read_xyz
 
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_writer
-
-
 from litraj_data.store.atoms_codec import loads
 
 _FLOAT = "%.17g"
@@ -65,24 +63,42 @@ DEFAULT_READ_LIMITS = ReadLimits()
 _CORRUPT_STREAM = (zlib.error, lzma.LZMAError)
 
 
+_READ_ERRORS = (UnicodeDecodeError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, EOFError, OSError)
+
+
+def _read_error(exc: BaseException, label: str, line_no: int) -> DataFormatError:
+    """The named reason for what a text stream raised while reading line ``line_no``."""
+    if isinstance(exc, UnicodeDecodeError):
+        # the decoder reads ahead in blocks: the bad byte is at or shortly after this line
+        return DataFormatError(f"{label}: not UTF-8 text at or after line {line_no} ({exc.reason}: byte "
+                               f"0x{exc.object[exc.start]:02x})", reason="not_utf8")
+    if isinstance(exc, _CORRUPT_STREAM):
+        return DataFormatError(f"{label}:{line_no}: the compressed data are corrupted ({exc})",
+                               reason="corrupt_member")
+    return DataFormatError(f"{label}:{line_no}: cannot be read ({exc}); the archive is corrupted or truncated",
+                           reason="truncated")
+
+
+def _too_long(label: str, line_no: int, limit: int) -> DataFormatError:
+    return DataFormatError(f"{label}:{line_no}: line longer than {limit:,} characters (the cap of "
+                           "ReadLimits.max_line_chars); not an extxyz frame of this release", reason="line_too_long")
+
+
 def read_line(stream: io.TextIOBase, label: str, line_no: int, limit: int = DEFAULT_READ_LIMITS.max_line_chars) -> str:
-    """One line of at most ``limit`` characters (a longer one is refused before it is read whole)."""
+    """One line of at most ``limit`` characters (a longer one is refused before it is read whole).
+
+    Raises
+    ------
+    DataFormatError
+        ``line_too_long``, ``not_utf8``, ``corrupt_member``, ``truncated``; the message names
+        ``label:line_no``.
+    """
     try:
         line = stream.readline(limit)
-    except UnicodeDecodeError as exc:
-        # the decoder reads ahead in blocks: the bad byte is at or shortly after this line
-        raise DataFormatError(f"{label}: not UTF-8 text at or after line {line_no} ({exc.reason}: byte "
-                              f"0x{exc.object[exc.start]:02x})", reason="not_utf8") from exc
-    except _CORRUPT_STREAM as exc:
-        raise DataFormatError(f"{label}:{line_no}: the compressed data are corrupted ({exc})",
-                              reason="corrupt_member") from exc
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise DataFormatError(f"{label}:{line_no}: cannot be read ({exc}); the archive is corrupted or truncated",
-                              reason="truncated") from exc
+    except _READ_ERRORS as exc:
+        raise _read_error(exc, label, line_no) from exc
     if len(line) >= limit and not line.endswith("\n"):
-        raise DataFormatError(f"{label}:{line_no}: line longer than {limit:,} characters (the cap of "
-                              "ReadLimits.max_line_chars); not an extxyz frame of this release",
-                              reason="line_too_long")
+        raise _too_long(label, line_no, limit)
     return line
 
 
@@ -143,8 +159,15 @@ def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "ex
                                   reason="frame_too_large")
         lines = []
         frame_chars = len(header)
+        readline = stream.readline
         for _ in range(natoms + 1):  # one at a time: a huge count on a short file stops at its end
-            line = read_line(stream, label, line_no + 1, max_line)
+            # read_line() inlined: this loop runs once per atom of the release
+            try:
+                line = readline(max_line)
+            except _READ_ERRORS as exc:
+                raise _read_error(exc, label, line_no + 1) from exc
+            if len(line) >= max_line and line[-1:] != "\n":
+                raise _too_long(label, line_no + 1, max_line)
             if line == "":
                 raise DataFormatError(f"{label}:{start}: frame {index} is cut short ({natoms} atoms announced, "
                                       f"{max(len(lines) - 1, 0)} found); the file is truncated", reason="truncated")
