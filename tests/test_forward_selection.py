@@ -11,7 +11,11 @@ import pytest
 pytest.importorskip("sklearn")
 
 from litraj_data.leaderboard.models.baselines.importance import (  # noqa: E402
-    forward_selection, knn_pipeline, model_forward_selection, selection_folds)
+    forward_selection,
+    knn_pipeline,
+    model_forward_selection,
+    selection_folds,
+)
 
 
 def synthetic(n: int = 150, p: int = 12, seed: int = 3):

@@ -21,13 +21,13 @@ import pandas as pd
 import yaml
 
 from litraj_data.io import atomic_write_json, atomic_write_table, atomic_write_text, atomic_writer
+from litraj_data.lazy import lazy_import
 from litraj_data.leaderboard.models.gnn.card import hardware, model_card
 from litraj_data.leaderboard.models.gnn.data import GraphSplit, check_species, check_task, load_splits, r_max_for
 from litraj_data.leaderboard.models.gnn.errors import GNNError
 from litraj_data.leaderboard.models.gnn.settings import PAPER_NAMES, get_preset, resolve
 from litraj_data.leaderboard.models.gnn.trainer import check_device, count_parameters, stdout_to_stderr
 from litraj_data.leaderboard.scoring.tasks import get_task
-from litraj_data.lazy import lazy_import
 
 __all__ = ["train_gnn", "read_run", "load_weights", "network_parameters", "preset_parameters"]
 
@@ -229,7 +229,8 @@ def train_gnn(arch: str | None, task_id: str, out_dir: str | os.PathLike, *, epo
     val_mae = float(np.mean(np.abs(val_pred - val.y)))
     mean_mae = float(np.mean(np.abs(val.y - np.mean(train.y))))
     hp = {"arch": arch, **model_hp, **train_hp, "epochs": epochs, "epochs_run": result.epochs_run,
-          "best_epoch": result.best_epoch, "seed": seed, "preset": preset, "type_names": "H..Pu + X (dummy at the hop centroid)",
+          "best_epoch": result.best_epoch, "seed": seed, "preset": preset,
+          "type_names": "H..Pu + X (dummy at the hop centroid)",
           "init_from": None if init_from is None else str(init_from)}
     datasets = [task.dataset] + ([] if prev is None else [d for d in prev.get("datasets", []) if d != task.dataset])
     card = model_card(arch=arch, name=name, task=task, n_parameters=n_params, hyperparameters=hp, wall_time_s=wall,
@@ -240,7 +241,8 @@ def train_gnn(arch: str | None, task_id: str, out_dir: str | os.PathLike, *, epo
     graphs = len(train) + len(val)
     run = {"arch": arch, "name": name, "task": task.id, "dataset": task.dataset, "dataset_version": task.version,
            "datasets": datasets, "source": None if source is None else str(source), "split": eval_split,
-           "preset": preset, "model_hp": model_hp, "train_hp": train_hp, "model_config": result.model_config, "norm": result.norm,
+           "preset": preset, "model_hp": model_hp, "train_hp": train_hp, "model_config": result.model_config,
+           "norm": result.norm,
            "epochs": epochs, "epochs_run": result.epochs_run, "best_epoch": result.best_epoch,
            "best_val_mae": result.best_val_mae, "val_mae": val_mae, "val_mae_mean_predictor": mean_mae,
            "history": result.history, "seed": seed, "n_parameters": n_params, "device": device,
@@ -253,5 +255,6 @@ def train_gnn(arch: str | None, task_id: str, out_dir: str | os.PathLike, *, epo
     return {"file": str(out_dir), "task": task.id, "arch": arch, "model": name, "predictions": str(pred_path),
             "model_card": str(card_path), "n_train": len(train), "n_val": len(val), "n_predicted": len(target),
             "epochs_run": result.epochs_run, "best_epoch": result.best_epoch, "val_mae": val_mae,
-            "val_mae_mean_predictor": mean_mae, "n_parameters": n_params, "preset": preset, "wall_time_s": round(wall, 2),
+            "val_mae_mean_predictor": mean_mae, "n_parameters": n_params, "preset": preset,
+            "wall_time_s": round(wall, 2),
             "device": device}
