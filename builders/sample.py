@@ -23,9 +23,16 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from litraj_data.store.layout import replace_version, sample_root
-
+from litraj_data.builders.bvel13k import build_bvel13k
+from litraj_data.builders.nebbvse122k import build_nebbvse122k
 from litraj_data.builders.sample_structures import load_sample_structures
+from litraj_data.builders.structure_builds import structures_digest
+from litraj_data.errors import DataFormatError
+from litraj_data.io import atomic_write_text
+from litraj_data.registry import get_config
+from litraj_data.store.layout import replace_version, sample_root
+from litraj_data.store.manifest import write_manifest
+from litraj_data.store.shards import dataset_card
 
 #: computed by the reference calculators of the builders' own layer
 BVSE_DATASETS = ("BVEL13k", "nebBVSE122k")
@@ -82,11 +89,6 @@ def stamp_sample(folder: str | Path) -> Path:
 
     Only ``manifest.json`` and ``README.md`` change: the shards (and their sha256) do not.
     """
-    from litraj_data.io import atomic_write_text
-    from litraj_data.registry import get_config
-    from litraj_data.store.manifest import write_manifest
-    from litraj_data.store.shards import dataset_card
-
     folder = Path(folder)
     data = json.loads((folder / "manifest.json").read_text())
     data.update(sample_identity(data["dataset"]))
@@ -114,12 +116,6 @@ def build_sample(out: str | Path | None = None, datasets: tuple[str, ...] = SAMP
     with one torch thread (``sample_neb``), so ``workers`` and ``scheduler`` only reach
     the BVSE builders.
     """
-    from litraj_data.registry import get_config
-
-    from litraj_data.builders.bvel13k import build_bvel13k
-    from litraj_data.builders.nebbvse122k import build_nebbvse122k
-    from litraj_data.builders.structure_builds import structures_digest
-
     unknown = [d for d in datasets if d not in SAMPLE_DATASETS]
     if unknown:
         raise ValueError(f"no sample of {', '.join(unknown)}; the sample holds {', '.join(SAMPLE_DATASETS)}")
@@ -172,8 +168,6 @@ def _destination(args: argparse.Namespace) -> Path:
         Neither given, or ``--out`` inside the installed package without ``--in-place``
         (a rebuild there replaces the sample every user's ``source="sample"`` reads).
     """
-    from litraj_data.errors import DataFormatError
-
     package = sample_root().parent.resolve()
     if args.in_place:
         if args.out and Path(args.out).resolve() != sample_root().resolve():
@@ -196,10 +190,12 @@ def run(args: argparse.Namespace) -> int:
     records = []
     for name, folder in built.items():
         man = json.loads((folder / "manifest.json").read_text())
-        records.append({"file": str(folder), "dataset": name, "splits": {s: r["num_rows"] for s, r in man["splits"].items()}})
+        records.append({"file": str(folder), "dataset": name,
+                        "splits": {s: r["num_rows"] for s, r in man["splits"].items()}})
     if args.json:
         print(json.dumps({"records": records}))
     else:
         for r in records:
-            print(f"built sample {r['dataset']} in {r['file']}: " + ", ".join(f"{s} {n}" for s, n in r["splits"].items()))
+            print(f"built sample {r['dataset']} in {r['file']}: "
+                  + ", ".join(f"{s} {n}" for s, n in r["splits"].items()))
     return 0
