@@ -14,9 +14,9 @@ import yaml
 from litraj_data._version import __version__ as _package_version
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_write_json, atomic_write_table, atomic_write_text
-from litraj_data.leaderboard.scoring.tasks import Task, get_task
 from litraj_data.leaderboard.models.baselines.models import make_search
 from litraj_data.leaderboard.models.baselines.persist import load_model, save_model
+from litraj_data.leaderboard.scoring.tasks import Task, get_task
 
 __all__ = ["FEATURES", "feature_kind_of", "featurize_rows", "train_baseline", "predict_baseline", "load_rows",
            "model_label", "TRAIN_TABLE", "read_model_info", "align_features"]
