@@ -5,10 +5,10 @@ import argparse
 import math
 from typing import Any
 
-from litraj_data.structures import add_limit_options, with_limits
 from litraj_data.cli.options import add_json_option
 from litraj_data.cli.output import emit
 from litraj_data.errors import LitrajError
+from litraj_data.structures import add_limit_options, with_limits
 
 
 def register(subparsers: Any) -> None:
