@@ -142,3 +142,20 @@ def test_the_flag_is_in_hops_json_and_in_the_builder_failures(tmp_path, capsys):
     fails = list(csv.DictReader(open(version / "failures.csv")))
     listed = {f["edge_id"] for f in fails if f["reason"] == "upper_bound"}
     assert listed == {h["edge_id"] for h in flagged}
+
+
+def test_the_flag_is_a_column_of_the_shipped_nebbvse122k_sample():
+    from litraj_data import load_litraj
+    from litraj_data.builders.sample_structures import get_sample_structure
+    from litraj_data.leaderboard.reference.hops.api import hop_barriers as barriers
+
+    dd = load_litraj("nebBVSE122k", source="sample")
+    rows = {r["edge_id"]: r for s in dd for r in dd[s]}
+    assert all(r["em_upper_bound"] is not None for r in rows.values())
+    for mid in ("sample-LiCoO2-166", "sample-Li3N-191"):
+        res = barriers(get_sample_structure(mid), material_id=mid)
+        flags = {h.edge_id: r.upper_bound for h, r in zip(res.hops, res.results)}
+        assert any(flags.values()) and not all(flags.values())
+        assert flags == {e: rows[e]["em_upper_bound"] for e in flags}
+        for e in flags:  # no hop converged at step 0 without the flag
+            assert not (rows[e]["converged"] and rows[e]["neb_steps"] == 0) or rows[e]["em_upper_bound"]
