@@ -158,6 +158,7 @@ class ReleaseArchive:
         root = self.path.resolve()
         members: list[tuple[str, Any]] = []
         self._sizes: dict[str, int] = {}
+        total = 0
         for p in sorted(self.path.rglob("*")):
             if not p.is_file():
                 continue
@@ -171,7 +172,8 @@ class ReleaseArchive:
                                       f"({self.limits.max_member_bytes:,})", reason="archive_member_too_large")
             members.append((p.name, p))
             self._sizes[str(p)] = size
-            self._check_count_and_total(len(members), sum(self._sizes.values()))
+            total += size
+            self._check_count_and_total(len(members), total)
         return members
 
     def _zip_members(self) -> list[tuple[str, Any]]:

@@ -381,6 +381,9 @@ def _flat(value: Any) -> np.ndarray:
 def _check_finite(row: Mapping[str, Any], config: "DatasetConfig", where: str) -> None:
     for col in config.columns:
         value = row.get(col.name)
+        if value is None and not col.nullable:
+            raise _row_fail(where, f"{col.name} is missing (from {col.source}); every row of {config.name} has one",
+                            "missing_value")
         if value is None or col.kind in ("string", "json", "bool", "bool3", "int32", "int64", "int32_list"):
             continue
         if col.kind == "float64":
@@ -480,7 +483,8 @@ def check_row(row: Mapping[str, Any], config: "DatasetConfig", where: str) -> No
     Raises
     ------
     DataFormatError
-        ``non_finite``, ``bad_value``, ``bad_shape``, ``no_atoms``, ``not_periodic``,
+        ``missing_value`` (a column the card does not make nullable), ``non_finite``,
+        ``bad_value``, ``bad_shape``, ``no_atoms``, ``not_periodic``,
         ``degenerate_cell``, ``dummy_count``, ``bad_band``, ``negative_barrier``,
         ``chemsys_mismatch``; the message starts with ``where``.
     """

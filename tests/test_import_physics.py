@@ -215,6 +215,14 @@ def test_forces_declared_with_the_wrong_width_are_refused(tmp_path, width, natom
         shutil.rmtree(work, ignore_errors=True)
 
 
+def test_a_frame_without_energy_names_the_frame(tmp_path):
+    folder = _mplitrj(tmp_path, 3)
+    text = (folder / "MPLiTrj_train.xyz").read_text()
+    (folder / "MPLiTrj_train.xyz").write_text(re.sub(r"energy=\S+ ", "", text, count=1))
+    err = _refusal("MPLiTrj", folder, tmp_path / "out")
+    assert err.reason == "missing_value" and str(err).startswith("MPLiTrj_train.xyz:1: energy is missing")
+
+
 @pytest.mark.parametrize("energy", ["nan", "inf", "-inf"])
 def test_non_finite_energy_is_refused(tmp_path, energy):
     err = _refusal("MPLiTrj", _mplitrj(tmp_path, 3, energy=energy), tmp_path / "out")
@@ -338,7 +346,8 @@ def test_rules_are_validated_as_card_data():
 
 def test_check_row_is_the_one_check_and_names_where():
     config = get_config("MPLiTrj")
-    row = {"numbers": np.array([3, 9]), "positions": np.zeros((2, 3)), "cell": np.eye(3) * 4, "pbc": [True] * 3,
+    row = {"config_id": "run7:final:0:1", "numbers": np.array([3, 9]), "positions": np.zeros((2, 3)),
+           "cell": np.eye(3) * 4, "pbc": [True] * 3,
            "energy": -1.0, "forces": np.zeros((1, 3))}
     with pytest.raises(DataFormatError, match=r"^run7/OUTCAR: forces has shape \(1, 3\)") as exc:
         check_row(row, config, "run7/OUTCAR")
