@@ -358,3 +358,38 @@ def test_check_row_is_the_one_check_and_names_where():
     with pytest.raises(DataFormatError) as exc:
         check_row(row, config, "x")
     assert exc.value.reason == "not_periodic"
+
+
+# --------------------------------------------------------------------------- index rows: any edit
+
+
+@st.composite
+def index_edit(draw):
+    """A line of BVEL13k_index.csv replaced by a drawn one (fields, NaN, signs, junk, long)."""
+    line = draw(st.integers(1, 3))  # 1..3 are data rows (0 is the header)
+    field = st.one_of(st.sampled_from(["", "nan", "NaN", "-inf", "inf", "-0.5", "1e400", "mp-0", "mp-1", "F-Li",
+                                       "Li-F", "train", "test", "val", '"a,b"', "<b>x</b>", "0.4"]),
+                      st.text(alphabet="0123456789.-eE", max_size=8),
+                      st.text(max_size=6).filter(lambda t: "\n" not in t and "\r" not in t))
+    fields = draw(st.lists(field, min_size=0, max_size=8))
+    return line, ",".join(fields)
+
+
+@SETTINGS
+@given(index_edit())
+def test_any_index_row_imports_or_is_refused_with_a_reason(tmp_path, edit):
+    line, text = edit
+    work = tmp_path / f"i{abs(hash(edit))}"
+    try:
+        folder = _bvel(work, {})
+        index = folder / "BVEL13k_index.csv"
+        lines = index.read_text().splitlines()
+        lines[line] = text
+        index.write_text("\n".join(lines) + "\n")
+        try:
+            _import("BVEL13k", folder, work / "out")
+        except DataFormatError as exc:  # anything else is a traceback for the user
+            assert exc.reason not in ("bad_format", "error"), str(exc)
+            assert not (work / "out" / "BVEL13k" / "1.0.0").exists()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
