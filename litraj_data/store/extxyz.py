@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import io
 import lzma
+import re
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -182,6 +183,7 @@ def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "ex
             raise DataFormatError(f"{label}:{start}: frame {index} is cut short ({natoms} atoms announced); the "
                                   "file is truncated", reason="truncated")
         if index >= skip:
+            _check_columns(lines, label, start, index)
             text = header + "".join(lines)
             try:
                 atoms = next(read_xyz(io.StringIO(text), 0))
@@ -190,6 +192,32 @@ def iter_extxyz_frames(stream: io.TextIOBase, *, skip: int = 0, label: str = "ex
                                       reason="bad_frame") from exc
             yield start, atoms
         index += 1
+
+
+_PROPERTIES_RE = re.compile(r'(?i)(?:^|\s)properties=("?)([A-Za-z0-9_:]+)\1(?:\s|$)')
+
+
+def _check_columns(lines: list[str], label: str, start: int, index: int) -> None:
+    """Every atom line has exactly the columns its ``Properties=`` declares.
+
+    ASE's reader silently drops a line's extra columns, so a column declared with the wrong
+    width (``forces:R:2`` over three force values) shifts or loses values without an error.
+    ``lines`` is the comment line then the atom lines of one frame.
+    """
+    match = _PROPERTIES_RE.search(lines[0])
+    if match is None:  # plain XYZ: ASE's default columns, extra columns ignored as ASE does
+        return
+    fields = match.group(2).split(":")
+    if len(fields) % 3:
+        return  # malformed declaration: ASE's own parser names it
+    try:
+        width = sum(int(n) for n in fields[2::3])
+    except ValueError:
+        return
+    for k, line in enumerate(lines[1:]):
+        if len(line.split()) != width:
+            raise DataFormatError(f"{label}:{start + 2 + k}: frame {index} atom {k} has {len(line.split())} columns, "
+                                  f"its Properties declare {width} ({':'.join(fields)})", reason="bad_frame")
 
 
 def iter_extxyz(stream: io.TextIOBase, *, skip: int = 0, label: str = "extxyz",
