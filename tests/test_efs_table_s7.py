@@ -137,3 +137,125 @@ def test_bench_efs_chgnet(tmp_path):
     truth = Truth.from_tables(get_task("MPLiTrj/efs"), {"test": ds.to_pandas()})
     rec = score_submission(read_submission(out, truth.task), truth, n_boot=0)
     assert rec["subsets"]["all"]["n"] == 4 and rec["subsets"]["all"]["forces_rp"] is not None
+
+
+# -- the stage-resolved metric set: end points vs band vs transition region -------------------------
+
+def _band_hop(hop: str, rng, soft_saddle: float, soft_elsewhere: float = 1.0, steps: int = 3, images: int = 5):
+    """Rows of one hop: source/target relaxations and ``steps`` band steps of ``images`` images.
+
+    The band's energy profile peaks at image 2 (the saddle); predicted forces are the DFT forces
+    times ``soft_saddle`` there, times ``soft_elsewhere`` everywhere else (plus small noise).
+    """
+    rows, pred = [], []
+    numbers = [3] * 6 + [8] * 6
+
+    def add(kind, step, image, energy, scale):
+        f = rng.normal(0, 1.0, (len(numbers), 3))
+        cid = f"{hop}:{kind}:{step}:{image}"
+        rows.append({"config_id": cid, "numbers": numbers, "energy": energy, "forces": f.tolist()})
+        pred.append({"config_id": cid, "energy": energy + rng.normal(0, 0.01),
+                     "forces": (scale * f + rng.normal(0, 0.01, f.shape)).tolist()})
+
+    for step in range(4):
+        add("source", step, 0, -50.0 - 0.1 * step, soft_elsewhere)
+        add("target", step, images - 1, -50.2 - 0.1 * step, soft_elsewhere)
+    for step in range(steps):
+        for image in range(1, images - 1):
+            energy = -50.0 + 0.8 * np.sin(np.pi * image / (images - 1)) - 0.05 * step  # peak at image 2
+            add("band", step, image, energy, soft_saddle if image == 2 else soft_elsewhere)
+    return rows, pred
+
+
+def _score_rows(tmp_path, rows, pred):
+    truth = Truth.from_tables(get_task("MPLiTrj/efs"), {"test": pd.DataFrame(rows)})
+    path = tmp_path / "stages.parquet"
+    pd.DataFrame(pred).to_parquet(path)
+    return score_submission(read_submission(path, truth.task), truth, n_boot=0)
+
+
+def test_stage_resolved_finds_softening_planted_at_the_saddle(tmp_path):
+    rng = np.random.default_rng(5)
+    rows, pred = [], []
+    for hop in ("mp-1_0_1_0_0_0", "mp-2_0_3_0_0_0"):
+        r, p = _band_hop(hop, rng, soft_saddle=0.6)
+        rows += r
+        pred += p
+    rec = _score_rows(tmp_path, rows, pred)
+    st = rec["stage_resolved"]
+    assert list(st["stages"]) == ["end points", "band", "transition region"]
+    ts, ep, band = (st["stages"][k] for k in ("transition region", "end points", "band"))
+    # 2 hops x 3 steps: one transition configuration per (hop, step), each at image 2
+    assert ts["n"] == 6 and ep["n"] == 16 and band["n"] == 18
+    assert ts["forces_slope"] == pytest.approx(0.6, abs=0.02)
+    assert ep["forces_slope"] == pytest.approx(1.0, abs=0.02)
+    # the whole band mixes 1 softened image in 3: its slope lies between
+    assert ts["forces_slope"] < band["forces_slope"] < ep["forces_slope"]
+    assert st["softening_at_saddle"] is True
+    assert st["contrast"]["forces_slope"] == pytest.approx(ts["forces_slope"] - ep["forces_slope"])
+    assert st["contrast"]["forces_slope_ratio"] == pytest.approx(0.6, abs=0.03)
+    assert st["contrast"]["forces_mae"] > 0.2  # 0.4 * E|F| ~ 0.32 eV/A at the saddle, ~0.008 elsewhere
+    # independent numpy check of the transition region's pooled force errors
+    mask = np.array([r["config_id"].endswith(":2") and ":band:" in r["config_id"] for r in rows])
+    ft = np.concatenate([np.ravel(r["forces"]) for r, m in zip(rows, mask) if m])
+    fp = np.concatenate([np.ravel(p["forces"]) for p, m in zip(pred, mask) if m])
+    assert ts["forces_mae"] == pytest.approx(np.mean(np.abs(fp - ft)), rel=1e-10)
+    assert ts["forces_rmse"] == pytest.approx(np.sqrt(np.mean((fp - ft) ** 2)), rel=1e-10)
+    assert ts["forces_slope"] == pytest.approx(np.polyfit(ft, fp, 1)[0], rel=1e-8)
+
+
+def test_stage_resolved_uniform_softening_is_not_at_the_saddle(tmp_path):
+    rng = np.random.default_rng(6)
+    rows, pred = _band_hop("mp-3_0_1_0_0_0", rng, soft_saddle=0.8, soft_elsewhere=0.8)
+    st = _score_rows(tmp_path, rows, pred)["stage_resolved"]
+    assert st["stages"]["transition region"]["forces_slope"] == pytest.approx(0.8, abs=0.03)
+    assert st["stages"]["end points"]["forces_slope"] == pytest.approx(0.8, abs=0.03)
+    assert abs(st["contrast"]["forces_slope"]) < 0.05
+
+
+def test_transition_mask_picks_the_highest_image_per_hop_and_step():
+    from litraj_data.leaderboard.scoring.stages import parse_config_id, transition_mask
+
+    ids = ["h:band:0:1", "h:band:0:2", "h:band:0:3", "h:band:1:1", "h:band:1:2", "h:source:0:0", "g:band:0:1",
+           "test-7", "a:b:band:0:1"]
+    energies = np.array([1.0, 3.0, 2.0, 5.0, 4.0, 9.0, 0.0, 10.0, 1.0])
+    assert transition_mask(ids, energies).tolist() == [False, True, False, True, False, False, True, False, True]
+    assert parse_config_id("a:b:band:0:1") == ("a:b", "band", 0, 1)  # a hop id may hold colons
+    assert parse_config_id("test-7") is None and parse_config_id("h:band:x:1") is None
+
+
+def test_release_rows_have_no_stage_resolved_set(tmp_path):
+    rng = np.random.default_rng(7)
+    rows, pred = _band_hop("mp-4_0_1_0_0_0", rng, soft_saddle=0.6)
+    for i, (r, p) in enumerate(zip(rows, pred)):
+        r["config_id"] = p["config_id"] = f"test-{i}"
+    assert _score_rows(tmp_path, rows, pred)["stage_resolved"] is None
+
+
+def test_stage_resolved_on_the_real_fixture_rows(spinel_built, tmp_path):
+    """The real VASP NEB rows: the transition region is the highest band image of every band step."""
+    from litraj_data.leaderboard.scoring.stages import stage_resolved
+    from litraj_data.loaders import load_litraj
+
+    df = load_litraj("MPLiTrj", split="train", source=spinel_built).to_pandas()
+    n = df.numbers.apply(len).to_numpy()
+    ids = df.config_id.tolist()
+    y = df.energy.to_numpy(float) / n
+    # a prediction softened by 0.5 on the band's highest image of each step, exact elsewhere
+    from litraj_data.leaderboard.scoring.bootstrap import group_sums
+    from litraj_data.leaderboard.scoring.stages import transition_mask
+
+    top = transition_mask(ids, y)
+    steps = {tuple(c.split(":")[2:3]) for c in ids if ":band:" in c}
+    assert top.sum() == len(steps) > 0
+    for i in np.flatnonzero(top):  # each picked row is the maximum of its step
+        step = ids[i].split(":")[2]
+        same = [j for j, c in enumerate(ids) if ":band:" in c and c.split(":")[2] == step]
+        assert y[i] == max(y[same])
+    f_sums = np.array([group_sums(np.stack(f), (0.5 if t else 1.0) * np.stack(f)) for f, t in zip(df.forces, top)])
+    items = pd.DataFrame({"id": ids, "y": y, "yhat": y})
+    st = stage_resolved(items, f_sums)
+    assert st["stages"]["end points"]["n"] == sum(":band:" not in c for c in ids)
+    assert st["stages"]["transition region"]["forces_slope"] == pytest.approx(0.5)
+    assert st["stages"]["end points"]["forces_slope"] == pytest.approx(1.0)
+    assert st["stages"]["end points"]["energy_mae"] == 0.0 and st["softening_at_saddle"] is True

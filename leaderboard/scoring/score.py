@@ -23,6 +23,7 @@ from litraj_data.leaderboard.scoring.metrics import (pa_mae, regression_metrics,
                                                      success_rates)
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI
 from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
+from litraj_data.leaderboard.scoring.stages import stage_resolved
 from litraj_data.leaderboard.scoring.tasks import SUBSET_RULES, Task, Truth
 
 __all__ = ["score_submission", "summarise", "DROP_RULE", "SAMPLE_LABEL", "SAMPLE_NOTE", "ScoringProtocol",
@@ -450,5 +451,7 @@ def score_submission(sub: Submission, truth: Truth, metadata: Mapping[str, Any] 
         if missing:
             record["notes"].append(f"subsets {missing} are empty: no scored row carries that stage (rows "
                                    "imported from the official release do not say their stage)")
+        # end points vs band vs transition region (Table 5 / "-vac": does softening sit at the saddle?)
+        record["stage_resolved"] = stage_resolved(items, f_sums)
     record["items"] = {c: items[c].tolist() for c in items.columns}
     return to_jsonable(record)
