@@ -9,10 +9,17 @@ measures in fresh subprocesses (so peak RSS is per task):
 3. to numpy / torch batches (positions, numbers, cell, em): ours streamed from Arrow;
    litraj: load_data, then stacking arrays from the Atoms
 4. peak RSS while streaming the whole split (ours) vs holding it (litraj)
+5. the cost of the safety on warm loads (``--only overhead``): ``load_litraj`` (resolve, names
+   checked through the store's one boundary, real paths, verification stamp, one snapshot of
+   the version with its identity checked after the shards are mapped) vs the bare minimum
+   (parse manifest.json, ``datasets.Dataset.from_file`` each shard, concatenate), side by side
+   in one process, alternating, median of ``--repeats-overhead``; open only, and open +
+   streaming the split as numpy batches (what a training loop does). Goal: <= 5 %.
 
 Usage::
 
     python benchmarks/bench_loading.py --rows 100000 --work benchmarks/_work/loading
+    python benchmarks/bench_loading.py --rows 100000 --work benchmarks/_work/loading --only overhead
 """
 from __future__ import annotations
 
@@ -148,6 +155,45 @@ def run_task(task: str, release: Path, built: Path, cache: Path) -> dict:
     return rec | extra
 
 
+def overhead(built: Path, cache: Path, repeat: int) -> dict:
+    """Warm loads with every check vs the bare minimum, interleaved in one process (see the docstring)."""
+    import datasets
+
+    from litraj_data import load_litraj
+    from litraj_data.loaders.convert import iter_numpy_batches
+
+    def checked() -> datasets.Dataset:
+        return load_litraj("nebBVSE122k", split="train", source=built, cache_dir=cache)
+
+    def bare() -> datasets.Dataset:
+        data = json.loads((built / "manifest.json").read_text())
+        parts = [datasets.Dataset.from_file(str(built / f["name"]), in_memory=False)
+                 for f in data["splits"]["train"]["files"]]
+        return parts[0] if len(parts) == 1 else datasets.concatenate_datasets(parts)
+
+    def stream(ds: datasets.Dataset) -> int:
+        return sum(len(b["em"]) for b in iter_numpy_batches(ds, 4096, columns=["numbers", "positions", "cell", "em"]))
+
+    checked()  # the first open hashes the files once and stamps them; what follows is warm
+    rows = {"checked": stream(checked()), "bare": stream(bare())}
+    assert rows["checked"] == rows["bare"], rows
+    times: dict[str, list[float]] = {f"{k}_{w}": [] for k in ("checked", "bare") for w in ("open", "stream")}
+    for k in range(repeat):
+        order = [("checked", checked), ("bare", bare)]
+        for label, fn in (order if k % 2 == 0 else order[::-1]):  # neither side always on a warmer cache
+            t = time.perf_counter()
+            ds = fn()
+            times[f"{label}_open"].append(time.perf_counter() - t)
+            stream(ds)
+            times[f"{label}_stream"].append(time.perf_counter() - t)
+    med = {k: sorted(v)[len(v) // 2] for k, v in times.items()}
+    return {"rows": rows["checked"], "shards": len(json.loads((built / "manifest.json").read_text())
+                                                   ["splits"]["train"]["files"]), "repeat": repeat,
+            **{f"{k}_ms": round(v * 1e3, 3) for k, v in med.items()},
+            "overhead_open_only": round(med["checked_open"] / med["bare_open"] - 1.0, 4),
+            "overhead_open_and_stream": round(med["checked_stream"] / med["bare_stream"] - 1.0, 4)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=100_000)
@@ -155,6 +201,8 @@ def main() -> None:
     parser.add_argument("--work", default="benchmarks/_work/loading")
     parser.add_argument("--task", help=argparse.SUPPRESS)
     parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--only", choices=("overhead",), help="run only this measurement")
+    parser.add_argument("--repeats-overhead", type=int, default=21)
     args = parser.parse_args()
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
@@ -164,6 +212,9 @@ def main() -> None:
         print(json.dumps(run_task(args.task, release, built, work / "cache")))
         return
     release, built = prepare(work, args.rows, repeat)
+    if args.only == "overhead":
+        print(json.dumps(overhead(built, work / "cache", args.repeats_overhead), indent=2))
+        return
     shard_bytes = sum(p.stat().st_size for p in built.glob("*.arrow"))
     results = {}
     for task in TASKS:

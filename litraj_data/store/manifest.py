@@ -40,6 +40,8 @@ class Manifest:
     trusted_roots: tuple[Path, ...] = field(default=())
     #: (device, inode) of the version folder, taken before the manifest was read (see :func:`read_snapshot`)
     identity: tuple[int, int] | None = None
+    _real_root: str | None = field(default=None, repr=False, compare=False)
+    _checked: dict[str, Path] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def dataset(self) -> str:
@@ -93,7 +95,13 @@ class Manifest:
         UnsafeNameError
             The name is unsafe or the file is a link pointing outside the folder.
         """
-        return inside(self.root, name, f"file name in {self.root}/{MANIFEST_NAME}", self.trusted_roots)
+        checked = self._checked.get(name)
+        if checked is None:  # checked once per snapshot (a warm load asks for each file three times)
+            if self._real_root is None:
+                self._real_root = os.path.realpath(self.root)
+            checked = self._checked[name] = inside(self.root, name, f"file name in {self.root}/{MANIFEST_NAME}",
+                                                   self.trusted_roots, self._real_root)
+        return checked
 
 
 def _count(value: Any, what: str, where: Path) -> int:

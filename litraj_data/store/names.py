@@ -96,7 +96,7 @@ def _within(path: str, root: str) -> bool:
 
 
 def inside(folder: str | os.PathLike, name: object, what: str = "file name",
-           trusted_roots: Iterable[str | os.PathLike] = ()) -> Path:
+           trusted_roots: Iterable[str | os.PathLike] = (), real_folder: str | None = None) -> Path:
     """``folder / name`` after checking ``name``, with its real path proven to stay in ``folder``.
 
     Parameters
@@ -109,6 +109,9 @@ def inside(folder: str | os.PathLike, name: object, what: str = "file name",
         For the message.
     trusted_roots : iterable of path
         Further folders a symbolic link may point into (the Hugging Face cache's ``blobs/``).
+    real_folder : str, optional
+        ``os.path.realpath(folder)`` when the caller already knows it (a manifest resolves its
+        folder once, not once per file).
 
     Returns
     -------
@@ -123,7 +126,7 @@ def inside(folder: str | os.PathLike, name: object, what: str = "file name",
     """
     path = Path(folder) / safe_component(name, what)
     real = os.path.realpath(path)
-    roots = [os.path.realpath(folder)] + [os.path.realpath(r) for r in trusted_roots]
+    roots = [real_folder or os.path.realpath(folder)] + [os.path.realpath(r) for r in trusted_roots]
     if os.path.dirname(real) != roots[0] and not any(_within(real, r) for r in roots[1:]):
         raise UnsafeNameError(f"{what} {_shown(name)} in {folder} resolves outside it, to {real} (a symbolic link?); "
                               "refused")
