@@ -111,6 +111,9 @@ def build_bvel13k(
 
     failures = write_failures(list(input_failures) + failures_table(records), staging / "failures.csv",
                               STRUCTURE_FIELDS)
+    if not ok:  # every input failed: an empty version would load as a dataset of 0 rows
+        raise DataFormatError(f"no structure computed ({len(structures)} read, {len(input_failures)} unreadable); "
+                              f"the reasons are in {failures}", reason="no_rows")
     notes = [
         "BVSE settings: mobile Li+, " + ", ".join(f"{k}={v}" for k, v in cfg.items())
         + "; oxidation states by BVAnalyzer (O1-, P3- forbidden); "

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from litraj_data.errors import DataFormatError
 from litraj_data.store.manifest import read_manifest
@@ -60,12 +61,17 @@ def material_splits(version: str | Path) -> tuple[dict[str, set[str]], int]:
     for split in man.splits:
         ids: set[str] = set()
         for rec in man.files(split):
-            table = read_shard(Path(version) / rec["name"])
+            path = man.path(rec["name"])  # the one name boundary: a link out of the version is refused
+            try:
+                table = read_shard(path)
+            except (pa.ArrowInvalid, OSError) as exc:
+                raise DataFormatError(f"{path}: unreadable shard ({exc}); `litraj verify {version}` checks every "
+                                      "file against its manifest", reason="bad_shard") from exc
             if "material_id" not in table.column_names:
                 raise DataFormatError(f"{version}: {man.dataset} has no material_id column", reason="missing_column")
             col = table.column("material_id")
             unknown += col.null_count
-            ids.update(v for v in pa.compute.unique(col).to_pylist() if v is not None)
+            ids.update(v for v in pc.unique(col).to_pylist() if v is not None)
         out[split] = ids
     return out, unknown
 
@@ -135,10 +141,10 @@ def _run(args: argparse.Namespace) -> int:
         report = check_leakage(args.dirs)
     except DataFormatError as exc:
         if args.json:
-            print(json.dumps({"records": [{"file": str(d), "ok": False, "error": exc.reason, "message": str(exc)}
+            print(json.dumps({"records": [{"file": str(d), "ok": False, "reason": exc.reason, "error": str(exc)}
                                           for d in args.dirs]}))
         else:
-            print(f"error: {exc}", file=sys.stderr)
+            print(f"litraj check-leakage: error ({exc.reason}): {exc}", file=sys.stderr)
         return 2
     if args.json:
         print(json.dumps({"records": report.records()}))

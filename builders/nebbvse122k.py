@@ -48,7 +48,7 @@ from litraj_data.builders.structure_builds import (
 )
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 from litraj_data.chemistry import chemsys
-from litraj_data.errors import LitrajError
+from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.leaderboard.reference.hops.api import HopSystem, as_atoms, bvse_neb
 from litraj_data.leaderboard.reference.hops.bvse_band_neb import PROTOCOLS
 from litraj_data.leaderboard.reference.hops.centroid import centroid_supercell
@@ -211,6 +211,9 @@ def build_nebbvse122k(
 
     failures = write_failures(list(input_failures) + hop_failures(records), staging / "failures.csv",
                               HOP_FIELDS)
+    if not ok:  # every input failed: an empty version would load as a dataset of 0 rows
+        raise DataFormatError(f"no hop computed ({len(structures)} structures read, {len(input_failures)} "
+                              f"unreadable); the reasons are in {failures}", reason="no_rows")
     n_hops = sum(sum(h["ok"] for h in r["hops"]) for r in ok.values())
     desc = ", ".join(f"{k}={v}" for k, v in cfg.items())
     notes = [

@@ -20,7 +20,6 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
@@ -32,6 +31,7 @@ from litraj_data.builders.leakage import find_versions, material_splits
 from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
 from litraj_data.builders.splits import SPLITS, assign_splits, read_split_table
 from litraj_data.chemistry import SPECIFIC_TM, chemsys, has_specific_tm  # shared with scoring: core, not builders
+from litraj_data.cli.output import fail
 from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.executors import map_unordered
 from litraj_data.io import atomic_write_json
@@ -492,6 +492,10 @@ def build_from_raw(dataset: str, raw: str | Path, out: str | Path, *, work: str 
     failed = failure_rows(summaries, duplicates)
     write_failures(failed, failures_csv, RAW_RUN_FIELDS)
     n_failures = len(failed)
+    if not good:  # an empty version would load as a dataset of 0 rows: refuse instead, naming why
+        raise DataFormatError(f"{raw}: no usable NEB run ({n_failures} failed; reasons in {failures_csv})"
+                              if n_failures else f"{raw}: no NEB run found (a folder per hop with its images)",
+                              reason="no_runs")
 
     table = load_split_table(splits_from) if splits_from else None
     material_elements: dict[str, set[str]] = {}
@@ -590,12 +594,7 @@ def run(args: argparse.Namespace) -> int:
             tm_elements=getattr(args, "tm_elements", None), bvse=getattr(args, "bvse", False),
             dedup=getattr(args, "dedup", True), version=args.version, overwrite=args.overwrite)
     except (LitrajError, FileExistsError, ValueError) as exc:
-        if args.json:
-            print(json.dumps({"records": [{"file": str(args.raw), "ok": False,
-                                           "error": getattr(exc, "reason", type(exc).__name__), "message": str(exc)}]}))
-        else:
-            print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, args.raw, exc, code=2)  # the one error record (reason, JSON with --json)
     if args.json:
         print(json.dumps({"records": [dict(result, file=str(args.raw), ok=True)]}))
     else:

@@ -57,7 +57,8 @@ def verify_manifest(manifest: Manifest) -> list[dict[str, Any]]:
     Returns
     -------
     list of dict
-        One record per file: ``file``, ``ok``, and ``problem`` when not ok.
+        One record per file: ``file``, ``ok``, and ``reason`` (``unsafe_name``, ``missing``,
+        ``checksum``, ``bad_counts``, ``missing_card``, ``bad_card``) and ``problem`` when not ok.
     """
     records = []
     shard_names = {f["name"] for f in manifest.files()}
@@ -69,22 +70,22 @@ def verify_manifest(manifest: Manifest) -> list[dict[str, Any]]:
                             "problem": str(exc)})
             continue
         if not path.is_file():
-            records.append({"file": str(path), "ok": False, "problem": "missing"})
+            records.append({"file": str(path), "ok": False, "reason": "missing", "problem": "missing"})
             continue
         digest = sha256_file(path)
         ok = digest == rec["sha256"]
         item: dict[str, Any] = {"file": str(path), "ok": ok}
         if not ok:
-            item["problem"] = f"sha256 {digest[:16]}... != manifest {rec['sha256'][:16]}..."
+            item.update(reason="checksum", problem=f"sha256 {digest[:16]}... != manifest {rec['sha256'][:16]}...")
         elif rec["name"] in shard_names:
             rows = _shard_rows(path)
             if rows != rec.get("num_rows"):
-                item.update(ok=False, problem=f"{rows} rows, manifest says {rec.get('num_rows')}")
+                item.update(ok=False, reason="bad_counts", problem=f"{rows} rows, manifest says {rec.get('num_rows')}")
         records.append(item)
     for split in manifest.splits:
         listed = sum(f.get("num_rows", 0) for f in manifest.files(split))
         if listed != manifest.num_rows(split):
-            records.append({"file": f"{manifest.root}/manifest.json#{split}", "ok": False,
+            records.append({"file": f"{manifest.root}/manifest.json#{split}", "ok": False, "reason": "bad_counts",
                             "problem": f"files hold {listed} rows, split says {manifest.num_rows(split)}"})
     records.append(_card_record(manifest))
     return records
@@ -119,13 +120,13 @@ def _card_record(manifest: Manifest) -> dict[str, Any]:
     path = manifest.root / "README.md"
     item: dict[str, Any] = {"file": str(path), "ok": True}
     if not path.is_file():
-        return item | {"ok": False, "problem": "missing dataset card"}
+        return item | {"ok": False, "reason": "missing_card", "problem": "missing dataset card"}
     try:
         manifest.path("README.md")
     except UnsafeNameError as exc:
         return item | {"ok": False, "reason": "unsafe_name", "problem": str(exc)}
     if path.stat().st_size > MAX_CARD_BYTES:
-        return item | {"ok": False, "problem": f"dataset card larger than {MAX_CARD_BYTES} bytes"}
+        return item | {"ok": False, "reason": "bad_card", "problem": f"dataset card larger than {MAX_CARD_BYTES} bytes"}
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
         front = _front_matter(text.split("---", 2)[1], str(path)) if text.startswith("---") else None
@@ -133,11 +134,13 @@ def _card_record(manifest: Manifest) -> dict[str, Any]:
         if not all(isinstance(v, str) for v in patterns.values()):
             raise TypeError("a data_files path is not a string")
     except (YamlError, yaml.YAMLError, IndexError, KeyError, TypeError) as exc:
-        return item | {"ok": False, "problem": f"no readable front matter with configs/data_files ({exc})"}
+        return item | {"ok": False, "reason": "bad_card",
+                       "problem": f"no readable front matter with configs/data_files ({exc})"}
     for split in manifest.splits:
         names = [f["name"] for f in manifest.files(split)]
         if split not in patterns or not all(fnmatch.fnmatch(n, patterns[split]) for n in names):
-            return item | {"ok": False, "problem": f"data_files of split {split!r} do not match its shards"}
+            return item | {"ok": False, "reason": "bad_card",
+                           "problem": f"data_files of split {split!r} do not match its shards"}
     return item
 
 

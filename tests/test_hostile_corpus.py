@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import re
 import shutil
 import stat
@@ -31,9 +32,10 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from hostile import corpus
 from hostile.corpus import Case
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 RUNNER = Path(__file__).parent / "hostile" / "runner.py"
 CASE_ALARM_S = 90
@@ -60,12 +62,18 @@ def world(tmp_path_factory) -> dict:
     good_zip = inputs / "release" / "BVEL13k.zip"
     lif = inputs / "LiF.cif"
     lif.write_text(corpus.cif(corpus.LIF))
-    baseline_dir = inputs / "baseline"
-    baseline_dir.mkdir()
-    (baseline_dir / "model.joblib").write_bytes(__import__("pickle").dumps(corpus._Payload(marker)))
+    baseline_dirs = {}
+    for key, info in {"pickle": json.dumps({"task": "nebBVSE122k/em", "feature_set": "voronoi", "model": "rf"}),
+                      "deep_info": corpus.deep_json(), "list_info": b"[1, 2]", "garbage_info": corpus.garbage(),
+                      "text_task": json.dumps({"task": corpus.HTML, "feature_set": "voronoi"})}.items():
+        folder = inputs / "baseline" / key
+        folder.mkdir(parents=True)
+        (folder / "model.json").write_bytes(info.encode() if isinstance(info, str) else info)
+        (folder / "model.joblib").write_bytes(pickle.dumps(corpus._Payload(marker)))
+        baseline_dirs[key] = folder
     gnn_dir = inputs / "gnn"
     gnn_dir.mkdir()
-    (gnn_dir / "model.pt").write_bytes(__import__("pickle").dumps(corpus._Payload(marker)))
+    (gnn_dir / "model.pt").write_bytes(pickle.dumps(corpus._Payload(marker)))
     w = {
         "top": top, "marker": marker, "lif": lif, "good_zip": good_zip,
         "structures": corpus.structure_files(inputs / "structures", top),
@@ -78,7 +86,7 @@ def world(tmp_path_factory) -> dict:
         "records": corpus.records(inputs / "records"),
         "entries": corpus.entries(inputs / "entries"),
         "raw": corpus.raw_runs(inputs / "raw"),
-        "baseline_dir": baseline_dir, "gnn_dir": gnn_dir,
+        "baseline_dirs": baseline_dirs, "gnn_dir": gnn_dir,
     }
     (top / "mpl").mkdir()
     return w
@@ -155,7 +163,7 @@ def cases_for(command: str, w: dict) -> list[Case]:
         add("clear_absolute", ["cache", "clear", str(w["top"] / "sentinel"), "--cache-dir", "{CACHE}", "--json"])
         add("version_newline", ["cache", "clear", "BVEL13k", "--version", "1.0.0\n", "--cache-dir", "{CACHE}",
                                 "--json"])
-        add("version_traversal", ["cache", "list", "BVEL13k", "--version", "../../..", "--cache-dir", "{CACHE}",
+        add("version_traversal", ["cache", "clear", "BVEL13k", "--version", "../../..", "--cache-dir", "{CACHE}",
                                   "--json"])
     elif command == "load":  # a dataset read through --source: the features command's dataset route
         for k in ("extra_traversal", "shard_link_out", "version_newline", "text_counts", "deep_manifest",
@@ -167,8 +175,9 @@ def cases_for(command: str, w: dict) -> list[Case]:
                              "--out", "{OUT}", "--cache-dir", "{CACHE}", "--json"])
     elif command == "cite":
         for k in ("extra_traversal", "version_newline", "deep_manifest", "garbage_manifest", "card_alias_bomb"):
-            add(k, ["cite", "--source", str(V[k].parent.parent), "--json"])
-        add("garbage_zip", ["cite", "--source", str(Z["garbage"]), "--json"])
+            add(k, ["cite", "--version", "1.0.0", "--source", str(V[k].parent.parent), "--json"])
+        add("garbage_zip", ["cite", "--version", "1.0.0", "--source", str(Z["garbage"]), "--json"])
+        add("version_traversal", ["cite", "--version", "../../../home", "--source", str(w["good_zip"]), "--json"])
     elif command == "check-leakage":
         for k in ("extra_traversal", "version_newline", "deep_manifest", "garbage_manifest", "shard_link_out",
                   "truncated_shard", "text_counts"):
@@ -191,8 +200,9 @@ def cases_for(command: str, w: dict) -> list[Case]:
             add("init_" + k, ["train", "gnn", "--task", "nebBVSE122k/em", "--source", "sample", "--epochs", "1",
                               "--out", "{OUT}", "--init-from", str(p), "--json"])
     elif command == "baseline predict":
-        add("pickle_model_dir", ["baseline", "predict", "--model-dir", str(w["baseline_dir"]), "--source", "sample",
-                                 "--out", "{OUT}/pred.csv", "--json"])
+        for k, p in w["baseline_dirs"].items():
+            add(k, ["baseline", "predict", "--model-dir", str(p), "--source", "sample", "--out", "{OUT}/pred.csv",
+                    "--json"])
         for k in ("finetuned_pickle", "card_alias_bomb", "card_traversal"):
             add(k, ["baseline", "predict", "--model-dir", str(W[k]), "--source", "sample", "--out",
                     "{OUT}/pred.csv", "--json"])
@@ -298,8 +308,13 @@ def _reasons(result: dict) -> list[str]:
     try:
         doc = json.loads(result["stdout"])
         for rec in doc.get("records", []):
-            if isinstance(rec, dict) and rec.get("ok") is False and isinstance(rec.get("reason"), str):
+            if not isinstance(rec, dict):
+                continue
+            if rec.get("ok") is False and isinstance(rec.get("reason"), str):
                 reasons.append(rec["reason"])
+            if rec.get("valid") is False:  # submissions and cards: each issue names its check
+                issues = [i for i in rec.get("issues", []) if isinstance(i, dict)]
+                reasons += [str(i.get("check") or i.get("reason")) for i in issues]
     except (json.JSONDecodeError, AttributeError):
         pass
     reasons += STDERR_REASON_RE.findall(result["stderr"])
@@ -353,4 +368,76 @@ def test_every_hostile_input_gets_a_named_reason_and_writes_nothing_outside(worl
     problems = check_results(cases, results, before, after, top)
     for c in cases:  # the next command starts from the same tree
         shutil.rmtree(c.root / "out", ignore_errors=True)
+    assert not problems, "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------- random mutations (slow)
+
+#: one byte-level edit: (kind, position, bytes)
+MUTATION = st.tuples(st.sampled_from(["flip", "delete", "insert", "truncate", "overwrite"]),
+                     st.integers(0, 1 << 30), st.binary(min_size=1, max_size=24))
+
+
+def mutate(data: bytes, ops: list[tuple[str, int, bytes]]) -> bytes:
+    """``data`` after the edits ``ops`` (positions taken modulo the current length)."""
+    buf = bytearray(data)
+    for kind, pos, chunk in ops:
+        i = pos % max(len(buf), 1)
+        if kind == "flip" and buf:
+            buf[i] ^= chunk[0] or 1
+        elif kind == "delete":
+            del buf[i:i + len(chunk)]
+        elif kind == "insert":
+            buf[i:i] = chunk
+        elif kind == "truncate":
+            del buf[i:]
+        else:
+            buf[i:i + len(chunk)] = chunk
+    return bytes(buf)
+
+
+def _valid_inputs(w: dict) -> dict[str, tuple[bytes, str]]:
+    """A valid release zip, a valid extxyz structure and a valid scalar submission (bytes, suffix)."""
+    import pyarrow.ipc as ipc
+
+    from litraj_data.store.layout import sample_root
+
+    shard = sorted((sample_root() / "nebBVSE122k" / "1.0.0").glob("*test*.arrow"))[0]
+    with open(shard, "rb") as fh:
+        ids = ipc.open_stream(fh).read_all().column("edge_id").to_pylist()
+    csv = "edge_id,prediction\n" + "".join(f"{i},0.5\n" for i in ids)
+    xyz = corpus.extxyz([("Li", 0, 0, 0), ("F", 2, 2, 2)])
+    return {"zip": (w["good_zip"].read_bytes(), ".zip"), "xyz": (xyz.encode(), ".extxyz"),
+            "submission": (csv.encode(), ".csv")}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+@settings(max_examples=3, deadline=None, derandomize=False,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(edits=st.lists(st.lists(MUTATION, min_size=1, max_size=4), min_size=18, max_size=18))
+def test_random_byte_mutations_give_a_result_or_a_named_reason(world, edits):
+    """Random edits of valid inputs, each through its command: exit 0, or 1/2 with a named reason."""
+    valid = _valid_inputs(world)
+    folder = world["top"] / "root" / "in" / "mutations"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    cases = []
+    kinds = list(valid)
+    for k, ops in enumerate(edits):
+        kind = kinds[k % len(kinds)]
+        data, suffix = valid[kind]
+        path = folder / f"m{k}{suffix}"
+        path.write_bytes(mutate(data, ops))
+        root = _roots(world, "mutations", f"m{k}")
+        shutil.rmtree(root / "out", ignore_errors=True)
+        argv = {"zip": ["build", "from-release", "BVEL13k", "--source", str(path), "--out", str(root / "out")],
+                "xyz": ["hops", str(path)],
+                "submission": ["submit", "validate", str(path), "--task", "nebBVSE122k/em", "--source", "sample"]}
+        cases.append(Case(f"m{k}-{kind}", [*argv[kind], "--json"], root, ok_allowed=True, marker=world["marker"]))
+    top = world["top"]
+    before = _snapshot(top)
+    results = run_cases(cases, top, timeout=1400)
+    after = _snapshot(top)
+    problems = check_results(cases, results, before, after, top)
     assert not problems, "\n".join(problems)

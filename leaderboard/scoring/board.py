@@ -41,7 +41,7 @@ def load_records(paths: Iterable[str | os.PathLike]) -> list[dict[str, Any]]:
         for f in files:
             try:
                 doc = json.loads(f.read_text(encoding="utf-8"))
-            except (OSError, json.JSONDecodeError) as exc:
+            except (OSError, ValueError, RecursionError) as exc:  # ValueError: not JSON or not UTF-8; deep nesting
                 raise DataFormatError(f"cannot read score record {f}: {exc}", reason="bad_record") from exc
             found = doc.get("records", [doc]) if isinstance(doc, dict) else []
             found = [r for r in found if isinstance(r, dict) and "task" in r and "subsets" in r]

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import Any, Callable, Iterable, Mapping
 
+from litraj_data.errors import LitrajError
 from litraj_data.io import dumps_json
 
 __all__ = ["emit", "error_record", "fail", "print_json", "wants_json"]
@@ -59,7 +60,8 @@ def error_record(file: Any, exc: BaseException, **extra: Any) -> dict[str, Any]:
     ``reason`` is the exception's named reason (:class:`~litraj_data.errors.LitrajError`), else
     its type name (``FileNotFoundError``...), so a script can branch on it.
     """
-    reason = getattr(exc, "reason", None) or type(exc).__name__
+    # only a LitrajError's reason is a named reason (UnicodeDecodeError has a ``reason`` attribute too)
+    reason = (exc.reason if isinstance(exc, LitrajError) else None) or type(exc).__name__
     return {"file": None if file is None else str(file), "ok": False, "reason": reason, "error": str(exc), **extra}
 
 

@@ -198,11 +198,12 @@ def release_zips(d: Path, good_zip: Path) -> dict[str, Path]:
     out["long_line"] = zip_members(d / "longline.zip", {**members, split: b"1" * (70 << 20)})
     out["traversal"] = zip_members(d / "traversal.zip", {**members, prefix + "../../../evil.txt": b"x"})
     out["absolute"] = zip_members(d / "absolute.zip", {**members, "/tmp/litraj-evil.txt": b"x"})
-    link = zipfile.ZipInfo(prefix + "link.xyz")
+    link = zipfile.ZipInfo(split)  # the train split is a symbolic link to a file outside
     link.external_attr = (0o120777 << 16)
     with zipfile.ZipFile(d / "symlink.zip", "w") as zf:
         for name, data in members.items():
-            zf.writestr(name, data)
+            if name != split:
+                zf.writestr(name, data)
         zf.writestr(link, "/etc/passwd")
     out["symlink_member"] = d / "symlink.zip"
     out["html_index"] = zip_members(d / "html.zip", {

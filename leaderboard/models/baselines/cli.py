@@ -2,11 +2,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
 from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_option
-from litraj_data.cli.output import emit
+from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
 from litraj_data.leaderboard.models.baselines.models import GRIDS, model_names
 from litraj_data.leaderboard.models.baselines.train import FEATURES, predict_baseline, train_baseline
@@ -24,8 +23,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                               source=args.source, seed=args.seed, cache_dir=args.cache_dir, jobs=args.jobs,
                               grid=args.grid, progress=True)
     except (LitrajError, ValueError) as exc:
-        print(f"baseline train failed: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, args.out, exc, code=2)  # named reason on stderr, the error record with --json
     _emit(args, {"file": args.out, **{k: v for k, v in info.items() if k != "features"}},
           f"{info['label']} on {info['task']}: CV MAE {info['cv_mae']:.4f} ({info['cv_folds']} folds, "
           f"{info['n_train']} rows, {len(info['features'])} features), best {info['best_params']}; "
@@ -38,8 +36,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         res = predict_baseline(args.model_dir, args.out, source=args.source, split=args.split,
                                cache_dir=args.cache_dir, jobs=args.jobs, trust=args.trust, progress=True)
     except (LitrajError, ValueError, OSError) as exc:
-        print(f"baseline predict failed: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, args.model_dir, exc, code=2)  # named reason on stderr, the error record with --json
     _emit(args, res, f"wrote {res['n']} predictions for {res['task']} to {res['file']} "
           f"(metadata {res['metadata']})")
     return 0
@@ -55,8 +52,7 @@ def _cmd_importance(args: argparse.Namespace) -> int:
         if args.plot:
             res["plot"] = plot_importances(res, args.plot, title=f"{res['label']} on {res['task']}")
     except (LitrajError, ValueError, OSError) as exc:
-        print(f"baseline importance failed: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, args.model_dir, exc, code=2)  # named reason on stderr, the error record with --json
     top = args.top
     lines = [f"{res['label']} on {res['task']} ({res['n_train']} training rows, {res['n_eval']} held out)",
              f"impurity ({res['impurity_source']}):"]
@@ -81,8 +77,7 @@ def _cmd_select(args: argparse.Namespace) -> int:
         if args.plot:
             res["plot"] = plot_forward_selection(res, args.plot, title=f"{res['label']} features, {res['task']}")
     except (LitrajError, ValueError, OSError) as exc:
-        print(f"baseline select failed: {exc}", file=sys.stderr)
-        return 2
+        return fail(args, args.model_dir, exc, code=2)  # named reason on stderr, the error record with --json
     r, a = res["refit"], res["all_features"]
     lines = [f"greedy forward selection on {res['task']} ({res['feature_set']} features, {res['n_candidates']} "
              f"candidates, {res['n_train']} training rows, {res['folds']} folds grouped by material_id), "

@@ -199,8 +199,10 @@ def read_model_info(model_dir: str | os.PathLike) -> dict[str, Any]:
     except FileNotFoundError:
         raise DataFormatError(f"{path}: no such file (a folder written by `litraj baseline train`?)",
                               reason="no_model") from None
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past the parser's depth
         raise DataFormatError(f"{path}: not JSON ({exc})", reason="bad_format") from exc
+    if not isinstance(info, dict):
+        raise DataFormatError(f"{path}: expected a JSON object, got {type(info).__name__}", reason="bad_format")
     if info.get("feature_set") not in FEATURES:
         raise DataFormatError(f"{path}: trained on the old descriptors ({info.get('feature_set')!r}); retrain "
                               "with `litraj baseline train --features voronoi|ward|both`", reason="old_model")
