@@ -9,7 +9,7 @@ from typing import Any
 from litraj_data.structures import add_limit_options, with_limits
 from litraj_data.errors import LitrajError, StructureError
 from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_option
-from litraj_data.cli.output import emit
+from litraj_data.cli.output import emit, fail
 
 __all__ = ["register", "run"]
 
@@ -136,9 +136,8 @@ def _dataset(args: argparse.Namespace) -> int:
         return 2
     try:
         ds = load_litraj(args.dataset, split=args.split, source=args.source)
-    except LitrajError as exc:
-        print(f"features: {exc}", file=sys.stderr)
-        return 2
+    except LitrajError as exc:  # the one error record: named reason, JSON document with --json
+        return fail(args, args.source or args.dataset, exc, code=2)
     id_col = "material_id" if args.dataset.startswith("BVEL") else "edge_id"
     kind = "structure" if id_col == "material_id" else "hop"
     rows = ds.select_columns([c for c in (id_col, "numbers", "positions", "cell") if c in ds.column_names]).to_pandas()

@@ -196,35 +196,54 @@ def _fmt0(x: float | None) -> str:
 
 def run_screen(args: argparse.Namespace) -> int:
     """``litraj screen``."""
-    from litraj_data.structures import check_structure, iter_structure_files, read_structures
+    from litraj_data.leaderboard.reference.umlip.bench import preflight
+    from litraj_data.leaderboard.reference.umlip.runners import get_provider
     from litraj_data.leaderboard.reference.umlip.screen import screen_structure
+    from litraj_data.structures import check_structure, iter_structure_files, read_structures
 
     try:
         config = _config(args)
-        provider = _provider(args)
+        # cheap model checks (name, weights, package) first; the model itself loads only once a
+        # structure has passed its checks, so a bad input fails in a second, not after model start-up
+        preflight(get_provider(args.model, args.weights, args.device, check=False,
+                               max_batch_atoms=args.max_batch_atoms, trust=args.trust))
     except (LitrajError, ValueError) as exc:
         return _error(args, args.files[0], exc)
-    records, failed = [], False
+    records: list[dict[str, Any]] = []
+    todo: list[tuple[int, str, str, Any]] = []  # (record slot, file, name, structure) that passed the checks
     for path in iter_structure_files(args.files):
         try:
             pairs = read_structures(path)
         except LitrajError as exc:
             records.append({"file": str(path), "ok": False, "reason": exc.reason, "error": str(exc)})
-            failed = True
             continue
         for name, structure in pairs:
             try:
                 check_structure(structure, name)  # atom count, cell volume and shape before any uMLIP work
-                with contextlib.redirect_stdout(sys.stderr):
-                    rec = screen_structure(structure, name, provider, args.out, args.cutoff, args.bottleneck,
-                                           config, args.workers, args.scheduler, args.min_width,
-                                           progress=HopProgress(f"{name} ({args.model})"))
-                rec = {"file": str(path), "ok": True, **rec}
-                failed |= any(h["error"] for h in rec["hops"])
             except LitrajError as exc:
-                rec = {"file": str(path), "material_id": name, "ok": False, "reason": exc.reason, "error": str(exc)}
-                failed = True
-            records.append(rec)
+                records.append({"file": str(path), "material_id": name, "ok": False, "reason": exc.reason,
+                                "error": str(exc)})
+                continue
+            todo.append((len(records), str(path), name, structure))
+            records.append({})
+    failed = len(records) > len(todo)
+    if todo:
+        try:
+            provider = _provider(args)
+        except (LitrajError, ValueError) as exc:
+            return _error(args, args.files[0], exc)
+    for slot, path, name, structure in todo:
+        try:
+            with contextlib.redirect_stdout(sys.stderr):
+                rec = screen_structure(structure, name, provider, args.out, args.cutoff, args.bottleneck,
+                                       config, args.workers, args.scheduler, args.min_width,
+                                       progress=HopProgress(f"{name} ({args.model})"))
+            rec = {"file": path, "ok": True, **rec}
+            failed |= any(h["error"] for h in rec["hops"])
+        except LitrajError as exc:
+            rec = {"file": path, "material_id": name, "ok": False, "reason": exc.reason, "error": str(exc)}
+            failed = True
+        records[slot] = rec
     emit(args, records, lambda: "\n".join(_screen_text(rec) for rec in records))
     return 1 if failed else 0
 
