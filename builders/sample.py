@@ -27,6 +27,7 @@ from litraj_data.builders.bvel13k import build_bvel13k
 from litraj_data.builders.nebbvse122k import build_nebbvse122k
 from litraj_data.builders.sample_structures import load_sample_structures
 from litraj_data.builders.structure_builds import structures_digest
+from litraj_data.cli.options import add_json_option
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_write_text
 from litraj_data.registry import get_config
@@ -156,7 +157,7 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = "sample") -> N
     parser.add_argument("--workers", type=int, default=1, help="local processes")
     parser.add_argument("--scheduler", default=None, metavar="ADDRESS",
                         help="Dask scheduler address (tcp://host:8786): one task per structure")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(parser)
 
 
 def _destination(args: argparse.Namespace) -> Path:

@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from litraj_data import load_litraj
-from litraj_data.store.manifest import read_manifest
-from litraj_data.store.layout import sample_root
 from litraj_data.loaders.verify import verify_manifest
-
+from litraj_data.store.layout import sample_root
+from litraj_data.store.manifest import read_manifest
 
 SAMPLE_DATASETS = ["BVEL13k", "nebBVSE122k", "nebDFT2k", "MPLiTrj", "MPLiTrj_subsample"]
 GENERATED = {"nebDFT2k", "MPLiTrj", "MPLiTrj_subsample"}
@@ -54,8 +53,8 @@ def test_sample_generated_rows_are_chgnet_s():
     """An MPLiTrj sample row is CHGNet's energy / forces / stress of its configuration; a
     nebDFT2k row's em_dft is the max - min of its relaxed band (CHGNet energies)."""
     pytest.importorskip("chgnet")
-    from litraj_data.loaders.convert import to_ase
     from litraj_data.leaderboard.reference.umlip.runners import get_provider
+    from litraj_data.loaders.convert import to_ase
 
     row = load_litraj("MPLiTrj", split="test", source="sample")[0]
     atoms = to_ase(row)
@@ -95,7 +94,8 @@ def test_sample_hop_rows_are_the_reference_calculator_s():
         row = rows[hop.edge_id]
         assert barrier == pytest.approx(row["em"], abs=1e-6)
         assert row["numbers"][-1] == 0  # centroid X last
-        assert row["converged"] is True and 0 <= row["neb_steps"] <= 100  # a straight path on a mirror plane can start converged
+        # a straight path on a mirror plane can start converged
+        assert row["converged"] is True and 0 <= row["neb_steps"] <= 100
 
 
 def test_sample_card_and_failures_are_shipped():
