@@ -8,6 +8,11 @@ Usage::
 
     git worktree add /tmp/litraj-old <commit before the CLI layer>
     python benchmarks/bench_cli_startup.py --old /tmp/litraj-old [--repeats 3]
+    python benchmarks/bench_cli_startup.py --old /tmp/litraj-old --first-output [--limit 300]
+
+``--first-output`` measures instead the seconds until ``litraj demo`` and ``litraj screen``
+(a sample crystal, CHGNet) print their first line on stdout or stderr (each run is stopped
+there, or after ``--limit`` seconds).
 
 ``--old`` is put first on ``PYTHONPATH`` through a mirror of the installed layout (builders/,
 loaders/ and leaderboard/ under litraj_data/, as setup.py installs them), so no install is needed.
@@ -56,14 +61,53 @@ def one(path: Path, command: str) -> tuple[float, list[str]]:
     return wall, heavy
 
 
+def first_output(path: Path, argv: list[str], limit: float) -> float | None:
+    """Seconds until the command prints its first line (stdout or stderr); ``None`` after ``limit``."""
+    import selectors
+
+    code = "import sys\nfrom litraj_data.cli import main\nsys.exit(main(%r))\n" % (argv,)
+    env = dict(os.environ, PYTHONPATH=str(path), PYTHONUNBUFFERED="1")
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=env, cwd=path)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ)
+    sel.register(proc.stderr, selectors.EVENT_READ)
+    try:
+        while time.perf_counter() - t0 < limit:
+            for key, _ in sel.select(timeout=1.0):
+                if key.fileobj.read1(65536).strip():
+                    return time.perf_counter() - t0
+            if proc.poll() is not None:
+                return None
+        return None
+    finally:
+        proc.kill()  # the child this function started, and only it
+        proc.wait()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--old", required=True, help="source tree of the baseline (a git worktree)")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--first-output", action="store_true", help="time to the first line of demo and screen")
+    ap.add_argument("--limit", type=float, default=300.0, help="--first-output: give up after this many seconds")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         old, new = mirror(Path(args.old), Path(tmp) / "old"), mirror(ROOT, Path(tmp) / "new")
-        print(f"| command | before (s) | after (s) | heavy imports before | after |")
+        if args.first_output:
+            sys.path.insert(0, str(new))
+            from litraj_data.builders.sample_structures import get_sample_structure
+
+            cif = Path(tmp) / "LiCl.cif"
+            get_sample_structure("sample-LiCl-225").to(filename=str(cif))
+            print("| command | first line before (s) | after (s) |\n|---|---|---|")
+            for argv in (["demo"], ["screen", str(cif), "--model", "chgnet", "--min-width", "5"]):
+                t_old, t_new = first_output(old, argv, args.limit), first_output(new, argv, args.limit)
+                show = [f"> {args.limit:.0f} (nothing yet)" if t is None else f"{t:.1f}" for t in (t_old, t_new)]
+                print(f"| `litraj {' '.join(argv[:1])}` | {show[0]} | {show[1]} |", flush=True)
+            return 0
+        print("| command | before (s) | after (s) | heavy imports before | after |")
         print("|---|---|---|---|---|")
         for cmd in COMMANDS:
             times: dict[str, list[float]] = {"old": [], "new": []}

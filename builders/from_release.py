@@ -29,6 +29,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 import pandas as pd
 
+from litraj_data.cli.options import add_json_option
 from litraj_data.download import fetch, is_remote, url_to_path
 from litraj_data.errors import DataFormatError, UnsafeNameError
 from litraj_data.io import sha256_file
@@ -585,7 +586,7 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str = "from-release"
     parser.add_argument("--out", required=True, help="output root; the version lands in OUT/NAME/VERSION")
     parser.add_argument("--version", help="version to write (default: the card's)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing built version")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(parser)
     d = DEFAULT_ARCHIVE_LIMITS
     parser.add_argument("--max-member-bytes", type=int, default=None, metavar="N",
                         help="refuse archive members larger than N bytes uncompressed "

@@ -20,6 +20,7 @@ from typing import Any, Iterable
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from litraj_data.cli.options import add_json_option
 from litraj_data.errors import DataFormatError
 from litraj_data.store.manifest import read_manifest
 from litraj_data.store.shards import read_shard
@@ -164,5 +165,5 @@ def register(subparsers: Any) -> None:
     p = subparsers.add_parser("check-leakage", help="prove that no test structure appears in any train/val split",
                               description=__doc__.split("\n\n")[1])
     p.add_argument("dirs", nargs="+", help="built dataset versions, dataset folders or output roots")
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(p)
     p.set_defaults(func=_run)

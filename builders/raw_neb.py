@@ -31,6 +31,7 @@ from litraj_data.builders.leakage import find_versions, material_splits
 from litraj_data.builders.raw_runs import Config, HopFailure, HopRun, find_runs, read_hop
 from litraj_data.builders.splits import SPLITS, assign_splits, read_split_table
 from litraj_data.chemistry import SPECIFIC_TM, chemsys, has_specific_tm  # shared with scoring: core, not builders
+from litraj_data.cli.options import add_json_option
 from litraj_data.cli.output import fail
 from litraj_data.errors import DataFormatError, LitrajError
 from litraj_data.executors import map_unordered
@@ -569,7 +570,7 @@ def add_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
                         help="tangent for native VASP runs (default bisection = VASP built-in NEB)")
     parser.add_argument("--version", help="version to write (default: the card's)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing finished version")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(parser)
     if dataset == "nebDFT2k":
         parser.add_argument("--include-unconverged", action="store_true",
                             help="keep hops whose band did not converge")

@@ -27,6 +27,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 import yaml
 
+from litraj_data.cli.options import add_json_option
 from litraj_data.errors import DataFormatError, StructureError
 from litraj_data.io import atomic_write_text
 from litraj_data.leaderboard.reference.physics.oxidation import assign_oxidation_states
@@ -505,5 +506,5 @@ def register(subparsers: Any) -> None:
     p.add_argument("--write", metavar="DIR", help="write one structure file per entry to DIR")
     p.add_argument("--format", choices=("cif", "poscar"), default="cif")
     p.add_argument("--yaml", default=None, help=argparse.SUPPRESS)
-    p.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(p)
     p.set_defaults(func=_cmd_sample_structures)

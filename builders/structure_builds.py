@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from litraj_data.builders.splits import assign_splits, read_split_table
+from litraj_data.cli.options import add_json_option
 from litraj_data.errors import DataFormatError, StructureError
 from litraj_data.schema import structure_to_row
 from litraj_data.structures import iter_structure_files, read_structures
@@ -174,7 +175,7 @@ def add_common_arguments(parser: argparse.ArgumentParser, dataset: str) -> None:
     parser.add_argument("--staging", default=None, help=f"checkpoint folder (default OUT/.{dataset}-jobs)")
     parser.add_argument("--version", default=None, help="dataset version (default: the card's)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing version")
-    parser.add_argument("--json", action="store_true", help="print one JSON document")
+    add_json_option(parser)
 
 
 def report_build(args: argparse.Namespace, folder: Path) -> int:

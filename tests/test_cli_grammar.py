@@ -149,8 +149,9 @@ def test_noise_filter_is_targeted(capsys):
             print("Processing...", file=sys.stderr)
             print("Done!", file=sys.stderr)
             print("our line: Processing... 3 hops")
-            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to", UserWarning)
-            warnings.warn("a litraj warning of our own", UserWarning)
+            warnings.warn("Converting a tensor with requires_grad=True to a scalar may lead to", UserWarning,
+                          stacklevel=1)
+            warnings.warn("a litraj warning of our own", UserWarning, stacklevel=1)
         with third_party_noise(verbose=True):
             print("Done!", file=sys.stderr)
     cap = capsys.readouterr()

@@ -21,6 +21,29 @@ def test_umlip_step_screens_a_sample_crystal():
     assert "CHGNet" in res["text"]
 
 
+def test_demo_prints_each_step_as_it_goes(monkeypatch, capsys):
+    """A line announces each step before it runs and its result follows before the next starts."""
+    import argparse
+
+    seen = []
+
+    def fake(name):
+        def step(source):
+            seen.append((name, capsys.readouterr()))  # what the user had seen when this step started
+            return {"text": f"result of {name}"}
+        return step
+
+    monkeypatch.setattr(demo, "STEPS", [("bvse", fake("bvse")), ("hops", fake("hops"))])
+    parser = argparse.ArgumentParser(prog="litraj")
+    demo.register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(["demo"])
+    assert args.func(args) == 0
+    (_, first), (_, second) = seen
+    assert "[1/2] bvse:" in first.err and first.out == ""
+    assert "result of bvse" in second.out and "[2/2] hops:" in second.err
+    assert "result of hops" in capsys.readouterr().out
+
+
 @pytest.mark.slow
 def test_demo_json_runs_every_step(capsys):
     import argparse

@@ -209,3 +209,62 @@ def test_hops_prints_percolation_as_text(tmp_path, capsys):
 
 def test_lit_errors_are_litraj_errors():
     assert issubclass(OfflineError, LitrajError)
+
+
+# --------------------------------------------------------------------------- issue 25: the command line
+
+
+def test_hops_neb_text_has_converged_and_steps_columns(tmp_path, capsys):
+    from pymatgen.core import Lattice, Structure
+
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.03), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    s.to(filename=str(tmp_path / "LiF.cif"))
+    assert main(["hops", str(tmp_path / "LiF.cif"), "--neb", "bvse"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    header = next(ln for ln in lines if "edge_id" in ln)
+    assert header.split()[-3:] == ["em/eV", "conv", "steps"]
+    row = lines[lines.index(header) + 1].split()  # edge_id L neck em conv steps [note]
+    assert row[4] in ("yes", "no") and row[5].isdigit()  # converged, then the NEB steps taken
+
+
+def test_features_text_prints_the_features(tmp_path, capsys):
+    from pymatgen.core import Lattice, Structure
+
+    Structure(Lattice.cubic(5.14), ["Li"] * 4 + ["Cl"] * 4,
+              [[0, 0, 0], [0, .5, .5], [.5, 0, .5], [.5, .5, 0], [.5, .5, .5], [.5, 0, 0], [0, .5, 0], [0, 0, .5]]
+              ).to(filename=str(tmp_path / "LiCl.cif"))
+    assert main(["features", str(tmp_path / "LiCl.cif"), "--cache-dir", str(tmp_path / "c")]) == 0
+    out = capsys.readouterr().out.splitlines()
+    table = out[out.index("") + 1:]
+    assert table[0].split()[0] == "feature" and len(table) == 1 + 639  # a row per feature of the paper's set
+    name, value = table[1].split()
+    assert float(value) == float(value)  # a number, not a count
+
+
+def test_json_floats_are_shortest_not_widened_float32():
+    import numpy as np
+
+    from litraj_data.io import dumps_json
+
+    doc = json.loads(dumps_json({"a": np.float32(0.123), "b": np.array([0.1, np.inf], dtype=np.float32),
+                                 "c": np.float64(0.1) + np.float64(0.2)}))
+    assert dumps_json({"a": np.float32(0.123)}) == '{"a": 0.123}'
+    assert doc == {"a": 0.123, "b": [0.1, None], "c": 0.30000000000000004}  # float64 keeps its own repr
+
+
+def test_neb_progress_shows_steps_of_the_hops_in_flight(monkeypatch):
+    import io
+
+    from litraj_data.leaderboard.reference.neb import progress as prog
+
+    monkeypatch.setattr(prog, "REDRAW_S", 0.0)
+    stream = io.StringIO()
+    bar = prog.HopProgress("LiF (chgnet)", stream=stream, max_steps=300)
+    bar.start(2)
+    for k in range(1, 6):
+        bar.step("Li_0_1", k)
+    text = stream.getvalue()
+    assert "0/2" in text and "neb_step=5/<=300" in text and "hop_eta<=" in text
+    bar({"edge_id": "Li_0_1", "error": None, "converged": True})
+    bar.close()
+    assert "1/2" in stream.getvalue() and "converged=1/1" in stream.getvalue()

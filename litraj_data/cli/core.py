@@ -7,8 +7,8 @@ import of the package's data code is inside the command's function for the same 
 from __future__ import annotations
 
 import argparse
-import json
 import importlib
+import json
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,7 +16,8 @@ from typing import Any, Sequence
 from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_options
 from litraj_data.cli.output import emit
 
-__all__ = ["first_positional", "import_target", "unavailable", "register_build", "register_cache", "register_cite", "register_export", "register_info",
+__all__ = ["first_positional", "import_target", "unavailable", "register_build", "register_cache", "register_cite",
+           "register_export", "register_info",
            "register_list", "register_verify"]
 
 
@@ -72,7 +73,6 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 def _cmd_info(args: argparse.Namespace) -> int:
     from litraj_data.registry import get_config
-
     from litraj_data.store.layout import sample_root
 
     c = get_config(args.name)
@@ -88,7 +88,8 @@ def _cmd_info(args: argparse.Namespace) -> int:
     def text() -> str:
         lines = [f"{c.name} {c.version} — {c.license}", "", c.description, "",
                  "splits: " + ", ".join(f"{k} {v}" for k, v in c.splits.items()),
-                 f"official release: {c.release.get('url')}", f"row id: {c.row_id}; targets: {', '.join(c.task_targets)}"]
+                 f"official release: {c.release.get('url')}",
+                 f"row id: {c.row_id}; targets: {', '.join(c.task_targets)}"]
         if sample is None:
             lines += ["embedded sample: none"]
         else:
@@ -207,7 +208,8 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         lines = [f"verified {h['dataset']} {h['version']} in {h['folder']}"
                  + (" - the EMBEDDED SAMPLE" + (" (GENERATED, NOT DFT)" if h["generated"] else "")
                     + ", not the official release" if h["sample"] else "") for h in headers]
-        lines += [f"{'ok ' if r['ok'] else 'BAD'} {r['file']}" + ("" if r["ok"] else f"  {r['problem']}") for r in records]
+        lines += [f"{'ok ' if r['ok'] else 'BAD'} {r['file']}" + ("" if r["ok"] else f"  {r['problem']}")
+                  for r in records]
         lines.append(f"{len(records) - len(bad)}/{len(records)} files match their manifest")
         return "\n".join(lines)
 
@@ -278,7 +280,8 @@ def register_export(subparsers: Any) -> None:
 def register_verify(subparsers: Any) -> None:
     """Add ``litraj verify NAME|FOLDER...``."""
     p = subparsers.add_parser("verify", help="re-hash every file of built versions against their manifests")
-    p.add_argument("targets", nargs="+", metavar="NAME|FOLDER", help="dataset names (resolved like load_litraj) or built folders")
+    p.add_argument("targets", nargs="+", metavar="NAME|FOLDER",
+                   help="dataset names (resolved like load_litraj) or built folders")
     add_source_options(p)
     add_json_option(p)
     p.set_defaults(func=_cmd_verify)
@@ -302,7 +305,8 @@ def register_build(subparsers: Any, argv: Sequence[str] | None = None) -> None:
     ``litraj build --help`` imports no builder and ``litraj build BVEL13k`` only its own.
     """
     from litraj_data.builders import BUILDERS
-    p = subparsers.add_parser("build", help="build a dataset version: from the official release, structures or raw NEB runs")
+    p = subparsers.add_parser("build",
+                              help="build a dataset version: from the official release, structures or raw NEB runs")
     bsub = p.add_subparsers(dest="builder", metavar="NAME")
     args = list(argv or [])
     chosen = first_positional(args[args.index("build") + 1:]) if "build" in args else None

@@ -57,10 +57,12 @@ _UMLIP = "litraj_data.leaderboard.reference.umlip.cli:register"
 #: Every command, in the order ``litraj --help`` lists them.
 COMMANDS: dict[str, Command] = {
     "list": Command("list the registered datasets", "litraj_data.cli.core:register_list"),
-    "info": Command("show a dataset's card: description, splits, columns, source", "litraj_data.cli.core:register_info"),
+    "info": Command("show a dataset's card: description, splits, columns, source",
+                    "litraj_data.cli.core:register_info"),
     "cite": Command("print how to cite LiTraj (and a dataset release with --version)",
                     "litraj_data.cli.core:register_cite"),
-    "export": Command("write a dataset (or one split) as extxyz, Parquet or Arrow", "litraj_data.cli.core:register_export"),
+    "export": Command("write a dataset (or one split) as extxyz, Parquet or Arrow",
+                      "litraj_data.cli.core:register_export"),
     "verify": Command("re-hash every file of built versions against their manifests",
                       "litraj_data.cli.core:register_verify"),
     "cache": Command("the local cache: path, list or clear", "litraj_data.cli.core:register_cache"),

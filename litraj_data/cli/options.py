@@ -43,11 +43,12 @@ def add_source_option(parser: Any, help: str | None = None, default: str | None 
 
 def add_cache_dir_option(parser: Any, help: str | None = None) -> None:
     """``--cache-dir``: the dataset cache (``$LITRAJ_CACHE``, ``~/.cache/litraj``)."""
-    parser.add_argument("--cache-dir", default=None, help=CACHE_DIR_HELP if help is None else f"{help}; {CACHE_DIR_HELP}")
+    parser.add_argument("--cache-dir", default=None,
+                        help=CACHE_DIR_HELP if help is None else f"{help}; {CACHE_DIR_HELP}")
 
 
 def add_source_options(parser: Any, version: bool = True) -> None:
-    """``--source``, ``--version`` and ``--cache-dir``: the three arguments of ``load_litraj`` a dataset reader takes."""
+    """``--source``, ``--version`` and ``--cache-dir``: the ``load_litraj`` arguments of a dataset reader."""
     add_source_option(parser)
     if version:
         parser.add_argument("--version", default=None, help="dataset version (default: the card's)")

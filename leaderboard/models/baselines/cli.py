@@ -153,5 +153,5 @@ def register(subparsers: Any) -> None:
     se.add_argument("--jobs", type=int, default=1,
                     help="featurisation processes and threads over the candidates of a step")
     se.add_argument("--seed", type=int, default=0)
-    se.add_argument("--json", action="store_true")
+    add_json_option(se)
     se.set_defaults(func=_cmd_select)

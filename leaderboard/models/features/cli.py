@@ -1,4 +1,8 @@
-"""``litraj features FILE... --set voronoi|ward [--kind] [--json]`` and ``litraj features --dataset NAME --out TABLE``."""
+"""``litraj features FILE... --set voronoi|ward [--kind] [--json]``; ``litraj features --dataset NAME --out TABLE``.
+
+Text mode prints the features themselves (a feature per row, a structure per column) for a
+few structures; ``--json`` gives every value of any number of them.
+"""
 from __future__ import annotations
 
 import argparse
@@ -6,10 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from litraj_data.structures import add_limit_options, with_limits
-from litraj_data.errors import LitrajError, StructureError
 from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_option
 from litraj_data.cli.output import emit, fail
+from litraj_data.errors import LitrajError, StructureError
+from litraj_data.structures import add_limit_options, with_limits
 
 __all__ = ["register", "run"]
 

@@ -9,8 +9,13 @@ import contextlib
 import sys
 from typing import Any
 
-from litraj_data.cli.options import (add_cache_dir_option, add_device_option, add_json_option, add_out_option,
-                                     add_source_option)
+from litraj_data.cli.options import (
+    add_cache_dir_option,
+    add_device_option,
+    add_json_option,
+    add_out_option,
+    add_source_option,
+)
 from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
 from litraj_data.trust import TRUST_HELP

@@ -4,8 +4,14 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from litraj_data.cli.options import (add_cache_dir_option, add_device_option, add_json_option, add_out_option,
-                                     add_source_option, add_threads_option)
+from litraj_data.cli.options import (
+    add_cache_dir_option,
+    add_device_option,
+    add_json_option,
+    add_out_option,
+    add_source_option,
+    add_threads_option,
+)
 from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
 from litraj_data.leaderboard.models.gnn.settings import ARCHS, PRESETS
@@ -23,7 +29,8 @@ def _cmd_gnn(args: argparse.Namespace) -> int:
                         overrides=parse_overrides(args.hp or []), threads=args.threads, preset=args.preset)
     except (LitrajError, OSError) as exc:
         return fail(args, args.out, exc, code=2, command="train gnn")
-    emit(args, [rec], lambda: f"{rec['model']} on {rec['task']}: {rec['epochs_run']} epochs (best {rec['best_epoch']}), "
+    emit(args, [rec], lambda: f"{rec['model']} on {rec['task']}: {rec['epochs_run']} epochs "
+         f"(best {rec['best_epoch']}), "
          f"val MAE {rec['val_mae']:.4f} (mean predictor {rec['val_mae_mean_predictor']:.4f}), "
          f"{rec['n_parameters']} parameters, {rec['wall_time_s']:.1f} s; "
          f"{rec['n_predicted']} predictions in {rec['predictions']}, card {rec['model_card']}\n"

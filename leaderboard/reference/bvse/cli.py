@@ -7,11 +7,11 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from litraj_data.structures import add_limit_options, with_limits
 from litraj_data.cli.options import add_json_option, add_threads_option
 from litraj_data.cli.output import emit
 from litraj_data.errors import LitrajError
 from litraj_data.leaderboard.reference.bvse.settings import add_bvse_options, bvse_kwargs
+from litraj_data.structures import add_limit_options, with_limits
 
 
 def _fmt(x: float | None) -> str:
@@ -28,9 +28,8 @@ def _threads(requested: int | None) -> int:
 
 
 def _cmd_bvel(args: argparse.Namespace) -> int:
-    from litraj_data.structures import iter_structure_files, read_structures
-
     from litraj_data.leaderboard.reference.bvse.api import bvse_barriers, bvse_barriers_converged
+    from litraj_data.structures import iter_structure_files, read_structures
 
     records: list[dict[str, Any]] = []
     failed = 0
@@ -70,7 +69,8 @@ def _cmd_bvel(args: argparse.Namespace) -> int:
 
 
 def _text(records: list[dict[str, Any]], converge: bool) -> str:
-    lines = [f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}" + ("  grid uncertainty (eV), finest grid" if converge else "")]
+    lines = [f"{'name':30s} {'E_1D':>8s} {'E_2D':>8s} {'E_3D':>8s}"
+             + ("  grid uncertainty (eV), finest grid" if converge else "")]
     for r in records:
         if r["ok"]:
             line = f"{r['name']:30s} {_fmt(r['E_1D']):>8s} {_fmt(r['E_2D']):>8s} {_fmt(r['E_3D']):>8s}"

@@ -122,7 +122,7 @@ def run_hops(hops: Iterable[HopInput], provider: CalculatorProvider, out_dir: st
     if progress is not None and hasattr(progress, "start"):
         progress.start(len(todo), skipped)
     if workers == 1 and scheduler is None:
-        results = run_lockstep(todo, provider, config)
+        results = run_lockstep(todo, provider, config, on_step=getattr(progress, "step", None))
     else:
         results = dispatch(todo, provider, config, workers, scheduler)
     for record, frames in results:

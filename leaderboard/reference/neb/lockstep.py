@@ -20,7 +20,7 @@ import traceback
 import warnings
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import numpy as np
 from ase import Atoms
@@ -127,9 +127,11 @@ class LockstepRunner:
         ``batched``, ``batch_hops`` and ``batch_atoms`` decide how hops share calls.
     """
 
-    def __init__(self, provider: CalculatorProvider, config: NEBConfig) -> None:
+    def __init__(self, provider: CalculatorProvider, config: NEBConfig,
+                 on_step: Callable[[str, int], None] | None = None) -> None:
         self.provider = provider
         self.config = config
+        self.on_step = on_step  # (edge_id, steps so far) after every optimiser step of a hop: progress
         evaluator = provider.evaluator() if config.batched else None
         self.group = None if evaluator is None else BatchGroup(evaluator)
         self.budget = batch_budget(provider, config)
@@ -199,6 +201,8 @@ class LockstepRunner:
         try:
             next(flight.program)
             flight.rounds += 1
+            if self.on_step is not None:
+                self.on_step(flight.hop.edge_id, flight.rounds)
             return None
         except StopIteration as stop:
             return self._finish(flight, stop.value)
@@ -277,8 +281,8 @@ class LockstepRunner:
             in_flight = sum(hop_atoms(f.hop) for f in active)
 
 
-def run_lockstep(hops: Iterable[HopInput], provider: CalculatorProvider, config: NEBConfig = NEBConfig()
-                 ) -> Iterator[Result]:
+def run_lockstep(hops: Iterable[HopInput], provider: CalculatorProvider, config: NEBConfig = NEBConfig(),
+                 on_step: Callable[[str, int], None] | None = None) -> Iterator[Result]:
     """Run ``hops`` in this process, many per model call when the model is batched.
 
     Parameters
@@ -289,6 +293,9 @@ def run_lockstep(hops: Iterable[HopInput], provider: CalculatorProvider, config:
         ``batch_hops`` (hops in flight; default: as many as fit), ``batch_atoms`` (atoms per
         call; default max(1024, the model's ``max_batch_atoms``)), ``batched=False`` for
         ASE's image-by-image NEB, one hop at a time.
+    on_step : callable, optional
+        Called with ``(edge_id, steps)`` after every optimiser step of a hop (end points and
+        band): the progress a user waits on (:meth:`~.progress.HopProgress.step`).
 
     Yields
     ------
@@ -296,4 +303,4 @@ def run_lockstep(hops: Iterable[HopInput], provider: CalculatorProvider, config:
         As :func:`~.dispatch.run_hop`, plus ``model_calls`` (evaluator calls that served the
         hop; image by image: structures evaluated) and ``stages``.
     """
-    yield from LockstepRunner(provider, config).run(hops)
+    yield from LockstepRunner(provider, config, on_step).run(hops)

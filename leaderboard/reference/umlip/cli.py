@@ -10,14 +10,19 @@ import contextlib
 import sys
 from typing import Any
 
-from litraj_data.structures import add_limit_options, with_limits
-from litraj_data.cli.options import (add_cache_dir_option, add_device_option, add_json_option, add_out_option,
-                                     add_source_option)
+from litraj_data.cli.options import (
+    add_cache_dir_option,
+    add_device_option,
+    add_json_option,
+    add_out_option,
+    add_source_option,
+)
 from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
 from litraj_data.leaderboard.reference.neb.config import INITIAL_PATHS, OPTIMIZERS, RETRIES, NEBConfig
 from litraj_data.leaderboard.reference.neb.progress import HopProgress
 from litraj_data.leaderboard.reference.umlip.runners import list_models
+from litraj_data.structures import add_limit_options, with_limits
 from litraj_data.trust import TRUST_HELP
 
 
@@ -46,7 +51,8 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-atoms", type=int, default=None, metavar="N",
                    help="atom budget of one model call over all hops in flight (default: max(1024, --max-batch-atoms))")
     g.add_argument("--max-batch-atoms", type=int, default=None, metavar="N",
-                   help="atoms per batched forward pass (default on cpu: 64 for chgnet, 32 for sevennet-0; the whole band on cuda)")
+                   help="atoms per batched forward pass (default on cpu: 64 for chgnet, 32 for sevennet-0; "
+                        "the whole band on cuda)")
     r = p.add_argument_group("robust convergence (off by default: the paper's protocol)")
     r.add_argument("--optimizer", choices=list(OPTIMIZERS), default="FIRE", help="ASE optimiser (FIRE)")
     r.add_argument("--initial-path", choices=list(INITIAL_PATHS), default="given",
@@ -83,7 +89,8 @@ def register(subparsers: Any) -> None:
                                    "(batched for chgnet) into a Parquet submission for litraj leaderboard score; "
                                    "the metadata goes beside it as OUT.metadata.yaml.")
     e.add_argument("--model", required=True, help=f"uMLIP: {', '.join(list_models())}")
-    e.add_argument("--weights", default=None, metavar="PATH", help="weights file/folder, or a `litraj finetune` folder (model_card.yaml); required for models "
+    e.add_argument("--weights", default=None, metavar="PATH",
+                   help="weights file/folder, or a `litraj finetune` folder (model_card.yaml); required for models "
                         "whose weights are not in their package (see `litraj models`)")
     e.add_argument("--trust", action="store_true", help=TRUST_HELP)
     add_device_option(e)
@@ -121,6 +128,13 @@ def _config(args: argparse.Namespace) -> NEBConfig:
                      retries=tuple(args.retry), batch_hops=args.batch_hops, batch_atoms=args.batch_atoms)
 
 
+def _max_steps(config: NEBConfig) -> int:
+    """Most optimiser steps one hop may take: both end points, every band stage, every retry (an upper bound)."""
+    ends = 2 * config.endpoint_steps if config.relax_endpoints else 0
+    band = config.steps * (2 if config.two_stage else 1)
+    return ends + band * (1 + len(config.retries))
+
+
 def _error(args: argparse.Namespace, file: str, exc: Exception) -> int:
     return fail(args, file, exc, code=2)
 
@@ -149,7 +163,7 @@ def run_bench(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):  # model chatter must not corrupt --json
             summary = bench_umlip(lambda: _provider(args), args.out, args.dataset, args.split, args.source, args.limit,
                                   args.workers, args.scheduler, config, args.cache_dir,
-                                  progress=HopProgress(f"{args.model} uMLIP-NEB"))
+                                  progress=HopProgress(f"{args.model} uMLIP-NEB", max_steps=_max_steps(config)))
     except (LitrajError, ValueError, ImportError, OSError) as exc:  # OSError: a --source path that does not exist
         return _error(args, args.out, exc)
     record = {"file": summary["submission"], "ok": True, **summary}
@@ -237,7 +251,7 @@ def run_screen(args: argparse.Namespace) -> int:
             with contextlib.redirect_stdout(sys.stderr):
                 rec = screen_structure(structure, name, provider, args.out, args.cutoff, args.bottleneck,
                                        config, args.workers, args.scheduler, args.min_width,
-                                       progress=HopProgress(f"{name} ({args.model})"))
+                                       progress=HopProgress(f"{name} ({args.model})", max_steps=_max_steps(config)))
             rec = {"file": path, "ok": True, **rec}
             failed |= any(h["error"] for h in rec["hops"])
         except LitrajError as exc:
