@@ -121,10 +121,21 @@ def build_mace(weights: str, device: str, dtype: str = "float64", trusted: bool 
     """MACE from a model file (MACE-MP-0 small/medium, MACE-MPA-0, fine-tuned MACE).
 
     A MACE ``.model`` file is a whole pickled ``torch.nn.Module``: it only loads with ``--trust``.
+    When ``mace`` is not importable here (it pins e3nn 0.4.4) and ``LITRAJ_MACE_PYTHON`` names
+    the mace venv's python, the model runs in that interpreter behind a pipe
+    (:mod:`~litraj_data.leaderboard.reference.umlip.mace_pipe`), after the same trust check.
     """
+    import importlib.util
     import inspect
 
     check_weights(weights, trust=trusted, what="MACE model file")
+    if importlib.util.find_spec("mace") is None:
+        from litraj_data.leaderboard.reference.umlip.mace_pipe import MaceServer, MacePipeCalculator, mace_python
+
+        python = mace_python()
+        if python is not None:
+            server = MaceServer(python, weights, device, dtype)
+            return {"calculator": lambda: MacePipeCalculator(server), "server": server}
     MACECalculator = lazy_from("mace.calculators", "MACECalculator")
 
     calc = MACECalculator(model_paths=weights, device=device, default_dtype=dtype)

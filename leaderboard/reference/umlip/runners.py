@@ -96,6 +96,15 @@ def package_folder(package: str) -> Path | None:
     return Path(list(spec.submodule_search_locations)[0])
 
 
+def _external_interpreter(spec: ModelSpec) -> bool:
+    """MACE may run in its own venv's python (``LITRAJ_MACE_PYTHON``, see ``mace_pipe``)."""
+    if spec.card.builder != "mace":
+        return False
+    from litraj_data.leaderboard.reference.umlip.mace_pipe import mace_python
+
+    return mace_python() is not None
+
+
 def _resolve_device(device: str) -> str:
     if device not in ("cpu", "cuda"):
         raise ModelUnavailable(f"--device must be cpu or cuda, got {device!r}", reason="device")
@@ -188,7 +197,7 @@ class UMLIPProvider:
             raise ModelUnavailable(f"{spec.name}: its weights are not shipped with {spec.pip} and are never "
                                    f"downloaded at run time; download {spec.weights_hint}{where} elsewhere and "
                                    f"pass it with --weights PATH", reason="weights_missing")
-        if package_folder(spec.package) is None:
+        if package_folder(spec.package) is None and not _external_interpreter(spec):
             raise ModelUnavailable(f"{spec.name} needs the '{spec.pip}' package, which is not installed: "
                                    f"{spec.install_hint()}", reason="model_not_installed")
         if self.weights_path() is None:  # installed, but the wheel's file is not where the card says
@@ -244,7 +253,12 @@ class UMLIPProvider:
         card's facts (base model and version, data version, split, subset, epochs, ...).
         """
         card = self.spec.card
-        meta: dict[str, Any] = {"model": self.model_name, "model_version": self.spec.version(),
+        version = self.spec.version()
+        if version == "unknown" and _external_interpreter(self.spec):  # mace in its own venv: ask that python
+            from litraj_data.leaderboard.reference.umlip.mace_pipe import mace_python, package_version
+
+            version = package_version(str(mace_python()))
+        meta: dict[str, Any] = {"model": self.model_name, "model_version": version,
                                 "weights": self.weights, "device": self.device, "package": self.spec.pip,
                                 "max_batch_atoms": self.max_batch_atoms, "url": card.url,
                                 "training_data": card.training_data, "fine_tuned_on_litraj": False}
