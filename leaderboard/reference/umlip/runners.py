@@ -24,6 +24,7 @@ from litraj_data.leaderboard.reference.neb.provider import cached
 from litraj_data.leaderboard.reference.umlip.errors import ModelUnavailable
 from litraj_data.leaderboard.reference.umlip.finetuned import FineTuned, resolve_finetuned
 from litraj_data.leaderboard.reference.umlip.models import UMLIPCard, canonical_name, card_names, load_cards
+from litraj_data.trust import check_weights
 from litraj_data.lazy import lazy_import
 
 __all__ = ["ModelSpec", "MODELS", "UMLIPProvider", "get_provider", "get_spec", "list_models", "package_folder"]
@@ -205,8 +206,25 @@ class UMLIPProvider:
                                    f"{spec.version()}; pass --weights PATH to {spec.weights_hint}",
                                    reason="weights_missing")
         _resolve_device(self.device)
+        self.check_trust()
         self._model()
         return self
+
+    def check_trust(self) -> None:
+        """Refuse user weights that cannot be loaded without running code (unless ``trust``).
+
+        The restricted load of :func:`litraj_data.trust.check_weights`, done before any data is
+        read (``preflight``); the builder loads the same way again when it builds the model.
+        """
+        if self.weights is None or self.trust:
+            return
+        path = self.weights_path()
+        if path is None or not Path(path).exists():
+            return  # check() names the missing file
+        try:
+            check_weights(path, what=f"{self.spec.name} weights")
+        except LitrajError as exc:
+            raise ModelUnavailable(f"{self.spec.name}: {exc}", reason=exc.reason) from None
 
     # -- model building (cached per process) -----------------------------------------------
     def _model(self) -> Any:
