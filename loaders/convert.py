@@ -43,7 +43,8 @@ def _fixed(arr: pa.Array, shape: tuple[int, ...]) -> np.ndarray:
     return flat.to_numpy(zero_copy_only=False).reshape((len(arr),) + shape)
 
 
-def iter_record_batches(ds: Any, batch_size: int = 1024, columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
+def iter_record_batches(ds: Any, batch_size: int = 1024,
+                        columns: Sequence[str] | None = None) -> Iterator[pa.RecordBatch]:
     """Arrow record batches of a ``datasets.Dataset`` (honouring selections / shuffles)."""
     table = ds.data.table if hasattr(ds.data, "table") else ds.data
     if columns is not None:
@@ -111,9 +112,11 @@ def batch_arrays(batch: pa.RecordBatch) -> dict[str, Any]:
             out[name] = _fixed(col, (6,)) if col.null_count == 0 else np.array(col.to_pylist(), dtype=object)
         elif pa.types.is_floating(typ) or pa.types.is_integer(typ):
             # nulls stay None (not NaN) so that "not computed" differs from a NaN value
-            out[name] = np.array(col.to_pylist(), dtype=object) if col.null_count else col.to_numpy(zero_copy_only=False)
+            out[name] = (np.array(col.to_pylist(), dtype=object) if col.null_count
+                         else col.to_numpy(zero_copy_only=False))
         elif pa.types.is_boolean(typ):
-            out[name] = np.array(col.to_pylist(), dtype=object) if col.null_count else col.to_numpy(zero_copy_only=False)
+            out[name] = (np.array(col.to_pylist(), dtype=object) if col.null_count
+                         else col.to_numpy(zero_copy_only=False))
         elif pa.types.is_string(typ) or pa.types.is_large_string(typ):
             out[name] = np.array(col.to_pylist(), dtype=object)
         else:  # nested band columns: keep them as Arrow for the caller
@@ -121,13 +124,15 @@ def batch_arrays(batch: pa.RecordBatch) -> dict[str, Any]:
     return out
 
 
-def iter_numpy_batches(ds: Any, batch_size: int = 1024, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def iter_numpy_batches(ds: Any, batch_size: int = 1024,
+                       columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
     """numpy batches of a split (see :func:`batch_arrays`), for training loops."""
     for batch in iter_record_batches(ds, batch_size, columns):
         yield batch_arrays(batch)
 
 
-def iter_torch_batches(ds: Any, batch_size: int = 1024, columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
+def iter_torch_batches(ds: Any, batch_size: int = 1024,
+                       columns: Sequence[str] | None = None) -> Iterator[dict[str, Any]]:
     """torch batches: the numeric arrays of :func:`iter_numpy_batches` as tensors.
 
     A writable contiguous array is wrapped without a copy; an array that is a read-only view
@@ -188,9 +193,10 @@ def _pick_constructor() -> Any:
     probe = (np.array([3, 0, 8]), np.arange(9.0).reshape(3, 3) / 7, np.diag([3.0, 4.0, 5.0]) + 0.1,
              np.array([True, True, False]))
     slow, fast = _slow_atoms(*probe), _fast_atoms(*probe)
-    same = (slow.__dict__.keys() == fast.__dict__.keys() and slow == fast and slow.get_chemical_symbols()
-            == fast.get_chemical_symbols() and all(np.asarray(slow.__dict__[k]).dtype == np.asarray(fast.__dict__[k]).dtype
-                                                   for k in ("_pbc", "_celldisp"))
+    same = (slow.__dict__.keys() == fast.__dict__.keys() and slow == fast
+            and slow.get_chemical_symbols() == fast.get_chemical_symbols()
+            and all(np.asarray(slow.__dict__[k]).dtype == np.asarray(fast.__dict__[k]).dtype
+                    for k in ("_pbc", "_celldisp"))
             and all(slow.arrays[k].dtype == fast.arrays[k].dtype for k in slow.arrays))
     return _fast_atoms if same else _slow_atoms
 

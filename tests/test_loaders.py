@@ -7,11 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from ase.io import read
+from conftest import quiet_import
 
 from litraj_data import load_litraj
 from litraj_data.errors import IntegrityError, LitrajError, OfflineError
-
-from conftest import quiet_import
 
 
 @pytest.fixture()

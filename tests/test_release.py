@@ -61,7 +61,8 @@ def test_two_releases_of_the_same_input_are_byte_identical(release_dir, tmp_path
     first, second = _sha_tree(release_dir), _sha_tree(tmp_path / "r2")
     assert first == second and len(first) > 20
     assert {"README.md", "croissant.json", ".zenodo.json", "CITATION.cff", "LICENSE", "release.json"} <= set(first)
-    assert "BVEL13k/1.0.0/manifest.json" in first and "parquet/BVEL13k/1.0.0/BVEL13k-test-00000-of-00001.parquet" in first
+    assert "BVEL13k/1.0.0/manifest.json" in first
+    assert "parquet/BVEL13k/1.0.0/BVEL13k-test-00000-of-00001.parquet" in first
     rel = json.loads((release_dir / "release.json").read_text())
     assert {f["path"]: f["sha256"] for f in rel["files"]} == {k: v for k, v in first.items() if k != "release.json"}
     for p in release_dir.rglob("*"):  # a published folder: world-readable
@@ -331,8 +332,9 @@ class _FakeHub:
                     for f in added:
                         hub.files.setdefault(rev, {})[f["path"]] = base64.b64decode(f["content"])
                     hub.commits.append([f["path"] for f in added])
-                    return self._reply(200, {"commitUrl": f"{hub.url}/datasets/me/litraj/commit/{len(hub.commits):040d}",
-                                             "commitOid": f"{len(hub.commits):040d}"})
+                    oid = f"{len(hub.commits):040d}"
+                    return self._reply(200, {"commitUrl": f"{hub.url}/datasets/me/litraj/commit/{oid}",
+                                             "commitOid": oid})
                 return self._reply(404, {"error": f"not served: {path}"})
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

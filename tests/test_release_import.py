@@ -9,12 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from ase.io import read
+from conftest import quiet_import
 
 from litraj_data import load_litraj
 from litraj_data.errors import DataFormatError
 from litraj_data.loaders.convert import iter_atoms
-
-from conftest import quiet_import
 
 SPLIT_DATASETS = ("BVEL13k", "nebBVSE122k", "MPLiTrj", "MPLiTrj_subsample")
 
@@ -142,8 +141,8 @@ def test_more_rows_than_the_release_is_an_error(tmp_path):
 
 
 def test_interrupted_build_resumes_and_gives_the_same_shards(release_archives, tmp_path, monkeypatch):
-    from litraj_data.store import shards
     from litraj_data.builders.from_release import import_release
+    from litraj_data.store import shards
 
     monkeypatch.setattr(shards, "BATCH_ROWS", 1)
     calls = {"n": 0}

@@ -71,7 +71,8 @@ def _archive_of(version: Path, archives) -> str:
 
 def _energies(version: Path) -> list[float]:
     man = read_manifest(version)
-    return [e for s in man.splits for f in man.files(s) for e in read_shard(version / f["name"]).column("energy").to_pylist()]
+    return [e for s in man.splits for f in man.files(s)
+            for e in read_shard(man.path(f["name"])).column("energy").to_pylist()]
 
 
 def test_two_writers_of_one_version_never_mix(two_archives, tmp_path):

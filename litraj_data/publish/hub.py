@@ -92,7 +92,8 @@ def commit_plan(local: Iterable[Mapping[str, Any]], remote: Mapping[str, Mapping
     plan: dict[str, list[str]] = {"add": [], "skip": []}
     for f in local:
         r = remote.get(f["path"])
-        same = r is not None and (r.get("sha256") == f["sha256"] if r.get("sha256") else r.get("blob_id") == f["blob_id"])
+        same = r is not None and (r.get("sha256") == f["sha256"] if r.get("sha256")
+                                  else r.get("blob_id") == f["blob_id"])
         plan["skip" if same else "add"].append(f["path"])
     return plan
 

@@ -33,8 +33,16 @@ import yaml
 from litraj_data._version import __version__
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_write_json, atomic_write_text, sha256_file
-from litraj_data.publish.constants import (PAPER_DOI, RELEASE_FORMAT, SAMPLE_BANNER, SAMPLE_SUFFIX, SOFTWARE_URL, TAGS,
-                                           dataset_release_bibtex, is_sample_release)
+from litraj_data.publish.constants import (
+    PAPER_DOI,
+    RELEASE_FORMAT,
+    SAMPLE_BANNER,
+    SAMPLE_SUFFIX,
+    SOFTWARE_URL,
+    TAGS,
+    dataset_release_bibtex,
+    is_sample_release,
+)
 from litraj_data.publish.croissant import croissant_document
 from litraj_data.publish.zenodo import zenodo_metadata
 from litraj_data.registry import citation_bibtex, get_config
@@ -333,16 +341,17 @@ def make_release(names: list[str], out: str | Path, *, source: str | Path | None
             "files": files})
         if os.path.lexists(out):  # empty, or checked above to be exactly a release of ours
             if any(out.iterdir()):
-                check_replaceable(out)  # again, just before replacing: nothing was added meanwhile
+                check_replaceable(out)  # again, just before replacing: nothing added meanwhile
             publish_folder(staging, out, replace=True)
         else:
             publish_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    marker = out / "release.json"
     return [{"file": str(out / f["path"]), "sha256": f["sha256"], "num_bytes": f["num_bytes"]}
-            for f in file_table(out)] + [{"file": str(out / "release.json"), "sha256": sha256_file(out / "release.json"),
-                                          "num_bytes": (out / "release.json").stat().st_size}]
+            for f in file_table(out)] + [{"file": str(marker), "sha256": sha256_file(marker),
+                                          "num_bytes": marker.stat().st_size}]
 
 
 def read_release(folder: str | Path) -> dict[str, Any]:
