@@ -162,8 +162,9 @@ def load_torch(path: str | os.PathLike, *, trust: bool = False, what: str = "wei
     except (RuntimeError, EOFError, ValueError, zipfile.BadZipFile, OSError, AttributeError, TypeError,
             KeyError, IndexError, struct.error, UnicodeDecodeError, OverflowError, MemoryError) as exc:
         # torch's errors for a truncated zip, a wrong magic number, an unknown storage type
-        raise DataFormatError(f"{what} {path}: not a torch checkpoint ({type(exc).__name__}: "
-                              f"{str(exc).splitlines()[0][:200] if str(exc) else ''})", reason="weights_invalid") from None
+        first = str(exc).splitlines()[0][:200] if str(exc) else ""
+        raise DataFormatError(f"{what} {path}: not a torch checkpoint ({type(exc).__name__}: {first})",
+                              reason="weights_invalid") from None
 
 
 def _candidates(folder: Path) -> list[Path]:

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_scoring_support import band_truth, predictions_for, scalar_truth, write_band_files, write_metadata
 
 from litraj_data.leaderboard.page.render import SCRIPT, content_security_policy, render_html, safe_url
 from litraj_data.leaderboard.scoring import read_metadata, read_submission, score_submission
-from test_scoring_support import band_truth, predictions_for, scalar_truth, write_band_files, write_metadata
 
 
 def _mark(k: int) -> str:

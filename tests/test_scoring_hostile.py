@@ -14,14 +14,12 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
+from test_scoring_support import band_truth, predictions_for, scalar_truth, write_band_files, write_metadata
 
-from litraj_data.errors import LitrajError
 from litraj_data.leaderboard.scoring import Truth
 from litraj_data.leaderboard.scoring.score import score_submission
-from litraj_data.leaderboard.scoring.submission import (SubmissionInvalid, read_metadata, read_submission,
-                                                        validate)
+from litraj_data.leaderboard.scoring.submission import SubmissionInvalid, read_metadata, read_submission, validate
 from litraj_data.leaderboard.scoring.tasks import get_task
-from test_scoring_support import band_truth, predictions_for, scalar_truth, write_band_files, write_metadata
 
 _SETTINGS = settings(max_examples=60, deadline=None,
                      suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -130,8 +128,9 @@ def test_wall_time_must_be_a_finite_number(tmp_path, value, check):
 
 
 def test_card_wall_time_text_or_inf_is_refused(tmp_path):
-    import yaml
     from importlib import resources
+
+    import yaml
 
     card = yaml.safe_load(resources.files("litraj_data.leaderboard.scoring").joinpath(
         "data/example_model_card.yaml").read_text())

@@ -30,19 +30,38 @@ from jinja2 import Environment, StrictUndefined
 from markupsafe import Markup
 
 from litraj_data.io import atomic_write_text, dumps_json
-from litraj_data.registry import citation_bibtex
+from litraj_data.lazy import lazy_import
+from litraj_data.leaderboard.page.figures import (
+    COLOURS,
+    PAGE_CSS,
+    PAGE_JS,
+    el,
+    filter_controls,
+    heatmap_svg,
+    json_block,
+    pareto_svg,
+    parity_svg,
+    profile_viewer,
+    violin_svg,
+)
 from litraj_data.leaderboard.scoring.board import build_board, model_label
 from litraj_data.leaderboard.scoring.modelcard import runtime_of
-from litraj_data.leaderboard.page.figures import (COLOURS, PAGE_CSS, PAGE_JS, el, filter_controls, heatmap_svg,
-                                                  json_block, parity_svg, pareto_svg, profile_viewer, violin_svg)
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI, REPORTED_NOTE
+from litraj_data.leaderboard.scoring.report import (
+    _columns,
+    _fmt,
+    _source,
+    json_document,
+    markdown_board,
+    markdown_table,
+)
 from litraj_data.leaderboard.scoring.score import SAMPLE_LABEL
 from litraj_data.leaderboard.scoring.tasks import get_task
-from litraj_data.leaderboard.scoring.report import _columns, _fmt, _source, json_document, markdown_board, markdown_table
-from litraj_data.lazy import lazy_import
+from litraj_data.registry import citation_bibtex
 
 __all__ = ["markdown_table", "markdown_board", "json_document", "plot_record", "render_html",
-           "write_text_atomic", "content_security_policy", "safe_url"]  # the first three re-exported from scoring.report
+           "write_text_atomic", "content_security_policy", "safe_url"]
+# (the first three are re-exported from scoring.report)
 
 #: figure size (inches) and resolution of the PNG plots
 FIGSIZE = (6.4, 6.0)
@@ -196,7 +215,8 @@ sample, not the task's split. Click a column header to sort; filter with the con
 {{ t.figures }}
 {% for s in t.submissions %}<h3>{{ s.label }}</h3>
 {% if s.plots %}<details class="plots"><summary>PNG figures</summary>
-{%- for kind, src in s.plots %}<img alt="{{ kind }} plot of {{ s.label }}" src="{{ src }}">{% endfor %}</details>{% endif %}
+{%- for kind, src in s.plots %}<img alt="{{ kind }} plot of {{ s.label }}" src="{{ src }}">{% endfor %}</details>
+{%- endif %}
 <dl class="card">{% for k, v in s.card %}<dt>{{ k }}</dt><dd>{{ v }}</dd>{% endfor %}</dl>
 <details><summary>model metadata</summary><pre>{{ s.raw }}</pre></details>
 {% endfor %}</section>

@@ -22,8 +22,8 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from litraj_data.trust import UnsafeWeightsError, check_weights, load_torch
 from litraj_data.lazy import lazy_from, lazy_import
+from litraj_data.trust import UnsafeWeightsError, check_weights, load_torch
 
 __all__ = ["build_chgnet", "build_sevennet", "build_mace", "build_m3gnet", "build_mattersim", "build_orb"]
 
@@ -130,7 +130,7 @@ def build_mace(weights: str, device: str, dtype: str = "float64", trusted: bool 
 
     check_weights(weights, trust=trusted, what="MACE model file")
     if importlib.util.find_spec("mace") is None:
-        from litraj_data.leaderboard.reference.umlip.mace_pipe import MaceServer, MacePipeCalculator, mace_python
+        from litraj_data.leaderboard.reference.umlip.mace_pipe import MacePipeCalculator, MaceServer, mace_python
 
         python = mace_python()
         if python is not None:

@@ -20,12 +20,12 @@ from pathlib import Path
 from typing import Any, Callable
 
 from litraj_data.errors import LitrajError, RegistryError
+from litraj_data.lazy import lazy_import
 from litraj_data.leaderboard.reference.neb.provider import cached
 from litraj_data.leaderboard.reference.umlip.errors import ModelUnavailable
 from litraj_data.leaderboard.reference.umlip.finetuned import FineTuned, resolve_finetuned
 from litraj_data.leaderboard.reference.umlip.models import UMLIPCard, canonical_name, card_names, load_cards
 from litraj_data.trust import check_weights
-from litraj_data.lazy import lazy_import
 
 __all__ = ["ModelSpec", "MODELS", "UMLIPProvider", "get_provider", "get_spec", "list_models", "package_folder"]
 
