@@ -12,12 +12,12 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any, Literal, Union
 
-import yaml
 from pydantic import Field
 
 from litraj_data.errors import RegistryError, UnknownDatasetError
 from litraj_data.io import did_you_mean
 from litraj_data.registry.validation import Strict, validate_document
+from litraj_data.yamlsafe import load_yaml
 
 __all__ = ["ColumnSpec", "DatasetConfig", "list_datasets", "info", "get_config", "citation_bibtex"]
 
@@ -187,7 +187,7 @@ class Card(Strict):
 
 def _read_yaml(relpath: str) -> Any:
     text = resources.files(__name__).joinpath(relpath).read_text(encoding="utf-8")
-    return yaml.safe_load(text)
+    return load_yaml(text, relpath)
 
 
 def _parse_columns(raw: list[Any], blocks: dict[str, list[Any]], source: str,
@@ -246,7 +246,7 @@ def _load_all() -> dict[str, DatasetConfig]:
     for item in sorted(folder.iterdir(), key=lambda p: p.name):
         if not item.name.endswith(".yaml"):
             continue
-        cfg = parse_card(yaml.safe_load(item.read_text(encoding="utf-8")), item.name, blocks)
+        cfg = parse_card(load_yaml(item.read_text(encoding="utf-8"), item.name), item.name, blocks)
         if f"{cfg.name}.yaml" != item.name:
             raise RegistryError(f"{item.name}: name: {cfg.name!r} does not match the file name")
         configs[cfg.name] = cfg
