@@ -85,7 +85,8 @@ def _sha256(path: Path) -> str:
 
 
 def _cli(capsys, *argv: str) -> tuple[int, dict]:
-    from litraj_data.cli import main
+    # the function, not the package attribute (which the submodule litraj_data.cli.main shadows once imported)
+    from litraj_data.cli.main import main
 
     code = main(list(argv))
     return code, json.loads(capsys.readouterr().out)
@@ -94,7 +95,8 @@ def _cli(capsys, *argv: str) -> tuple[int, dict]:
 @pytest.fixture(scope="module")
 def finetuned(tiny_mace, venv_python, spinel_built, tmp_path_factory):
     """(b) ``litraj finetune --model mace-mp-0`` from the tiny model, for real."""
-    from litraj_data.cli import main
+    # the function, not the package attribute (which the submodule litraj_data.cli.main shadows once imported)
+    from litraj_data.cli.main import main
 
     out = tmp_path_factory.mktemp("ft") / "mace"
     argv = ["finetune", "--model", "mace-mp-0", "--weights", str(tiny_mace), "--python", venv_python, "--trust",

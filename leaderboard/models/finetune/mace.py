@@ -57,8 +57,9 @@ def check_mace(python: str | None, weights: str | None) -> str:
         last = (probe.stderr.strip().splitlines() or ["(no output)"])[-1]
         raise FinetuneError(
             f"mace-mp-0 needs the 'mace-torch' package in {python} ({last}). It pins e3nn 0.4.4 and breaks "
-            "sevenn/nequip, so install it in a separate clean venv (python -m venv /tmp/mace-venv && "
-            "/tmp/mace-venv/bin/pip install mace-torch) and pass --python /tmp/mace-venv/bin/python",
+            "sevenn/nequip, so install it in a separate clean venv (python -m venv /opt/mace-venv && "
+            "/opt/mace-venv/bin/pip install torch==2.13.0 && /opt/mace-venv/bin/pip install mace-torch; in a "
+            "checkout: .ci/mace_venv.sh /opt/mace-venv) and pass --python /opt/mace-venv/bin/python",
             reason="model_not_installed")
     return python
 
