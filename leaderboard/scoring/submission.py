@@ -391,7 +391,8 @@ def _check_version(sub: Submission, truth: Truth, meta: Mapping[str, Any] | None
             issues.append(Issue("wrong_version", f"the {where} says dataset version {v}, but task "
                                 f"{truth.task.id} is bound to {truth.task.dataset} {want}; predict on "
                                 f"version {want}", {"found": str(v), "expected": want}))
-    if truth.version is not None and truth.version != want:
+    # "+..." is semver build metadata (the cache's source key, "+sample"): the same release for scoring
+    if truth.version is not None and str(truth.version).split("+", 1)[0] != want:
         issues.append(Issue("wrong_version", f"the truth was loaded from {truth.task.dataset} "
                             f"{truth.version}, but task {truth.task.id} is bound to version {want}; "
                             f"load version {want}", {"found": truth.version, "expected": want}))
