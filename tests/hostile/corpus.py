@@ -326,9 +326,9 @@ def submissions(d: Path) -> dict[str, Path]:
     out["empty"] = put("empty.csv", b"")
     out["garbage"] = put("garbage.csv", garbage(seed=7))
     out["garbage_parquet"] = put("garbage.parquet", garbage(seed=8))
-    out["long_line"] = put("long.csv", b"hop_id,prediction\n" + long_line(3_000_000))
-    out["text_values"] = put("text.csv", "hop_id,prediction\nx1,True\nx2,nan\nx3,inf\nx4,\nx5,abc\n")
-    out["html_ids"] = put("html.csv", f"hop_id,prediction\n\"{HTML}\",0.5\n")
+    out["long_line"] = put("long.csv", b"edge_id,prediction\n" + long_line(3_000_000))
+    out["text_values"] = put("text.csv", "edge_id,prediction\nx1,True\nx2,nan\nx3,inf\nx4,\nx5,abc\n")
+    out["html_ids"] = put("html.csv", f"edge_id,prediction\n\"{HTML}\",0.5\n")
     out["no_columns"] = put("nocols.csv", "a\n1\n")
     out["deep_json"] = put("deep.json", deep_json())
     return out

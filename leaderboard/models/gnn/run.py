@@ -63,8 +63,11 @@ def read_run(run_dir: str | os.PathLike) -> dict[str, Any]:
                        reason="bad_init_from")
     try:
         run = json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past the parser's depth
         raise GNNError(f"--init-from {path}: unreadable run.json ({exc})", reason="bad_init_from") from None
+    if not isinstance(run, dict):
+        raise GNNError(f"--init-from {path}: run.json holds a {type(run).__name__}, not an object",
+                       reason="bad_init_from")
     missing = [k for k in ("arch", "model_hp", "model_config", "task") if k not in run]
     if missing:
         raise GNNError(f"--init-from {path}: run.json lacks {missing}", reason="bad_init_from")
