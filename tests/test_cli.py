@@ -8,7 +8,6 @@ import pytest
 from litraj_data.cli import main
 
 
-
 def run_json(capsys, *argv):
     code = main(list(argv) + ["--json"])
     out = capsys.readouterr().out
@@ -84,12 +83,22 @@ def test_every_builder_is_registered_lazily_and_imports():
 
 
 def test_a_command_whose_module_fails_to_import_says_why(monkeypatch, capsys):
-    from litraj_data.cli import main as cli
+    from litraj_data.cli.main import COMMANDS, Command
 
-    monkeypatch.setitem(cli.COMMANDS, "ghost", cli.Command("a ghost", "litraj_data.no_such_plugin:register"))
+    monkeypatch.setitem(COMMANDS, "ghost", Command("a ghost", "litraj_data.no_such_plugin:register"))
     assert main(["ghost", "--anything", "x"]) == 2
     err = capsys.readouterr().err
     assert "litraj ghost is unavailable" in err and "No module named 'litraj_data.no_such_plugin'" in err
     with pytest.raises(SystemExit):
         main(["--help"])
     assert "ghost" in capsys.readouterr().out
+
+
+def test_the_package_attribute_main_is_the_function_whatever_was_imported_first():
+    """``from litraj_data.cli import main`` (the console script's target) never yields the submodule."""
+    import subprocess
+    import sys
+
+    code = ("import litraj_data.cli.main, litraj_data.cli.options\n"
+            "from litraj_data.cli import main\nimport sys\nsys.exit(0 if callable(main) else 3)\n")
+    assert subprocess.run([sys.executable, "-c", code], timeout=120).returncode == 0

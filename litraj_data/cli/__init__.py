@@ -8,16 +8,14 @@
 * :mod:`.progress` -- the one tqdm factory (stderr) and the third-party noise filter;
 * :mod:`.core` -- the data commands (list, info, cite, export, verify, cache, build).
 
-The console script is ``litraj = "litraj_data.cli:main"``. Importing this package costs
-nothing: :func:`main` imports :mod:`.main` when called.
+The console script is ``litraj = "litraj_data.cli:main"``. Importing this package imports
+:mod:`.main` (light: the command table, argparse, the shared options), and binds ``main`` to the
+*function* after the submodule is loaded: the import system sets the package attribute ``main``
+to the submodule when it first loads it, so a lazy import here would let ``from litraj_data.cli
+import main`` return the module once anything had imported ``litraj_data.cli.main``.
 """
 from __future__ import annotations
 
+from litraj_data.cli.main import main
+
 __all__ = ["main"]
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the ``litraj`` command (see :func:`litraj_data.cli.main.main`); returns the exit status."""
-    from litraj_data.cli.main import main as _main
-
-    return _main(argv)
