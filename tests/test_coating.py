@@ -13,7 +13,7 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry
 
-from litraj_data.cli import main
+from litraj_data.cli.main import main
 from litraj_data.errors import DataFormatError
 from litraj_data.leaderboard.reference.coating import (CoatingCriteria, interface_reaction_energy, read_entries,
                                                        screen_coatings, stability_window)
@@ -165,3 +165,22 @@ def test_bad_criteria():
         CoatingCriteria(window=(4.5, 3.0))
     with pytest.raises(DataFormatError):
         CoatingCriteria(max_e_hull=float("nan"))
+
+
+class _Payload:
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
+def test_pickled_weights_are_refused_before_anything_runs(entries_file, tmp_path, monkeypatch, capsys):
+    import pickle
+
+    monkeypatch.chdir(tmp_path)
+    weights = tmp_path / "evil.pt"
+    weights.write_bytes(pickle.dumps(_Payload()))
+    rc = main(["coating", str(entries_file), "--barriers", "chgnet", "--weights", str(weights), "--json"])
+    assert rc == 2
+    assert json.loads(capsys.readouterr().out)["records"][0]["reason"] in {"unsafe_weights", "weights_invalid"}
+    assert not (tmp_path / "PWNED").exists()

@@ -11,6 +11,7 @@ from typing import Any
 
 from litraj_data.errors import LitrajError
 from litraj_data.io import dumps_json
+from litraj_data.trust import TRUST_HELP
 
 
 def register(subparsers: Any) -> None:
@@ -34,6 +35,7 @@ def register(subparsers: Any) -> None:
                    help="percolation barriers of the survivors: none, bvse (BVSE-NEB), or a uMLIP of `litraj models`")
     p.add_argument("--weights", default=None, metavar="PATH", help="weights of the uMLIP (see `litraj screen`)")
     p.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    p.add_argument("--trust", action="store_true", help=TRUST_HELP)
     p.add_argument("--json", action="store_true", help="print one JSON document")
     p.set_defaults(func=run_coating)
 
@@ -52,7 +54,7 @@ def _barrier_function(args: argparse.Namespace) -> Any:
     from litraj_data.leaderboard.reference.umlip.runners import get_provider
     from litraj_data.leaderboard.reference.umlip.screen import screen_structure
 
-    provider = get_provider(args.barriers, args.weights, args.device)
+    provider = get_provider(args.barriers, args.weights, args.device, trust=args.trust)
 
     def umlip(structure: Any, material_id: str) -> dict[str, float | None]:
         rec = screen_structure(structure, material_id, provider, progress=HopProgress(f"{material_id} ({args.barriers})"))
