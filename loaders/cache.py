@@ -171,7 +171,9 @@ def cached_versions(root: Path) -> list[dict[str, Any]]:
             continue
         out.append({"dataset": data["dataset"], "version": data["version"], "folder": str(folder),
                     "num_bytes": sum(p.stat().st_size for p in folder.iterdir() if p.is_file()),
-                    "splits": {s: r["num_rows"] for s, r in data["splits"].items()}})
+                    "splits": {s: r["num_rows"] for s, r in data["splits"].items()},
+                    # the embedded sample (or a copy of it) is never listed as if it were the data
+                    "sample": bool(data.get("sample")), "generated": bool(data.get("generated"))})
     return out
 
 
