@@ -95,6 +95,13 @@ def world(tmp_path_factory) -> dict:
         "raw": corpus.raw_runs(inputs / "raw"),
         "baseline_dirs": baseline_dirs, "gnn_dirs": gnn_dirs,
     }
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.entries.computed_entries import ComputedStructureEntry
+
+    lif_s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.03), ["Li", "F"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    w["entries_ok"] = inputs / "entries_ok.json"  # valid entries: the case then reaches --weights
+    w["entries_ok"].write_text(json.dumps([ComputedStructureEntry(lif_s, -10.0, data={"band_gap": 8.0},
+                                                                  entry_id="LiF").as_dict()]))
     (top / "mpl").mkdir()
     return w
 
@@ -260,8 +267,9 @@ def cases_for(command: str, w: dict) -> list[Case]:
     elif command == "coating":
         for k, p in w["entries"].items():
             add(k, ["coating", str(p), "--json"])
-        add("weights_pickle", ["coating", str(w["entries"]["nan"]), "--barriers", "chgnet", "--weights",
-                               str(W["raw_pickle"]), "--json"])
+        for k in ("raw_pickle", "torch_zip", "finetuned_pickle"):
+            add("weights_" + k, ["coating", str(w["entries_ok"]), "--barriers", "chgnet", "--weights", str(W[k]),
+                                 "--json"], reasons={"unsafe_weights", "missing_extra"})
     else:
         raise KeyError(command)
     return out
