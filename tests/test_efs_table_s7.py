@@ -259,3 +259,16 @@ def test_stage_resolved_on_the_real_fixture_rows(spinel_built, tmp_path):
     assert st["stages"]["transition region"]["forces_slope"] == pytest.approx(0.5)
     assert st["stages"]["end points"]["forces_slope"] == pytest.approx(1.0)
     assert st["stages"]["end points"]["energy_mae"] == 0.0 and st["softening_at_saddle"] is True
+
+
+def test_stage_text_names_every_stage_and_the_verdict(tmp_path):
+    from litraj_data.leaderboard.scoring.stages import stage_text
+
+    rng = np.random.default_rng(8)
+    rows, pred = _band_hop("mp-5_0_1_0_0_0", rng, soft_saddle=0.5)
+    st = _score_rows(tmp_path, rows, pred)["stage_resolved"]
+    text = stage_text(st)
+    assert all(name in text for name in ("end points", "band", "transition region"))
+    assert "softening at the saddle: yes" in text
+    assert f"F slope {st['stages']['transition region']['forces_slope']:.3f}" in text
+    assert stage_text(None) == ""

@@ -134,7 +134,10 @@ def _cmd_score(args: argparse.Namespace) -> int:
         atomic_write_json(args.out, record)
         record["record_file"] = str(args.out)
     board = build_board([record], tasks=[task.id])
-    _emit(args, json.loads(json_document([record])), markdown_board(board))
+    from litraj_data.leaderboard.scoring.stages import stage_text
+
+    text = "\n\n".join(t for t in (markdown_board(board), stage_text(record.get("stage_resolved"))) if t)
+    _emit(args, json.loads(json_document([record])), text)
     return 0
 
 

@@ -25,7 +25,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["STAGE_SET", "parse_config_id", "transition_mask", "stage_masks", "stage_metrics", "stage_resolved"]
+__all__ = ["STAGE_SET", "parse_config_id", "transition_mask", "stage_masks", "stage_metrics", "stage_resolved",
+           "stage_text"]
 
 #: the stages of the set, in report order
 STAGE_SET = ("end points", "band", "transition region")
@@ -164,3 +165,22 @@ def stage_resolved(items: pd.DataFrame, forces: np.ndarray) -> dict[str, Any] | 
                     "transition region: per hop and band step, the band image with the highest DFT energy; "
                     "forces pooled over components, slope of predicted on DFT (below 1: softening); "
                     "contrast = transition region minus end points"}
+
+
+def stage_text(resolved: dict[str, Any] | None) -> str:
+    """Plain-text lines of :func:`stage_resolved` for ``litraj score`` (empty when ``None``)."""
+    if not resolved:
+        return ""
+
+    def f(v: Any, digits: int = 4) -> str:
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    lines = ["stage-resolved (E eV/atom, F eV/A pooled; F slope < 1: softening):"]
+    for name, m in resolved["stages"].items():
+        lines.append(f"  {name:<18} n={m['n']:<6} E MAE {f(m['energy_mae'])}  F MAE {f(m['forces_mae'])}  "
+                     f"F RMSE {f(m['forces_rmse'])}  F slope {f(m['forces_slope'], 3)}")
+    c, soft = resolved["contrast"], resolved["softening_at_saddle"]
+    lines.append(f"  transition region - end points: F MAE {f(c['forces_mae'])}, F slope {f(c['forces_slope'], 3)} "
+                 f"(ratio {f(c['forces_slope_ratio'], 3)}); softening at the saddle: "
+                 f"{'-' if soft is None else ('yes' if soft else 'no')}")
+    return "\n".join(lines)
