@@ -398,6 +398,15 @@ def check_results(cases: list[Case], results: list[dict], before: dict, after: d
     return problems
 
 
+def _report(command: str, results: list[dict]) -> None:
+    """With ``LITRAJ_HOSTILE_REPORT=FILE``: what the user saw, case by case, as JSON lines."""
+    if os.environ.get("LITRAJ_HOSTILE_REPORT"):
+        with open(os.environ["LITRAJ_HOSTILE_REPORT"], "a") as fh:
+            for res in results:
+                fh.write(json.dumps({"command": command, "case": res["id"], "rc": res["rc"],
+                                     "reasons": sorted(set(_reasons(res)))}) + "\n")
+
+
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("command", COMMANDS)
 def test_every_hostile_input_gets_a_named_reason_and_writes_nothing_outside(world, command):
@@ -407,11 +416,7 @@ def test_every_hostile_input_gets_a_named_reason_and_writes_nothing_outside(worl
     results = run_cases(cases, top, timeout=850)
     after = _snapshot(top)
     problems = check_results(cases, results, before, after, top)
-    if os.environ.get("LITRAJ_HOSTILE_REPORT"):  # a table of what the user sees, case by case (for docs/notes)
-        with open(os.environ["LITRAJ_HOSTILE_REPORT"], "a") as fh:
-            for res in results:
-                fh.write(json.dumps({"command": command, "case": res["id"], "rc": res["rc"],
-                                     "reasons": sorted(set(_reasons(res)))}) + "\n")
+    _report(command, results)
     for c in cases:  # the next command starts from the same tree
         shutil.rmtree(c.root / "out", ignore_errors=True)
     assert not problems, "\n".join(problems)
@@ -459,7 +464,7 @@ def _valid_inputs(w: dict) -> dict[str, tuple[bytes, str]]:
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
-@settings(max_examples=3, deadline=None, derandomize=False,
+@settings(max_examples=10, deadline=None, derandomize=False,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(edits=st.lists(st.lists(MUTATION, min_size=1, max_size=4), min_size=18, max_size=18))
 def test_random_byte_mutations_give_a_result_or_a_named_reason(world, edits):
@@ -486,4 +491,5 @@ def test_random_byte_mutations_give_a_result_or_a_named_reason(world, edits):
     results = run_cases(cases, top, timeout=1400)
     after = _snapshot(top)
     problems = check_results(cases, results, before, after, top)
+    _report("mutations", results)
     assert not problems, "\n".join(problems)
