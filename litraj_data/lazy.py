@@ -32,7 +32,7 @@ from typing import Any
 
 from litraj_data.errors import MissingExtraError
 
-__all__ = ["EXTRAS", "available", "extra_of", "lazy_from", "lazy_import"]
+__all__ = ["EXTRAS", "available", "extra_of", "lazy_exports", "lazy_from", "lazy_import"]
 
 #: top-level package -> the extra of ``pyproject.toml`` that installs it
 EXTRAS: dict[str, str] = {
@@ -133,3 +133,38 @@ def lazy_from(module: str, *names: str, extra: str | None = None) -> Any:
             raise MissingExtraError(f"cannot import {name} from {module} ({exc}): the installed version lacks it",
                                     module=module, extra=extra or extra_of(module)) from exc
     return found[0] if len(found) == 1 else tuple(found)
+
+
+def lazy_exports(package: str, exports: dict[str, str]) -> tuple[Any, Any]:
+    """PEP 562 ``__getattr__`` and ``__dir__`` for a package ``__init__`` that re-exports names.
+
+    Why: a package whose ``__init__`` imports every submodule makes ``import pkg.light_module``
+    pay for all of them (``litraj bench umlip --help`` imported the NEB harness, ASE's I/O and
+    scipy through ``neb/__init__``). With this, ``from pkg import Name`` still works and
+    imports only the submodule that defines ``Name``, on first use.
+
+    Parameters
+    ----------
+    package : str
+        The package's ``__name__``.
+    exports : dict
+        Public name -> the module defining it: a submodule of ``package`` (``"harness"``) or a
+        full module path (``"litraj_data.bands"``).
+
+    Returns
+    -------
+    (callable, callable)
+        Assign them to the package's ``__getattr__`` and ``__dir__``.
+    """
+    def __getattr__(name: str) -> Any:
+        try:
+            where = exports[name]
+        except KeyError:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}") from None
+        module = importlib.import_module(where if where.startswith("litraj_data.") else f"{package}.{where}")
+        return getattr(module, name)
+
+    def __dir__() -> list[str]:
+        return sorted(exports)
+
+    return __getattr__, __dir__

@@ -7,8 +7,11 @@ from typing import Any
 from litraj_data.cli.options import add_cache_dir_option, add_json_option, add_out_option, add_source_option
 from litraj_data.cli.output import emit, fail
 from litraj_data.errors import LitrajError
-from litraj_data.leaderboard.models.baselines.models import GRIDS, model_names
-from litraj_data.leaderboard.models.baselines.train import FEATURES, predict_baseline, train_baseline
+from litraj_data.lazy import lazy_from
+from litraj_data.leaderboard.models.baselines.models import FEATURES, GRIDS, model_names
+
+# the training code (pandas, scikit-learn) is imported when a command runs, not for --help
+_TRAIN = "litraj_data.leaderboard.models.baselines.train"
 
 __all__ = ["register"]
 
@@ -19,7 +22,7 @@ def _emit(args: argparse.Namespace, record: dict[str, Any], text: str) -> None:
 
 def _cmd_train(args: argparse.Namespace) -> int:
     try:
-        info = train_baseline(args.task, args.model, args.out, features=args.features, tl=args.tl,
+        info = lazy_from(_TRAIN, "train_baseline")(args.task, args.model, args.out, features=args.features, tl=args.tl,
                               source=args.source, seed=args.seed, cache_dir=args.cache_dir, jobs=args.jobs,
                               grid=args.grid, progress=True)
     except (LitrajError, ValueError) as exc:
@@ -33,7 +36,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     try:
-        res = predict_baseline(args.model_dir, args.out, source=args.source, split=args.split,
+        res = lazy_from(_TRAIN, "predict_baseline")(args.model_dir, args.out, source=args.source, split=args.split,
                                cache_dir=args.cache_dir, jobs=args.jobs, trust=args.trust, progress=True)
     except (LitrajError, ValueError, OSError) as exc:
         return fail(args, args.model_dir, exc, code=2)  # named reason on stderr, the error record with --json

@@ -16,6 +16,9 @@ import numpy as np
 
 from litraj_data.lazy import lazy_from
 
+#: feature sets a baseline can be trained on (the paper's SI S1 Voronoi set, Ward et al. 2017, or both)
+FEATURES = ("voronoi", "ward", "both")
+
 __all__ = ["MODELS", "GRIDS", "make_search", "model_names"]
 
 

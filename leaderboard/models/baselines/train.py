@@ -14,7 +14,7 @@ import yaml
 from litraj_data._version import __version__ as _package_version
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_write_json, atomic_write_table, atomic_write_text
-from litraj_data.leaderboard.models.baselines.models import make_search
+from litraj_data.leaderboard.models.baselines.models import FEATURES, make_search
 from litraj_data.leaderboard.models.baselines.persist import load_model, save_model
 from litraj_data.leaderboard.scoring.tasks import Task, get_task
 
@@ -22,7 +22,6 @@ __all__ = ["FEATURES", "feature_kind_of", "featurize_rows", "train_baseline", "p
            "model_label", "TRAIN_TABLE", "read_model_info", "align_features"]
 
 _STRUCTURE = ["numbers", "positions", "cell"]
-FEATURES = ("voronoi", "ward", "both")
 TRAIN_TABLE = "train_features.parquet"  # the training matrix, kept for `baseline importance`
 _MODEL_LABELS = {"rf": "RF", "xgb": "XGB", "xgbrf": "XGBRF", "knn": "KNN", "svr": "SVR", "krr": "KRR"}
 
