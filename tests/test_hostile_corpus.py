@@ -177,6 +177,15 @@ def cases_for(command: str, w: dict) -> list[Case]:
     elif command == "build from-release":
         for k, p in Z.items():
             add(k, ["build", "from-release", "BVEL13k", "--source", str(p), "--out", "{OUT}", "--json"])
+        linked = w["top"] / "root" / "in" / "release_link" / "BVEL13k"  # an unpacked release, a split linked out
+        if not linked.exists():
+            shutil.copytree(w["good_zip"].parent / "BVEL13k", linked)
+            split = sorted(linked.glob("*train*"))[0]
+            shutil.copyfile(split, w["top"] / "sentinel" / split.name)
+            split.unlink()
+            os.symlink(w["top"] / "sentinel" / split.name, split)
+        add("folder_link_out", ["build", "from-release", "BVEL13k", "--source", str(linked), "--out", "{OUT}",
+                                "--json"], reasons={"unsafe_name"})
         add("version_newline", ["build", "from-release", "BVEL13k", "--source", str(w["good_zip"]), "--out",
                                 "{OUT}", "--version", "1.0.0\n", "--json"])
         add("version_traversal", ["build", "from-release", "BVEL13k", "--source", str(w["good_zip"]), "--out",
