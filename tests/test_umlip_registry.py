@@ -89,9 +89,13 @@ def test_card_name_must_match_its_file_and_yaml_must_parse():
 # ---------------------------------------------------------------------- what the user sees
 
 @pytest.mark.parametrize("name", DOWNLOAD)
-def test_download_weights_need_weights_path(name):
-    """Weights published for download are never fetched: the message says --weights PATH and where they are."""
+def test_download_weights_need_weights_path(name, monkeypatch, tmp_path):
+    """Weights published for download are never fetched: the message says --weights PATH and where they are
+    (checked as if the package were installed: an absent package is said first, see the next tests)."""
+    from litraj_data.leaderboard.reference.umlip import runners
+
     assert name in {"mace-mp-0", "mace-mp-0-small", "mace-mpa-0", "m3gnet", "mattersim", "orb-v3", "sevennet-mf-ompa"}
+    monkeypatch.setattr(runners, "package_folder", lambda package: tmp_path)
     with pytest.raises(ModelUnavailable, match="pass it with --weights PATH") as exc:
         get_provider(name)
     assert exc.value.reason == "weights_missing"
@@ -329,7 +333,7 @@ def test_bench_umlip_with_finetuned_folder(tmp_path, capsys, base, module):
     args.func(args)
     (rec,) = json.loads(capsys.readouterr().out)["records"]
     assert rec["ok"] and rec["n_hops"] == 1
-    assert {r["model"] for r in read_records(out)} == {f"{base}-ft:{folder}:cpu"}
+    assert {r["model"] for r in read_records(out)} == {f"{base}-ft:{folder}:cpu:safe"}
     meta = read_metadata(out / "metadata.yaml")  # validates
     raw = yaml.safe_load((out / "metadata.yaml").read_text())
     assert raw["model"] == f"{base}-ft" and raw["fine_tune"]["base_model"] == base
@@ -377,7 +381,7 @@ def test_screen_and_bench_efs_with_finetuned_folder(tmp_path, capsys):
                               "--steps", "1", "--endpoint-steps", "1", "--json"])
     args.func(args)
     (rec,) = json.loads(capsys.readouterr().out)["records"]
-    assert rec["ok"] and rec["model"] == f"chgnet-ft:{folder}:cpu" and rec["n_hops"] == 1
+    assert rec["ok"] and rec["model"] == f"chgnet-ft:{folder}:cpu:safe" and rec["n_hops"] == 1
     release = write_release("MPLiTrj", tmp_path / "rel", {"train": 1, "val": 1, "test": 2}, make_zip=False)
     out = tmp_path / "efs.parquet"
     args = parser.parse_args(["bench", "efs", "--model", "chgnet", "--weights", str(folder), "--source", str(release),

@@ -34,6 +34,7 @@ from litraj_data.bands import Band, band_from_frames, check_band
 from litraj_data.errors import DataFormatError, LitrajError, RegistryError
 from litraj_data.leaderboard.scoring.modelcard import parse_metadata
 from litraj_data.leaderboard.scoring.tasks import Task, Truth
+from litraj_data.registry import get_config
 from litraj_data.yamlsafe import YamlError, read_yaml
 
 __all__ = ["Issue", "SubmissionInvalid", "Band", "Submission", "read_submission", "read_metadata",
@@ -391,12 +392,31 @@ def _check_version(sub: Submission, truth: Truth, meta: Mapping[str, Any] | None
             issues.append(Issue("wrong_version", f"the {where} says dataset version {v}, but task "
                                 f"{truth.task.id} is bound to {truth.task.dataset} {want}; predict on "
                                 f"version {want}", {"found": str(v), "expected": want}))
-    # "+..." is semver build metadata (the cache's source key, "+sample"): the same release for scoring
-    if truth.version is not None and str(truth.version).split("+", 1)[0] != want:
+    # "+KEY" is semver build metadata: the cache's key of a local copy of a release (zip or folder).
+    # A full copy is the release the task is bound to; a partial one (fewer rows than the official
+    # split) is not, and says so. The embedded sample is labelled as such elsewhere (truth.origin).
+    base, _, build = str(truth.version).partition("+") if truth.version is not None else (None, "", "")
+    if truth.version is not None and base != want:
         issues.append(Issue("wrong_version", f"the truth was loaded from {truth.task.dataset} "
                             f"{truth.version}, but task {truth.task.id} is bound to version {want}; "
                             f"load version {want}", {"found": truth.version, "expected": want}))
+    elif build and truth.origin != "sample":
+        official = _official_rows(truth.task)
+        if official is not None and len(truth.table) != official:
+            issues.append(Issue("wrong_version", f"the truth was imported from a local archive ({truth.version}) "
+                                f"with {len(truth.table)} rows for {truth.task.id}, not the {official} of the "
+                                f"official {truth.task.dataset} {want}: a partial or modified copy",
+                                {"found": truth.version, "expected": want, "rows": len(truth.table),
+                                 "official_rows": official}))
     return issues
+
+
+def _official_rows(task: Task) -> int | None:
+    """Rows of the official release in the task's evaluation split(s), from the dataset card."""
+    splits = get_config(task.dataset).splits
+    if task.split == "all":
+        return sum(splits.values()) if splits else None
+    return splits.get(task.split)
 
 
 def _check_ids(sub: Submission, truth: Truth) -> list[Issue]:

@@ -187,6 +187,11 @@ class UMLIPProvider:
         """Fail fast: package installed, weights present and loadable, device usable."""
         spec = self.spec
         card = spec.card
+        # what can be installed is said before what must be downloaded: a user without the package
+        # learns that first, instead of fetching weights they cannot use yet
+        if package_folder(spec.package) is None and not _external_interpreter(spec):
+            raise ModelUnavailable(f"{spec.name} needs the '{spec.pip}' package, which is not installed: "
+                                   f"{spec.install_hint()}", reason="model_not_installed")
         if self.weights is not None and not Path(self.weights).exists():
             raise ModelUnavailable(f"{spec.name}: weights file {self.weights} does not exist; pass --weights PATH "
                                    f"to {spec.weights_hint}", reason="weights_missing")
@@ -198,9 +203,6 @@ class UMLIPProvider:
             raise ModelUnavailable(f"{spec.name}: its weights are not shipped with {spec.pip} and are never "
                                    f"downloaded at run time; download {spec.weights_hint}{where} elsewhere and "
                                    f"pass it with --weights PATH", reason="weights_missing")
-        if package_folder(spec.package) is None and not _external_interpreter(spec):
-            raise ModelUnavailable(f"{spec.name} needs the '{spec.pip}' package, which is not installed: "
-                                   f"{spec.install_hint()}", reason="model_not_installed")
         if self.weights_path() is None:  # installed, but the wheel's file is not where the card says
             raise ModelUnavailable(f"{spec.name}: {card.weights.path} is not in the installed {spec.pip} "
                                    f"{spec.version()}; pass --weights PATH to {spec.weights_hint}",
