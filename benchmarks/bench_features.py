@@ -35,9 +35,8 @@ def _best(fn, repeat: int) -> float:
 
 def _cast_peer():
     """ions' StructureFeaturizer with the benchmark-only cast (see the module docstring)."""
-    from scipy.spatial import Voronoi
-
     from ions.featurizers import structure_featurizer as sf
+    from scipy.spatial import Voronoi
 
     original = sf.StructureFeaturizer._voro_data
 

@@ -21,10 +21,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from litraj_data.leaderboard.reference.hops.api import HopSystem, bvse_neb, hop_barriers  # noqa: E402
+
 from hops_ions_reference import ions_graph, ions_neb  # noqa: E402
 from hops_structures import real_structures  # noqa: E402
-
-from litraj_data.leaderboard.reference.hops.api import HopSystem, bvse_neb, hop_barriers  # noqa: E402
 
 N_HOPS_RELEASE = 122_421
 

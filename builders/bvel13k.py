@@ -16,13 +16,23 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from litraj_data.builders.failures import STRUCTURE_FIELDS, write_failures
-from litraj_data.builders.structure_builds import (ENERGY_DECIMALS, add_common_arguments, elements, empty_split_notes,
-                                                  read_structure_inputs, report_build, resolve_splits, split_sources,
-                                                  stored, stored_structure, structures_digest)
+from litraj_data.builders.structure_builds import (
+    ENERGY_DECIMALS,
+    add_common_arguments,
+    elements,
+    empty_split_notes,
+    read_structure_inputs,
+    report_build,
+    resolve_splits,
+    split_sources,
+    stored,
+    stored_structure,
+    structures_digest,
+)
 from litraj_data.builders.structure_jobs import failures_table, run_structure_jobs
 from litraj_data.chemistry import chemsys
-from litraj_data.leaderboard.reference.bvse import bvse_barriers
 from litraj_data.errors import DataFormatError
+from litraj_data.leaderboard.reference.bvse import bvse_barriers
 from litraj_data.leaderboard.reference.bvse.settings import GRIDS, add_bvse_options, bvse_kwargs
 from litraj_data.schema import structure_to_row
 from litraj_data.store.shards import write_dataset

@@ -41,10 +41,10 @@ from litraj_data.leaderboard.reference.hops.centroid import append_centroid
 from litraj_data.leaderboard.reference.physics.oxidation import oxidation_states
 from litraj_data.registry import get_config
 from litraj_data.schema import arrow_schema, rows_to_table
-from litraj_data.structures import check_row
 from litraj_data.store.arrow_io import AtomicArrowWriter, write_table_atomic
 from litraj_data.store.manifest import read_manifest
 from litraj_data.store.shards import write_dataset
+from litraj_data.structures import check_row
 
 HASH_DECIMALS = 5      # Å: positions/cell rounded to 1e-5 before hashing
 ENERGY_DECIMALS = 6    # eV

@@ -6,8 +6,8 @@ temporary name and are renamed when complete (and, when a sha256 is given, verif
 """
 from __future__ import annotations
 
-import hashlib
 import errno
+import hashlib
 import os
 import urllib.error
 import urllib.parse

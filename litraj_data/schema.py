@@ -160,7 +160,8 @@ def column_array(spec: ColumnSpec, values: list[Any]) -> pa.Array:
         raise DataFormatError(f"column {spec.name!r} ({spec.kind}): {exc}", reason="bad_column") from exc
 
 
-def rows_to_table(rows: Iterable[Mapping[str, Any]], config: DatasetConfig, schema: pa.Schema | None = None) -> pa.Table:
+def rows_to_table(rows: Iterable[Mapping[str, Any]], config: DatasetConfig,
+                  schema: pa.Schema | None = None) -> pa.Table:
     """An Arrow table in the dataset's schema from row dicts (missing nullable keys -> null).
 
     Raises

@@ -9,7 +9,6 @@ rattled deterministically; values are random but seeded.
 from __future__ import annotations
 
 import re
-
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -183,7 +182,8 @@ def _first_position_line(data: bytes) -> bytes:
 #: hostile-input tests and ``benchmarks/soak_store.py``.
 HOSTILE_SPLIT_FILE_EDITS = {
     "nan_position": (lambda d: _first_position_line(d), "non_finite", r"BVEL13k_train\.xyz:1: positions"),
-    "inf_cell": (lambda d: d.replace(b'Lattice="4.03', b'Lattice="inf', 1), "non_finite", r"BVEL13k_train\.xyz:1: cell"),
+    "inf_cell": (lambda d: d.replace(b'Lattice="4.03', b'Lattice="inf', 1), "non_finite",
+                 r"BVEL13k_train\.xyz:1: cell"),
     "nan_target": (lambda d: re.sub(rb"E_1D=[0-9.e+-]+", b"E_1D=nan", d, count=1), "non_finite",
                    r"BVEL13k_train\.xyz:1: E_1D is nan"),
     "non_numeric_target": (lambda d: re.sub(rb"E_2D=[0-9.e+-]+", b"E_2D=abc", d, count=1), "bad_value",

@@ -89,7 +89,7 @@ def test_declared_convergence_reads_text_flags():
 
 def test_one_band_class_everywhere():
     from litraj_data.builders.raw_runs import Band as RawBand
-    from litraj_data.leaderboard.scoring import Band as SubmittedBand
     from litraj_data.leaderboard.reference.neb import check_band as neb_check_band
+    from litraj_data.leaderboard.scoring import Band as SubmittedBand
 
     assert RawBand is Band and SubmittedBand is Band and neb_check_band is check_band

@@ -189,13 +189,13 @@ def test_model_folders_are_loaded_without_unpickling(hop_data, tmp_path, feature
 
 
 def test_a_skops_file_asking_for_foreign_types_is_refused(tmp_path):
+    import os
+
     import skops.io as sio
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import FunctionTransformer
 
     from litraj_data.leaderboard.models.baselines.persist import MODEL_FILE, UntrustedModelError, load_model
-
-    import os
 
     (tmp_path / MODEL_FILE).write_bytes(sio.dumps(Pipeline([("f", FunctionTransformer(os.system))])))
     with pytest.raises(UntrustedModelError, match="system"):

@@ -19,6 +19,7 @@ from litraj_data.leaderboard.reference.physics.softbv import (
     pair_parameters,
     principal_quantum_number,
 )
+
 from oracles import read_grd
 
 
@@ -149,8 +150,9 @@ def test_landscape_equals_direct_sum(k):
 def test_fast_landscape_equals_plain_reference(name, k):
     # the block bounds, float32 selection, sentinel distances and tabulated erfc of the fast
     # path change nothing but round-off against the plain dense evaluation
-    from bvse_reference import compute_landscape_reference
     from litraj_data.builders.sample_structures import get_sample_structure
+
+    from bvse_reference import compute_landscape_reference
 
     s = get_sample_structure(name)
     els, qs = elements_and_states(s)
@@ -170,8 +172,9 @@ def test_compiled_landscape_equals_numpy_path(name, k):
     # the compiled loop (numba) against the numpy blocked path it replaced, at the paper's
     # settings: same grid energies to round-off, same pair count, whatever the thread count,
     # and the same energies after the 1e-9 eV rounding the percolation works on
-    from bvse_reference import compute_landscape_numpy
     from litraj_data.builders.sample_structures import get_sample_structure
+
+    from bvse_reference import compute_landscape_numpy
 
     s = get_sample_structure(name)
     els, qs = elements_and_states(s)

@@ -15,8 +15,13 @@ from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEn
 
 from litraj_data.cli.main import main
 from litraj_data.errors import DataFormatError
-from litraj_data.leaderboard.reference.coating import (CoatingCriteria, interface_reaction_energy, read_entries,
-                                                       screen_coatings, stability_window)
+from litraj_data.leaderboard.reference.coating import (
+    CoatingCriteria,
+    interface_reaction_energy,
+    read_entries,
+    screen_coatings,
+    stability_window,
+)
 from litraj_data.leaderboard.reference.coating.funnel import funnel_counts
 
 FORM = {"Li": 0.0, "Al": 0.0, "F2": 0.0, "O2": 0.0, "P": 0.0, "S": 0.0, "Co": 0.0, "Ge": 0.0,

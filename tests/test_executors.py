@@ -82,6 +82,7 @@ def test_bvel13k_builder_on_dask_equals_local(tmp_path, cluster):
 def test_raw_builder_on_dask_equals_local(tmp_path_factory, tmp_path, cluster):
     """nebDFT2k from generated raw hop runs through the cluster: the same shards as locally."""
     from fixtures_raw.make_raw_runs import cached_raw_runs
+
     from litraj_data.builders.raw_neb import build_from_raw
 
     raw = cached_raw_runs(tmp_path_factory.getbasetemp())

@@ -15,7 +15,6 @@ from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.protocol import PROTOCOLS, protocol_for
 
 
-
 def _cli(capsys, *argv: str) -> tuple[int, dict]:
     from litraj_data.cli import main
 
@@ -200,10 +199,11 @@ def test_chgnet_stress_enters_in_vasp_convention(release):
 
 def test_model_card_is_what_weights_dir_reads(tmp_path, release):
     """The card validates against the runners' FineTuneCard schema (unknown keys refused) and resolves."""
+    import yaml
+
     from litraj_data.leaderboard.models.finetune.data import load_configs
     from litraj_data.leaderboard.models.finetune.run import build_card
     from litraj_data.leaderboard.reference.umlip.finetuned import resolve_finetuned
-    import yaml
 
     train = load_configs("MPLiTrj", "train", release)
     errors = {"n_configs": 3, "energy_rmse": 0.1, "energy_mae": 0.1, "force_rmse": 0.2, "force_mae": 0.1}

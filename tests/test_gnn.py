@@ -94,8 +94,9 @@ def test_learns_synthetic_target(arch, synthetic_data, tmp_path):
 def test_dummy_is_its_own_species(synthetic_data):
     """X is a separate type in every backend's type list (not dropped, not mapped onto an element)."""
     assert TYPE_NAMES[-1] == "X" and TYPE_NAMES.count("X") == 1 and len(set(TYPE_NAMES)) == len(TYPE_NAMES)
-    from litraj_data.leaderboard.models.gnn import m3gnet
     from matgl.ext.ase import Atoms2Graph
+
+    from litraj_data.leaderboard.models.gnn import m3gnet
 
     atoms = synthetic_data["train"].atoms[0]
     g, _, _ = Atoms2Graph(TYPE_NAMES, cutoff=4.0).get_graph(atoms)

@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from fixtures_raw.make_raw_runs import cached_raw_runs
+
 from litraj_data.builders import leakage
 from litraj_data.builders.raw_neb import build_from_raw
 from litraj_data.errors import DataFormatError

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_scoring_support import predictions_for, scalar_truth, write_metadata
 
 from litraj_data.leaderboard.scoring import read_metadata, read_submission, validate
 from litraj_data.leaderboard.scoring.modelcard import CARD_ONLY_FIELDS, orcid_ok, runtime_of
 from litraj_data.leaderboard.scoring.submission import SubmissionInvalid
-from test_scoring_support import predictions_for, scalar_truth, write_metadata
 
 EXAMPLE = resources.files("litraj_data.leaderboard.scoring").joinpath("data/example_model_card.yaml")
 

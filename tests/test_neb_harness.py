@@ -9,9 +9,18 @@ from ase.build import bulk
 from ase.calculators.calculator import Calculator, all_changes
 from ase.calculators.emt import EMT
 
-from litraj_data.leaderboard.reference.neb import (CalculatorEvaluator, FactoryProvider, HopInput, NEBConfig, attach_batched,
-                                         check_band, read_records, run_hop, run_hops)
 from litraj_data.errors import DataFormatError
+from litraj_data.leaderboard.reference.neb import (
+    CalculatorEvaluator,
+    FactoryProvider,
+    HopInput,
+    NEBConfig,
+    attach_batched,
+    check_band,
+    read_records,
+    run_hop,
+    run_hops,
+)
 
 FAST = NEBConfig(fmax=0.05, steps=60, endpoint_fmax=0.05, endpoint_steps=60)
 

@@ -9,6 +9,7 @@ from ase.calculators.emt import EMT
 from litraj_data.leaderboard.reference.neb import CalculatorEvaluator, NEBConfig, read_records, run_hop, run_hops
 from litraj_data.leaderboard.reference.neb.lockstep import run_lockstep
 from litraj_data.leaderboard.reference.neb.metrics import run_metrics
+
 from tests.test_neb_harness import FAST, EMTProvider, cu_vacancy_hop
 
 LOOSE = NEBConfig(**{**FAST.as_dict(), "fmax": 0.1, "endpoint_fmax": 0.1})  # the paper's thresholds

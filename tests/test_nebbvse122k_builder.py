@@ -10,8 +10,9 @@ import pyarrow as pa
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from hops_structures import real_structures
 from litraj_data.builders.nebbvse122k import build_nebbvse122k
+
+from hops_structures import real_structures
 
 
 def _structures():

@@ -14,7 +14,6 @@ import pytest
 from ase import Atoms
 from pymatgen.core import Lattice, Structure
 
-from hops_structures import real_structures
 from litraj_data.errors import StructureError
 from litraj_data.leaderboard.reference.physics import periodic
 from litraj_data.leaderboard.reference.physics.oxidation import (
@@ -30,6 +29,8 @@ from litraj_data.leaderboard.reference.physics.periodic import (
     percolation_thresholds,
 )
 from litraj_data.leaderboard.reference.physics.softbv import PairParameters, framework_parameters
+
+from hops_structures import real_structures
 from oracles import periodic_dimension
 
 PHYSICS = Path(__file__).resolve().parents[1] / "leaderboard" / "physics"
@@ -161,7 +162,6 @@ def test_bvse_and_hop_percolation_run_the_same_periodic_union_find(monkeypatch):
     from litraj_data.leaderboard.reference.hops import graph as hop_graph_module
     from litraj_data.leaderboard.reference.hops import percolation as hop_percolation
     from litraj_data.leaderboard.reference.hops.api import hop_graph
-
     from litraj_data.leaderboard.reference.physics import periodic_compiled
 
     # the grid sweep is the physics layer's compiled periodic union-find ...

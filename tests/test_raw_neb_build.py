@@ -1,24 +1,21 @@
 """Builders nebDFT2k / MPLiTrj from raw runs (generated with the BVSE calculator)."""
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import shutil
 from pathlib import Path
 
-import ase.io
 import numpy as np
 import pytest
-
 from fixtures_raw.make_raw_runs import cached_raw_runs
-from litraj_data.cli import main
+
 from litraj_data.builders.leakage import check_leakage
-from litraj_data.store.manifest import read_manifest
-from litraj_data.builders.raw_neb import (build_from_raw, config_hash, has_specific_tm, load_split_table,
-                                          subsample_keep)
-from litraj_data.store.shards import read_shard
+from litraj_data.builders.raw_neb import build_from_raw, config_hash, has_specific_tm, load_split_table, subsample_keep
 from litraj_data.builders.raw_runs import read_hop
+from litraj_data.cli import main
+from litraj_data.store.manifest import read_manifest
+from litraj_data.store.shards import read_shard
 
 
 @pytest.fixture(scope="session")
@@ -202,8 +199,8 @@ _UNIQUE_ANIONS = ("O", "S", "Se", "Te", "F", "Cl", "Br", "I", "N", "P", "As", "S
 def test_raw_build_follows_the_element_coverage_split_rule(tmp_path):
     """A dozen materials with unique elements: the paper's 8:1:1 rule, not a hash, decides the splits."""
     from ase.calculators.lj import LennardJones
-
     from fixtures_raw.make_raw_runs import initial_band, li_hops, load_material, write_authors_run
+
     from oracles import check_split_rule
 
     base = load_material("Li2O")

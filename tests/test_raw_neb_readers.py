@@ -10,12 +10,12 @@ import ase.io
 import numpy as np
 import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
-
 from fixtures_raw.make_raw_runs import cached_raw_runs
-from litraj_data.errors import DataFormatError
+
 from litraj_data.builders.raw_runs import find_runs, read_hop, scan_runs
 from litraj_data.builders.raw_runs.convergence import max_atom_force
 from litraj_data.builders.raw_runs.files import read_frames
+from litraj_data.errors import DataFormatError
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SPINEL = SHARED / "fixtures" / "vasp_neb" / "AlCo2S4_Al_spinel"

@@ -7,12 +7,10 @@ import subprocess
 from html.parser import HTMLParser
 
 import pytest
+from test_scoring_support import band_truth, predictions_for, scalar_truth, write_band_files, write_metadata
 
-from litraj_data.leaderboard.scoring import (build_board, load_records, read_metadata, read_submission,
-                                             score_submission)
 from litraj_data.leaderboard.page.render import json_document, markdown_board, render_html
-from test_scoring_support import (band_truth, predictions_for, scalar_truth, write_band_files,
-                                  write_metadata)
+from litraj_data.leaderboard.scoring import build_board, load_records, read_metadata, read_submission, score_submission
 
 
 class _Tables(HTMLParser):

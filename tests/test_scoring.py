@@ -8,15 +8,22 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
+from test_scoring_support import band_truth, predictions_for, scalar_truth, write_band_files, write_metadata
 
-from litraj_data.leaderboard.scoring import (bootstrap_ci, get_task, list_tasks, pa_mae, read_submission,
-                                             reference_rows, regression_metrics, score_submission,
-                                             screening_metrics, validate)
+from litraj_data.leaderboard.scoring import (
+    bootstrap_ci,
+    get_task,
+    list_tasks,
+    pa_mae,
+    read_submission,
+    reference_rows,
+    regression_metrics,
+    score_submission,
+    screening_metrics,
+    validate,
+)
 from litraj_data.leaderboard.scoring.metrics import minimum_image_distances, roc_auc
 from litraj_data.leaderboard.scoring.submission import SubmissionInvalid, check_submission, read_metadata
-from test_scoring_support import (band_truth, predictions_for, scalar_truth, write_band_files,
-                                  write_metadata)
-
 
 # ------------------------------------------------------------------ metrics
 

@@ -318,8 +318,8 @@ def test_bench_umlip_with_finetuned_folder(tmp_path, capsys, base, module):
     """``litraj bench umlip --model M --weights DIR``: records and the submission's metadata say fine-tuned."""
     pytest.importorskip(module)
     from litraj_data.leaderboard.reference.neb import read_records
-    from litraj_data.leaderboard.scoring.submission import read_metadata
     from litraj_data.leaderboard.reference.umlip.cli import register
+    from litraj_data.leaderboard.scoring.submission import read_metadata
     from litraj_data.testing import write_release
 
     folder = _finetuned(tmp_path, base, get_provider(base, check=False).weights_path(), "best.pth")

@@ -17,14 +17,22 @@ from typing import Iterator
 import numpy as np
 from ase import Atoms
 
-from litraj_data.errors import DataFormatError
-
 from litraj_data.builders.raw_runs.band_xyz import read_band_xyz
-from litraj_data.builders.raw_runs.common import (band_from_frames, check_energy, check_same_numbers, check_same_system,
-                                                 constrained_forces, energy_of, frame_to_atoms, image_dirs, to_config)
+from litraj_data.builders.raw_runs.common import (
+    band_from_frames,
+    check_energy,
+    check_same_numbers,
+    check_same_system,
+    constrained_forces,
+    energy_of,
+    frame_to_atoms,
+    image_dirs,
+    to_config,
+)
 from litraj_data.builders.raw_runs.convergence import AUTHORS_NEB, ase_neb_force, max_atom_force
 from litraj_data.builders.raw_runs.files import TrajFrame, iter_traj_frames, outcar_in, read_frames, vasprun_in
 from litraj_data.builders.raw_runs.model import Band, Config, Convergence, HopRun, hop_id_from_folder
+from litraj_data.errors import DataFormatError
 
 STEP_RE = re.compile(r"^band_optim_step_(\d+)\.traj$")
 AUTHORS_FMAX = 0.1  # eV/Å (FORMAT.md: CONVERGED only when max force < 0.1 eV/Å)
@@ -135,7 +143,8 @@ def read_authors_run(folder: str | Path, *, fmax: float = AUTHORS_FMAX, require_
     if final.energies is None:
         # traj_final.xyz written without results: take them from the last band step at the same geometry,
         # else from the image folders' OUTCAR (ASE's Vasp calculator leaves the last single point there)
-        if last_step is not None and np.allclose(np.stack([a.positions for a in last_step]), final.positions, atol=1e-6):
+        if last_step is not None and np.allclose(np.stack([a.positions for a in last_step]), final.positions,
+                                                 atol=1e-6):
             step_band = band_from_frames([f if isinstance(f, Atoms) else frame_to_atoms(f) for f in last_step],
                                          str(steps[-1]), need_energies=True)
             final = _with_energies(final, step_band.energies, step_band.forces)

@@ -28,8 +28,7 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.constraints import FixAtoms, FixCartesian
-from ase.io.extxyz import (SPECIAL_3_3_KEYS, UNPROCESSED_KEYS, parse_properties,
-                           set_calc_and_arrays)
+from ase.io.extxyz import SPECIAL_3_3_KEYS, UNPROCESSED_KEYS, parse_properties, set_calc_and_arrays
 
 from litraj_data.builders.raw_runs.files import ULM_MAGIC, read_frames
 

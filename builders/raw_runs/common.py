@@ -10,10 +10,9 @@ from ase import Atoms
 
 from litraj_data import bands
 from litraj_data.bands import Band, check_band, energy_of, forces_of  # energy_of/forces_of: re-exported for the readers
-from litraj_data.errors import DataFormatError
-
 from litraj_data.builders.raw_runs.files import TrajFrame
 from litraj_data.builders.raw_runs.model import Config
+from litraj_data.errors import DataFormatError
 
 IMAGE_DIR_RE = re.compile(r"^\d{2,3}$")
 

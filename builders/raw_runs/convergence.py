@@ -18,11 +18,11 @@ Two measures, chosen by layout (docs/raw_neb.md):
 from __future__ import annotations
 
 import numpy as np
+from ase import Atoms
 from ase.calculators.calculator import Calculator
 from ase.calculators.singlepoint import SinglePointCalculator
 from ase.geometry import find_mic
 from ase.mep import NEB
-from ase import Atoms
 
 AUTHORS_NEB = {"k": 5.0, "climb": True, "method": "improvedtangent"}
 

@@ -7,11 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from litraj_data.errors import DataFormatError, LitrajError
-
 from litraj_data.builders.raw_runs.authors import is_authors_run, read_authors_run
 from litraj_data.builders.raw_runs.model import HopRun, hop_id_from_folder
 from litraj_data.builders.raw_runs.vasp_neb import is_vasp_neb, read_vasp_neb
+from litraj_data.errors import DataFormatError, LitrajError
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,8 @@ from ase.calculators.singlepoint import SinglePointCalculator
 from litraj_data.bands import Band
 
 #: ``{material_id}_{source}_{target}_{ox}_{oy}_{oz}`` (offsets may be negative)
-EDGE_ID_RE = re.compile(r"^(?P<material_id>.+?)_(?P<source>\d+)_(?P<target>\d+)_(?P<ox>-?\d+)_(?P<oy>-?\d+)_(?P<oz>-?\d+)$")
+EDGE_ID_RE = re.compile(r"^(?P<material_id>.+?)_(?P<source>\d+)_(?P<target>\d+)"
+                        r"_(?P<ox>-?\d+)_(?P<oy>-?\d+)_(?P<oz>-?\d+)$")
 
 
 def parse_edge_id(hop_id: str) -> dict[str, Any] | None:

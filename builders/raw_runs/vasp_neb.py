@@ -15,12 +15,18 @@ import ase.io
 import numpy as np
 from ase import Atoms
 
-from litraj_data.errors import DataFormatError
-
-from litraj_data.builders.raw_runs.common import band_from_frames, check_energy, check_same_system, energy_of, image_dirs, to_config
+from litraj_data.builders.raw_runs.common import (
+    band_from_frames,
+    check_energy,
+    check_same_system,
+    energy_of,
+    image_dirs,
+    to_config,
+)
 from litraj_data.builders.raw_runs.convergence import perpendicular_force
 from litraj_data.builders.raw_runs.files import first_existing, outcar_in, read_frames, vasprun_in
 from litraj_data.builders.raw_runs.model import Config, Convergence, HopRun, hop_id_from_folder
+from litraj_data.errors import DataFormatError
 
 DEFAULT_FMAX = 0.1  # eV/Å, the authors' criterion, when no INCAR gives EDIFFG < 0
 

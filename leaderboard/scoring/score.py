@@ -14,16 +14,15 @@ import numpy as np
 import pandas as pd
 
 from litraj_data._version import __version__ as _package_version
+from litraj_data.chemistry import SPECIFIC_TM, has_specific_tm
+from litraj_data.chemistry import chemsys as _chemsys
 from litraj_data.errors import LitrajError
 from litraj_data.io import to_jsonable
-from litraj_data.chemistry import chemsys as _chemsys
-from litraj_data.chemistry import SPECIFIC_TM, has_specific_tm
 from litraj_data.leaderboard.scoring.bootstrap import bootstrap_ci, bootstrap_pooled_ci, group_sums, pooled_metrics
-from litraj_data.leaderboard.scoring.metrics import (pa_mae, regression_metrics, screening_metrics,
-                                                     success_rates)
+from litraj_data.leaderboard.scoring.metrics import pa_mae, regression_metrics, screening_metrics, success_rates
 from litraj_data.leaderboard.scoring.reference import CITATION, DOI
-from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
 from litraj_data.leaderboard.scoring.stages import stage_resolved
+from litraj_data.leaderboard.scoring.submission import Issue, Submission, SubmissionInvalid, check_submission, iso_dates
 from litraj_data.leaderboard.scoring.tasks import SUBSET_RULES, Task, Truth
 
 __all__ = ["score_submission", "summarise", "DROP_RULE", "SAMPLE_LABEL", "SAMPLE_NOTE", "ScoringProtocol",

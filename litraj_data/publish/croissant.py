@@ -10,8 +10,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from litraj_data.publish.constants import (PAPER_DOI, SAMPLE_BANNER, SOFTWARE_URL, TAGS, dataset_release_bibtex,
-                                           is_sample_release)
+from litraj_data.publish.constants import (
+    PAPER_DOI,
+    SAMPLE_BANNER,
+    SOFTWARE_URL,
+    TAGS,
+    dataset_release_bibtex,
+    is_sample_release,
+)
 from litraj_data.registry import citation_bibtex, get_config
 from litraj_data.store.manifest import Manifest
 

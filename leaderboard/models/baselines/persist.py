@@ -16,8 +16,8 @@ from typing import Any
 
 from litraj_data.errors import DataFormatError
 from litraj_data.io import atomic_writer
-from litraj_data.trust import UnsafeWeightsError
 from litraj_data.lazy import lazy_import
+from litraj_data.trust import UnsafeWeightsError
 
 MODEL_FILE = "model.skops"
 LEGACY_FILE = "model.joblib"

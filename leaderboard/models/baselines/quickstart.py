@@ -10,12 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from litraj_data.io import atomic_write_json
+from litraj_data.leaderboard.models.baselines.train import predict_baseline, train_baseline
 from litraj_data.leaderboard.scoring.board import build_board
 from litraj_data.leaderboard.scoring.report import markdown_board
 from litraj_data.leaderboard.scoring.score import score_submission
 from litraj_data.leaderboard.scoring.submission import read_metadata, read_submission
 from litraj_data.leaderboard.scoring.tasks import get_task
-from litraj_data.leaderboard.models.baselines.train import predict_baseline, train_baseline
 
 __all__ = ["baseline_board"]
 

@@ -12,8 +12,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from litraj_data.errors import LitrajError, StructureError
-from litraj_data.structures import check_structure
 from litraj_data.lazy import lazy_import
+from litraj_data.structures import check_structure
 
 __all__ = ["FEATURE_SETS", "KINDS", "FEATURES_VERSION", "featurize", "featurize_table", "as_arrays",
            "feature_cache_dir"]

@@ -29,8 +29,13 @@ import numpy as np
 
 from litraj_data.errors import StructureError
 from litraj_data.leaderboard.models.features.elements import covalent_radius_of, electronegativity, ionic_radius
-from litraj_data.leaderboard.models.features.polyhedra import (centred_supercell, group_reduce, polyhedra,
-                                                        site_supercell, vertex_neighbours)
+from litraj_data.leaderboard.models.features.polyhedra import (
+    centred_supercell,
+    group_reduce,
+    polyhedra,
+    site_supercell,
+    vertex_neighbours,
+)
 
 __all__ = ["STRUCTURE_STATS", "HOP_STATS", "structure_features", "hop_features", "hop_endpoints"]
 

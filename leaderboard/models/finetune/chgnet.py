@@ -22,12 +22,12 @@ from typing import Any
 import numpy as np
 
 from litraj_data.errors import LitrajError
+from litraj_data.lazy import lazy_from
 from litraj_data.leaderboard.models.finetune.data import Configs
 from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.metrics import Prediction
 from litraj_data.leaderboard.models.finetune.protocol import Protocol
 from litraj_data.trust import load_torch
-from litraj_data.lazy import lazy_from
 
 __all__ = ["WEIGHTS_NAME", "base_model", "finetune_chgnet", "structure_data"]
 
@@ -61,9 +61,8 @@ def base_model(weights: str | None, trust: bool = False) -> Any:
 def structure_data(configs: Configs, shuffle: bool) -> Any:
     """``chgnet.data.dataset.StructureData`` of the configurations (VASP-convention stress)."""
     StructureData = lazy_from("chgnet.data.dataset", "StructureData")
-    from pymatgen.io.ase import AseAtomsAdaptor
-
     from ase.stress import voigt_6_to_full_3x3_stress
+    from pymatgen.io.ase import AseAtomsAdaptor
 
     structures, energies, forces, stresses = [], [], [], []
     for a in configs.atoms:

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from litraj_data.leaderboard.models.finetune.data import Configs
 from litraj_data.lazy import lazy_import
+from litraj_data.leaderboard.models.finetune.data import Configs
 
 __all__ = ["Prediction", "efs_errors", "predict", "write_predictions"]
 

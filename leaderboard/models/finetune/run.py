@@ -20,12 +20,12 @@ import yaml
 
 from litraj_data.errors import LitrajError
 from litraj_data.io import atomic_write_text, sha256_file
+from litraj_data.lazy import lazy_import
 from litraj_data.leaderboard.models.finetune.data import Configs, load_configs
 from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.metrics import efs_errors, predict, write_predictions
 from litraj_data.leaderboard.models.finetune.protocol import MODELS, protocol_for
 from litraj_data.trust import check_weights
-from litraj_data.lazy import lazy_import
 
 __all__ = ["finetune", "CARD_NAME", "PREDICTIONS_NAME", "hardware"]
 
@@ -46,8 +46,8 @@ def hardware(device: str) -> str:
 
 
 def _model_name(model: str) -> str:
-    from litraj_data.leaderboard.reference.umlip.runners import get_spec
     from litraj_data.leaderboard.reference.umlip.errors import ModelUnavailable
+    from litraj_data.leaderboard.reference.umlip.runners import get_spec
 
     try:
         name = get_spec(model).name

@@ -21,10 +21,10 @@ from typing import Any
 
 import yaml
 
+from litraj_data.lazy import lazy_import
 from litraj_data.leaderboard.models.finetune.data import Configs
 from litraj_data.leaderboard.models.finetune.errors import FinetuneError
 from litraj_data.leaderboard.models.finetune.protocol import Protocol
-from litraj_data.lazy import lazy_import
 
 __all__ = ["WEIGHTS_NAME", "BASE_CHECKPOINT", "input_yaml", "finetune_sevennet", "read_learning_curve"]
 

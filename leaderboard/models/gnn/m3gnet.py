@@ -15,10 +15,10 @@ from typing import Any
 
 import numpy as np
 
+from litraj_data.lazy import lazy_from, lazy_import
 from litraj_data.leaderboard.models.gnn.data import TYPE_NAMES, GraphSplit
 from litraj_data.leaderboard.models.gnn.progress import epoch_progress
 from litraj_data.leaderboard.models.gnn.trainer import FitResult, load_best, load_state, make_trainer
-from litraj_data.lazy import lazy_from, lazy_import
 
 __all__ = ["build_model", "fit"]
 

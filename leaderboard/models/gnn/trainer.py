@@ -10,8 +10,8 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from litraj_data.leaderboard.models.gnn.errors import GNNError
 from litraj_data.lazy import lazy_from, lazy_import
+from litraj_data.leaderboard.models.gnn.errors import GNNError
 
 __all__ = ["FitResult", "check_device", "make_trainer", "load_best", "stdout_to_stderr", "count_parameters",
            "load_state"]

@@ -10,7 +10,6 @@ import numpy as np
 from pymatgen.core import Structure
 
 from litraj_data.errors import DataFormatError, StructureError
-from litraj_data.structures import check_structure
 from litraj_data.io import to_jsonable
 from litraj_data.leaderboard.reference.bvse.landscape import Landscape, compute_landscape, grid_shape
 from litraj_data.leaderboard.reference.bvse.percolation import percolation_levels
@@ -19,13 +18,14 @@ from litraj_data.leaderboard.reference.bvse.settings import (
     DEFAULT_CUTOFF,
     DEFAULT_GRID,
     DEFAULT_MAX_BARRIER,
-    GRIDS,
     DEFAULT_RESOLUTION,
+    GRIDS,
     PAPER_SETTINGS,
 )
 from litraj_data.leaderboard.reference.physics.oxidation import FORBIDDEN_SPECIES, oxidation_states
 from litraj_data.leaderboard.reference.physics.periodic import check_no_overlaps
 from litraj_data.leaderboard.reference.physics.softbv import SCREENING_F, framework_parameters
+from litraj_data.structures import check_structure
 
 __all__ = ["PAPER_SETTINGS", "ENERGY_DECIMALS", "BVELResult", "bvse_landscape", "bvse_barriers",
            "bvse_barriers_converged", "bvlain_grid_shape", "bvlain_bisection"]

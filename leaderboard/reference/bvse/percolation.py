@@ -59,7 +59,8 @@ def _all_offsets(connectivity: int) -> np.ndarray:
     return np.ascontiguousarray(np.concatenate([half, -half]), dtype=np.int64)
 
 
-def percolation_levels(energies: np.ndarray, connectivity: int = 26, max_level: float | None = None) -> PercolationResult:
+def percolation_levels(energies: np.ndarray, connectivity: int = 26,
+                       max_level: float | None = None) -> PercolationResult:
     """Exact levels at which the sub-level set first percolates in 1, 2 and 3 dimensions.
 
     Compiled sweep (:func:`litraj_data.leaderboard.reference.physics.periodic_compiled.grid_percolation_sweep`): grid

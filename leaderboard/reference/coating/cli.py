@@ -57,7 +57,8 @@ def _barrier_function(args: argparse.Namespace) -> Any:
     provider = get_provider(args.barriers, args.weights, args.device, trust=args.trust)
 
     def umlip(structure: Any, material_id: str) -> dict[str, float | None]:
-        rec = screen_structure(structure, material_id, provider, progress=HopProgress(f"{material_id} ({args.barriers})"))
+        progress = HopProgress(f"{material_id} ({args.barriers})")
+        rec = screen_structure(structure, material_id, provider, progress=progress)
         return dict(rec["percolation"])
     return umlip
 

@@ -34,8 +34,7 @@ _ALLOWED: dict[str, tuple[str, ...]] = {
 
 def _entry_class(name: str) -> Any:
     from pymatgen.analysis.phase_diagram import PDEntry
-    from pymatgen.entries.computed_entries import (ComputedEntry, ComputedStructureEntry,
-                                                   GibbsComputedStructureEntry)
+    from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry, GibbsComputedStructureEntry
 
     return {"ComputedEntry": ComputedEntry, "ComputedStructureEntry": ComputedStructureEntry,
             "GibbsComputedStructureEntry": GibbsComputedStructureEntry, "PDEntry": PDEntry}[name]

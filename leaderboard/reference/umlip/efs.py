@@ -58,7 +58,8 @@ def _voigt(stress: Any) -> np.ndarray:
     return s.ravel()
 
 
-def predict_efs(provider: UMLIPProvider, atoms: list[Any], batch_size: int = 16) -> list[tuple[float, np.ndarray, np.ndarray]]:
+def predict_efs(provider: UMLIPProvider, atoms: list[Any],
+                batch_size: int = 16) -> list[tuple[float, np.ndarray, np.ndarray]]:
     """Total energy (eV), forces (eV/A) and Voigt stress (eV/A^3, ASE sign) of each structure."""
     if provider.spec.name == "chgnet":
         from pymatgen.io.ase import AseAtomsAdaptor
