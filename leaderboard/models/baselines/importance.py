@@ -61,21 +61,20 @@ def knn_prefix_curve(X: np.ndarray, y: np.ndarray, order: Sequence[int], groups:
                       max_features: int = 30, n_neighbors: int = 5, seed: int = 0) -> list[dict[str, float]]:
     """Grouped-CV MAE of a scaled KNN on the first n columns of ``order``, n = 1..``max_features``."""
     SimpleImputer = lazy_from("sklearn.impute", "SimpleImputer")
-    GroupKFold, KFold, cross_val_score = lazy_from("sklearn.model_selection", "GroupKFold", "KFold", "cross_val_score")
+    cross_val_score = lazy_from("sklearn.model_selection", "cross_val_score")
     KNeighborsRegressor = lazy_from("sklearn.neighbors", "KNeighborsRegressor")
     Pipeline = lazy_from("sklearn.pipeline", "Pipeline")
     StandardScaler = lazy_from("sklearn.preprocessing", "StandardScaler")
 
-    n_groups = len(set(groups.tolist())) if groups is not None else len(y)
-    folds = max(2, min(5, n_groups))
-    cv = GroupKFold(n_splits=folds) if groups is not None else KFold(folds, shuffle=True, random_state=seed)
+    cv = selection_folds(y, groups, seed)  # the same fixed folds as forward selection
+    folds = len(cv)
     k = max(1, min(n_neighbors, int(len(y) * (folds - 1) / folds) - 1))
     curve = []
     for n in range(1, min(max_features, len(order)) + 1):
         cols = list(order[:n])
         pipe = Pipeline([("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
                          ("scale", StandardScaler()), ("model", KNeighborsRegressor(n_neighbors=k))])
-        scores = cross_val_score(pipe, X[:, cols], y, groups=groups, cv=cv, scoring="neg_mean_absolute_error")
+        scores = cross_val_score(pipe, X[:, cols], y, cv=cv, scoring="neg_mean_absolute_error")
         curve.append({"n_features": n, "added": int(cols[-1]), "cv_mae": float(-scores.mean())})
     return curve
 
@@ -153,6 +152,42 @@ def plot_importances(result: dict[str, Any], path: str, title: str = "", top: in
     return path
 
 
+def _training_matrix(model_dir: str) -> tuple[dict[str, Any], Any, list[str], np.ndarray, np.ndarray, np.ndarray]:
+    """``(info, task, names, X, y, groups)`` of a ``baseline train`` folder's training matrix."""
+    from pathlib import Path
+
+    from litraj_data.errors import DataFormatError
+    from litraj_data.leaderboard.models.baselines.train import TRAIN_TABLE, read_model_info
+    from litraj_data.leaderboard.scoring.tasks import get_task
+
+    pd = lazy_import("pandas")
+    info = read_model_info(model_dir)
+    task = get_task(info["task"])
+    table_path = Path(model_dir) / TRAIN_TABLE
+    if not table_path.is_file():
+        raise DataFormatError(f"{table_path}: no training matrix (retrain with this version)", reason="no_train_table")
+    table = pd.read_parquet(table_path)
+    names = list(info["features"])
+    return (info, task, names, table[names].to_numpy(float), table["__target__"].to_numpy(float),
+            table["__group__"].astype(str).to_numpy())
+
+
+def _held_out(info: dict[str, Any], task: Any, eval_split: str, rows: Any, source: str | None,
+              cache_dir: str | None, jobs: int) -> tuple[Any, np.ndarray]:
+    """The labelled held-out rows (from ``rows`` or loaded from ``source``) and their aligned features."""
+    from litraj_data.errors import DataFormatError
+    from litraj_data.leaderboard.models.baselines.train import align_features, load_rows
+
+    if rows is None:
+        splits = [eval_split] if eval_split != "all" else ["train", "val", "test"]
+        rows = load_rows(task, splits, source=source, tl=info["tl"], cache_dir=cache_dir)
+    rows = rows[np.isfinite(rows[task.target].astype(float))].reset_index(drop=True)
+    if len(rows) < 2:
+        raise DataFormatError(f"{task.id}: {len(rows)} labelled held-out rows, need at least 2", reason="no_labels")
+    X_eval, _ = align_features(rows, info, jobs=jobs, cache_dir=cache_dir)
+    return rows, X_eval
+
+
 def model_importances(model_dir: str, *, source: str | None = None, rows: Any = None, split: str | None = None,
                       cache_dir: str | None = None, trust: bool = False, repeats: int = 5, max_features: int = 30,
                       jobs: int = 1, seed: int = 0) -> dict[str, Any]:
@@ -168,33 +203,11 @@ def model_importances(model_dir: str, *, source: str | None = None, rows: Any = 
         ``no_model`` / ``old_model`` (see ``read_model_info``), ``no_train_table`` when the
         folder lacks the training matrix, ``no_labels`` when the held-out rows have no finite target.
     """
-    from pathlib import Path
-
-    pd = lazy_import("pandas")
-
-    from litraj_data.errors import DataFormatError
     from litraj_data.leaderboard.models.baselines.persist import load_model
-    from litraj_data.leaderboard.models.baselines.train import TRAIN_TABLE, align_features, load_rows, read_model_info
-    from litraj_data.leaderboard.scoring.tasks import get_task
 
-    info = read_model_info(model_dir)
-    task = get_task(info["task"])
-    table_path = Path(model_dir) / TRAIN_TABLE
-    if not table_path.is_file():
-        raise DataFormatError(f"{table_path}: no training matrix (retrain with this version)", reason="no_train_table")
-    table = pd.read_parquet(table_path)
-    names = list(info["features"])
-    X_train = table[names].to_numpy(float)
-    y_train = table["__target__"].to_numpy(float)
-    groups = table["__group__"].astype(str).to_numpy()
+    info, task, names, X_train, y_train, groups = _training_matrix(model_dir)
     estimator = load_model(model_dir, trust=trust)
-    if rows is None:
-        splits = [split or task.split] if (split or task.split) != "all" else ["train", "val", "test"]
-        rows = load_rows(task, splits, source=source, tl=info["tl"], cache_dir=cache_dir)
-    rows = rows[np.isfinite(rows[task.target].astype(float))].reset_index(drop=True)
-    if len(rows) < 2:
-        raise DataFormatError(f"{task.id}: {len(rows)} labelled held-out rows, need at least 2", reason="no_labels")
-    X_eval, _ = align_features(rows, info, jobs=jobs, cache_dir=cache_dir)
+    rows, X_eval = _held_out(info, task, split or task.split, rows, source, cache_dir, jobs)
     res = importances(estimator, names, X_train, y_train, X_eval, rows[task.target].to_numpy(float), groups,
                       repeats=repeats, max_features=max_features, seed=seed)
     return {"task": task.id, "label": info["label"], "n_train": int(len(y_train)), "n_eval": int(len(rows)), **res}
@@ -387,33 +400,10 @@ def model_forward_selection(model_dir: str, *, source: str | None = None, rows: 
         ``no_model`` / ``old_model`` / ``no_train_table`` (as :func:`model_importances`),
         ``no_labels`` when the held-out rows have fewer than 2 finite targets.
     """
-    from pathlib import Path
-
-    pd = lazy_import("pandas")
-
-    from litraj_data.errors import DataFormatError
-    from litraj_data.leaderboard.models.baselines.train import TRAIN_TABLE, align_features, load_rows, read_model_info
-    from litraj_data.leaderboard.scoring.tasks import get_task
-
     _check_selection(max_features, n_neighbors, tolerance)  # before any featurisation
-    info = read_model_info(model_dir)
-    task = get_task(info["task"])
-    table_path = Path(model_dir) / TRAIN_TABLE
-    if not table_path.is_file():
-        raise DataFormatError(f"{table_path}: no training matrix (retrain with this version)", reason="no_train_table")
-    table = pd.read_parquet(table_path)
-    names = list(info["features"])
-    X_train = table[names].to_numpy(float)
-    y_train = table["__target__"].to_numpy(float)
-    groups = table["__group__"].astype(str).to_numpy()
+    info, task, names, X_train, y_train, groups = _training_matrix(model_dir)
     eval_split = split or task.split
-    if rows is None:
-        splits = [eval_split] if eval_split != "all" else ["train", "val", "test"]
-        rows = load_rows(task, splits, source=source, tl=info["tl"], cache_dir=cache_dir)
-    rows = rows[np.isfinite(rows[task.target].astype(float))].reset_index(drop=True)
-    if len(rows) < 2:
-        raise DataFormatError(f"{task.id}: {len(rows)} labelled held-out rows, need at least 2", reason="no_labels")
-    X_eval, _ = align_features(rows, info, jobs=jobs, cache_dir=cache_dir)
+    rows, X_eval = _held_out(info, task, eval_split, rows, source, cache_dir, jobs)
     sel = forward_selection(X_train, y_train, groups, max_features=max_features, n_neighbors=n_neighbors,
                             tolerance=tolerance, seed=seed, jobs=jobs, progress=progress)
     y_eval = rows[task.target].to_numpy(float)
